@@ -1,0 +1,73 @@
+/**
+ * Presence and broadcast routing: who is online, and delivering one encoded line to many.
+ * The local room is a Map updated in place (never copied per join: 10,000 logins stay linear).
+ * A shared backend (Redis pub/sub across several servers) implements the same interface.
+ */
+import { loginKey } from '../machines/protocol.js';
+import { encodeLines } from './client-link.js';
+
+export interface ChatMember {
+  readonly connectionId: string;
+  readonly login: string;
+  deliver(bytes: Buffer): void;
+  /** Asks the member's connection actor to leave (the operator's `kick`). */
+  kick(): void;
+}
+
+export interface ChatRoom {
+  /** Adds a member; false when the login (case-insensitive) is already online. */
+  join(member: ChatMember): boolean;
+  /** Removes a member if it is the one online under its login. Safe to call twice. */
+  leave(member: ChatMember): boolean;
+  isOnline(login: string): boolean;
+  find(login: string): ChatMember | undefined;
+  logins(): string[];
+  readonly size: number;
+  /** Encodes `line` once and delivers it to every member but `except`. Returns the recipients. */
+  broadcast(line: string, except?: ChatMember): number;
+}
+
+export class LocalChatRoom implements ChatRoom {
+  private readonly members = new Map<string, ChatMember>();
+
+  join(member: ChatMember): boolean {
+    const key = loginKey(member.login);
+    if (this.members.has(key)) return false;
+    this.members.set(key, member);
+    return true;
+  }
+
+  leave(member: ChatMember): boolean {
+    const key = loginKey(member.login);
+    if (this.members.get(key) !== member) return false;
+    this.members.delete(key);
+    return true;
+  }
+
+  isOnline(login: string): boolean {
+    return this.members.has(loginKey(login));
+  }
+
+  find(login: string): ChatMember | undefined {
+    return this.members.get(loginKey(login));
+  }
+
+  logins(): string[] {
+    return [...this.members.values()].map((m) => m.login).sort((a, b) => a.localeCompare(b));
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  broadcast(line: string, except?: ChatMember): number {
+    const bytes = encodeLines([line]);
+    let recipients = 0;
+    for (const member of this.members.values()) {
+      if (member === except) continue;
+      member.deliver(bytes);
+      recipients++;
+    }
+    return recipients;
+  }
+}

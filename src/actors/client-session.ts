@@ -1,0 +1,361 @@
+/**
+ * Runs the client machine against real I/O: a `node:net` socket, the user's terminal (or piped
+ * stdin), and timers (xstate's own clock runs the `after` delays: retry backoff, quit timeout).
+ *
+ * The machine decides; this file only moves bytes and turns Node callbacks into machine events:
+ *
+ *   net.Socket  'connect' → socket.connected     'data' → server.line (one per "\n", "\r" stripped)
+ *               'close'   → socket.failed {code} (never connected) | socket.closed {code?}
+ *   readline    'line'    → user.line     'close' → user.eof (piped) | user.interrupt (terminal)
+ *               'SIGINT'  → user.interrupt (Ctrl-C at a terminal in raw mode)
+ *
+ * Terminal mode (stdin and stdout both TTYs) draws a readline prompt; a server line arriving while
+ * the user types is printed *above* the input, which is then redrawn. Password input is hidden by
+ * giving readline a switchable output stream (`MutableTerminalOutput`): while muted, everything
+ * readline writes — echoed keys, prompt redraws, cursor moves — is dropped, so not even the cursor
+ * position betrays the password's length; the line is kept out of the history via readline's
+ * documented 'history' event.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import readline from 'node:readline';
+import { Writable } from 'node:stream';
+import { createActor } from 'xstate';
+import {
+  clientMachine,
+  withJitter,
+  type BackoffPolicy,
+  type ClientEvent,
+} from '../machines/client.js';
+
+export interface ClientSessionOptions {
+  host: string;
+  port: number;
+  input: NodeJS.ReadableStream & { isTTY?: boolean };
+  output: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Interactive terminal UI. Default: both `input` and `output` are TTYs. */
+  terminal?: boolean;
+  /** A connection attempt that takes longer than this fails with ETIMEDOUT. Default 5 s. */
+  connectTimeoutMs?: number;
+  backoff?: BackoffPolicy;
+  quitTimeoutMs?: number;
+  /** Source of jitter for the retry delay; defaults to `Math.random`. */
+  random?: () => number;
+}
+
+export interface ClientSession {
+  /** Resolves with the process exit code once the session has ended and released its handles. */
+  readonly done: Promise<number>;
+  /** Ctrl-C from outside (a SIGINT/SIGTERM handler): say /quit if connected, then leave. */
+  interrupt(): void;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** A server "line" longer than this without a newline is shown in pieces rather than buffered forever. */
+const MAX_LINE_CHARS = 64 * 1024;
+const PROMPT = '> ';
+
+export function startClientSession(options: ClientSessionOptions): ClientSession {
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const random = options.random ?? Math.random;
+  const interactive = options.terminal ?? Boolean(options.input.isTTY && options.output.isTTY);
+
+  let finished = false;
+  let socket: net.Socket | null = null;
+
+  const send = (event: ClientEvent): void => {
+    if (!finished) actor.send(event);
+  };
+
+  const ui: ClientConsole = interactive
+    ? new TerminalConsole(options.input as NodeJS.ReadStream, options.output as NodeJS.WriteStream)
+    : new PlainConsole(options.input, options.output);
+  ui.on('line', (text: string) => send({ type: 'user.line', text }));
+  ui.on('eof', () => send({ type: 'user.eof' }));
+  ui.on('interrupt', () => send({ type: 'user.interrupt' }));
+
+  function openSocket(host: string, port: number): void {
+    dropSocket();
+    const s = net.connect({ host, port });
+    socket = s;
+    let established = false;
+    let errorCode: string | undefined;
+    let partial = '';
+    const current = () => socket === s && !finished;
+
+    s.setEncoding('utf8'); // decodes multi-byte characters split across chunks
+    s.setNoDelay(true);
+    s.setTimeout(connectTimeoutMs, () => {
+      if (!established) s.destroy(withCode(new Error(`connect to ${host}:${port} timed out`), 'ETIMEDOUT'));
+    });
+    s.on('connect', () => {
+      established = true;
+      s.setTimeout(0);
+      if (current()) send({ type: 'socket.connected' });
+    });
+    s.on('data', (chunk: string) => {
+      if (!current()) return;
+      partial += chunk;
+      let newline: number;
+      while ((newline = partial.indexOf('\n')) !== -1) {
+        const line = partial.slice(0, newline);
+        partial = partial.slice(newline + 1);
+        send({ type: 'server.line', text: line.endsWith('\r') ? line.slice(0, -1) : line });
+      }
+      if (partial.length > MAX_LINE_CHARS) {
+        send({ type: 'server.line', text: partial });
+        partial = '';
+      }
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      errorCode ??= err.code ?? 'EUNKNOWN';
+    });
+    s.on('close', () => {
+      if (!current()) return;
+      socket = null;
+      if (partial) send({ type: 'server.line', text: partial.replace(/\r$/, '') });
+      if (!established) send({ type: 'socket.failed', code: errorCode ?? 'ECONNCLOSED' });
+      else send(errorCode ? { type: 'socket.closed', code: errorCode } : { type: 'socket.closed' });
+    });
+  }
+
+  /** Idempotent; the dropped socket's late events are ignored (`current()` is false). */
+  function dropSocket(): void {
+    const s = socket;
+    socket = null;
+    s?.destroy();
+  }
+
+  const actor = createActor(
+    clientMachine.provide({
+      actions: {
+        connect: (_, { host, port }) => openSocket(host, port),
+        disconnect: () => dropSocket(),
+        writeLine: (_, { text }) => {
+          if (socket && !socket.destroyed) socket.write(`${text}\n`);
+        },
+        print: (_, { text }) => ui.print(text),
+        setEchoHidden: (_, { hidden }) => ui.setHidden(hidden),
+        showPrompt: () => ui.showPrompt(),
+      },
+      delays: {
+        retryDelay: ({ context }) => withJitter(context.retryDelay, random()),
+      },
+    }),
+    {
+      input: {
+        host: options.host,
+        port: options.port,
+        ...(options.backoff ? { backoff: options.backoff } : {}),
+        ...(options.quitTimeoutMs !== undefined ? { quitTimeoutMs: options.quitTimeoutMs } : {}),
+      },
+    },
+  );
+
+  const done = new Promise<number>((resolve) => {
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      dropSocket();
+      ui.close();
+      resolve(code);
+    };
+    actor.subscribe({
+      complete: () => finish(actor.getSnapshot().output?.exitCode ?? 0),
+      error: (err) => {
+        ui.print(`client error: ${err instanceof Error ? err.message : String(err)}`);
+        finish(1);
+      },
+    });
+  });
+
+  actor.start();
+
+  return {
+    done,
+    interrupt: () => send({ type: 'user.interrupt' }),
+  };
+}
+
+function withCode(err: Error, code: string): NodeJS.ErrnoException {
+  return Object.assign(err, { code });
+}
+
+// ───────────────────────────── the user's side ─────────────────────────────
+
+/** Emits 'line' (text), 'eof', 'interrupt'. */
+interface ClientConsole extends EventEmitter {
+  print(text: string): void;
+  setHidden(hidden: boolean): void;
+  showPrompt(): void;
+  close(): void;
+}
+
+/** Piped stdin / non-TTY stdout: plain lines in, plain lines out, no prompt, nothing to hide. */
+class PlainConsole extends EventEmitter implements ClientConsole {
+  private readonly rl: readline.Interface;
+  private closed = false;
+
+  constructor(
+    input: NodeJS.ReadableStream,
+    private readonly output: NodeJS.WritableStream,
+  ) {
+    super();
+    this.rl = readline.createInterface({ input, terminal: false, crlfDelay: Infinity });
+    this.rl.on('line', (line) => this.emit('line', line));
+    this.rl.on('close', () => {
+      if (!this.closed) this.emit('eof');
+    });
+  }
+
+  print(text: string): void {
+    this.output.write(`${text}\n`);
+  }
+
+  setHidden(): void {}
+
+  showPrompt(): void {}
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rl.close(); // pauses stdin, so it no longer keeps the process alive
+  }
+}
+
+/**
+ * What readline writes goes through here. While `muted`, every write is dropped — the echo of
+ * typed keys, prompt redraws and the escape sequences that move the cursor alike — so nothing of a
+ * password reaches the screen. Writes are forwarded synchronously (`write` is overridden rather
+ * than `_write`), so muting takes effect exactly between two readline writes.
+ */
+export class MutableTerminalOutput extends Writable {
+  muted = false;
+  readonly isTTY = true;
+
+  constructor(private readonly target: NodeJS.WriteStream) {
+    super();
+    target.on('resize', this.forwardResize);
+  }
+
+  get columns(): number {
+    return this.target.columns;
+  }
+
+  get rows(): number {
+    return this.target.rows;
+  }
+
+  override write(chunk: any, encoding?: any, callback?: any): boolean {
+    if (!this.muted) return this.target.write(chunk, encoding, callback);
+    const cb = typeof encoding === 'function' ? encoding : callback;
+    if (typeof cb === 'function') process.nextTick(cb, null);
+    return true;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.target.off('resize', this.forwardResize);
+    callback(error);
+  }
+
+  private readonly forwardResize = () => this.emit('resize');
+}
+
+/** An interactive terminal: readline prompt, server lines printed above the input, hidden passwords. */
+class TerminalConsole extends EventEmitter implements ClientConsole {
+  private readonly rl: readline.Interface;
+  private readonly muted: MutableTerminalOutput;
+  private hidden = false;
+  private closed = false;
+
+  constructor(
+    input: NodeJS.ReadStream,
+    private readonly out: NodeJS.WriteStream,
+  ) {
+    super();
+    this.muted = new MutableTerminalOutput(out);
+    this.rl = readline.createInterface({
+      input,
+      output: this.muted,
+      terminal: true,
+      historySize: 200,
+      prompt: '', // no prompt until the conversation starts; typeahead still echoes
+    });
+    this.rl.on('line', (line) => this.emit('line', line));
+    // Documented for exactly this: drop the password from the history before it is stored.
+    this.rl.on('history', (history: string[]) => {
+      if (this.hidden) history.shift();
+    });
+    this.rl.on('SIGINT', () => this.emit('interrupt'));
+    // Ctrl-D at a terminal closes readline: treat it as leaving, like Ctrl-C.
+    this.rl.on('close', () => {
+      if (!this.closed) this.emit('interrupt');
+    });
+  }
+
+  /** Print a line above what the user is typing, then redraw the prompt and the partial input. */
+  print(text: string): void {
+    if (this.closed) {
+      this.out.write(`${text}\n`);
+      return;
+    }
+    if (this.hidden) {
+      // Nothing of the hidden input is on screen: the cursor sits on an empty row.
+      readline.cursorTo(this.out, 0);
+      readline.clearLine(this.out, 0);
+      this.out.write(`${text}\n`);
+      return;
+    }
+    const rows = this.eraseInput();
+    // Leave `rows` empty rows below the message: readline's redraw first moves the cursor up by
+    // the row the cursor was on inside the input (it remembers it), then clears downwards.
+    this.out.write(`${text}\n${'\n'.repeat(rows)}`);
+    this.rl.prompt(true);
+  }
+
+  setHidden(hidden: boolean): void {
+    if (hidden === this.hidden) return;
+    if (hidden) {
+      this.eraseInput();
+      this.muted.muted = true;
+      this.hidden = true;
+      // Whatever was half-typed is not part of the password: drop it (end of line, then ^U).
+      this.rl.write(null, { ctrl: true, name: 'e' });
+      this.rl.write(null, { ctrl: true, name: 'u' });
+    } else {
+      // Normally called while the hidden line is being submitted (readline has already emptied
+      // its buffer and its newline was swallowed, so the cursor is at the start of an empty row,
+      // where the prompt is drawn again). When leaving mid-password (Ctrl-C), the buffer still
+      // holds part of it: empty it while still muted, so the redraw cannot show it.
+      this.rl.write(null, { ctrl: true, name: 'e' });
+      this.rl.write(null, { ctrl: true, name: 'u' });
+      this.hidden = false;
+      this.muted.muted = false;
+      this.rl.prompt();
+    }
+  }
+
+  showPrompt(): void {
+    this.rl.setPrompt(PROMPT);
+    this.rl.prompt(true);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (!this.hidden) this.eraseInput();
+    else readline.cursorTo(this.out, 0);
+    this.closed = true;
+    this.muted.muted = false;
+    this.rl.close(); // restores cooked mode, pauses stdin
+    this.muted.destroy();
+  }
+
+  /** Clear the prompt and the input (which may wrap over several rows); returns the cursor's row in it. */
+  private eraseInput(): number {
+    const { rows } = this.rl.getCursorPos();
+    if (rows > 0) readline.moveCursor(this.out, 0, -rows);
+    readline.cursorTo(this.out, 0);
+    readline.clearScreenDown(this.out);
+    return rows;
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The connection actor: one per accepted socket, running the connection machine with its real
+ * effects — socket writes, the user store, the throttle, the chat room, the supervisor.
+ * Each actor is a root actor (not a child of the supervisor: xstate copies a parent's children
+ * map on every spawn, which makes 10,000 connections quadratic); the supervisor actor tracks
+ * them in a plain Map instead. A failure (an action throws, a service rejects unexpectedly)
+ * stops only this actor: its socket is closed, the error is logged, the server goes on.
+ */
+import { type Actor, createActor, fromPromise } from 'xstate';
+import type { ServerConfig } from '../io/config.js';
+import { describeCause } from '../io/errors.js';
+import type { HistoryStore, UserStore } from '../io/stores.js';
+import { connectionMachine, type JoinResult, type LoginCheck } from '../machines/connection.js';
+import { type ChatMessage, formatPrivateLine, loginKey, text } from '../machines/protocol.js';
+import type { ChatMember } from './chat-room.js';
+import type { ChatRouter } from './chat-router.js';
+import { encodeLines, type ClientLink } from './client-link.js';
+import { pumpLines } from './line-pump.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { ServerLog } from './server-log.js';
+
+export interface ConnectionDeps {
+  config: ServerConfig;
+  users: UserStore;
+  history: HistoryStore;
+  router: ChatRouter;
+  throttle: LoginThrottle;
+  log: ServerLog;
+  /** Hands a chat message to the supervisor, which stores it and then delivers it. */
+  postMessage(connectionId: string, login: string, text: string): void;
+  /** Called once when the connection has ended, however it ended. */
+  onEnded(connectionId: string): void;
+}
+
+export interface ConnectionHandle {
+  readonly link: ClientLink;
+  readonly actor: Actor<typeof connectionMachine>;
+}
+
+export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): ConnectionHandle {
+  const { config, users, history, router, throttle, log } = deps;
+  const { room } = router;
+  const id = link.connectionId;
+  let member: ChatMember | undefined;
+  let ended = false;
+
+  const who = () => {
+    const login = actor.getSnapshot().context.login;
+    return login ? `${log.pseudonym(login)} ` : '';
+  };
+
+  const leaveRoom = () => {
+    if (member && room.leave(member)) void router.announce(text.left(member.login), member);
+  };
+
+  const end = (how: string) => {
+    if (ended) return;
+    ended = true;
+    leaveRoom();
+    log.info(`disconnected ${who()}conn=${id} (${how})`);
+    deps.onEnded(id);
+  };
+
+  const machine = connectionMachine.provide({
+    actions: {
+      send: (_, { lines }) => link.sendLines(lines),
+      closeConnection: () => link.close(),
+      postMessage: (_, { text: body }) => deps.postMessage(id, member!.login, body),
+      sendPrivate: (_, { to, text: body }) => {
+        const from = member!;
+        // Through the router, so a private message never overtakes the sender's chat messages.
+        void router.enqueue(() => {
+          const target = room.find(to);
+          if (!target || target === from) {
+            link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
+            return;
+          }
+          target.deliver(encodeLines([formatPrivateLine(new Date().toISOString(), from.login, body)]));
+          link.sendLines([`(private to ${target.login}) ${body}`]);
+        });
+      },
+      listOnline: () => {
+        const logins = room.logins();
+        link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
+      },
+      leaveChat: leaveRoom,
+      log: (_, { entry }) => log.info(`${entry} ${who()}conn=${id} from=${link.remoteAddress}`),
+      reportFailure: ({ event }) =>
+        log.info(`error conn=${id}: ${describeCause((event as { error?: unknown }).error)}`),
+    },
+    actors: {
+      checkLogin: fromPromise<LoginCheck, { login: string }>(async ({ input }) => ({
+        registered: await users.isRegistered(input.login),
+        online: room.isOnline(input.login),
+      })),
+      verifyPassword: fromPromise<boolean, { login: string; password: string }>(async ({ input, signal }) => {
+        const key = loginKey(input.login);
+        await throttle.waitTurn(key, signal);
+        const ok = await users.verifyPassword(input.login, input.password);
+        if (ok) throttle.recordSuccess(key);
+        else throttle.recordFailure(key);
+        return ok;
+      }),
+      registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
+        ({ input }) => users.register(input.login, input.password, input.remoteAddress),
+      ),
+      // Behind the router, so the user's own messages still being stored are included.
+      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input }) =>
+        router.enqueue(() => history.recent(input.limit)),
+      ),
+      joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(async ({ input }) => {
+        const candidate: ChatMember = {
+          connectionId: id,
+          login: input.login,
+          deliver: (bytes) => link.deliver(bytes),
+          kick: () => actor.send({ type: 'server.kick' }),
+        };
+        // Joining is a step of the router: the replay holds exactly what was delivered before
+        // the join, and live deliveries are held until the welcome is out — none lost, none twice.
+        return router.enqueue(async () => {
+          const recent = history.recent(input.historyReplay);
+          if (!room.join(candidate)) return { status: 'alreadyOnline' } as const;
+          member = candidate;
+          link.holdDeliveries();
+          room.broadcast(text.joined(input.login), candidate);
+          return { status: 'joined', recent: await recent } as const;
+        });
+      }),
+    },
+  });
+
+  const actor = createActor(machine, {
+    id,
+    input: {
+      connectionId: id,
+      remoteAddress: link.remoteAddress,
+      loginTimeoutMs: config.loginTimeoutMs,
+      minPasswordLength: config.minPasswordLength,
+      maxPasswordAttempts: config.maxPasswordAttempts,
+      historyReplay: config.historyReplay,
+      maxLineBytes: config.maxLineBytes,
+    },
+  });
+
+  actor.subscribe({
+    next: (snapshot) => {
+      if (snapshot.matches('chatting')) link.releaseDeliveries();
+    },
+    complete: () => end('closed'),
+    error: (err) => {
+      log.info(`error conn=${id}: connection actor failed: ${describeCause(err)}`);
+      link.destroy();
+      end('actor failed');
+    },
+  });
+  link.socket.once('close', () => {
+    // The machine normally reaches `closed` first; if it is stuck in a service, stop it here.
+    if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed' });
+    if (actor.getSnapshot().status === 'active') actor.stop();
+    end('socket closed');
+  });
+
+  actor.start();
+  pumpLines(link, actor, config.maxLineBytes);
+  return { link, actor };
+}

@@ -1,0 +1,47 @@
+/**
+ * The echo actor: one per socket in echo mode, running the echo machine over the same line
+ * pump and client link as the chat server.
+ */
+import { type Actor, createActor } from 'xstate';
+import { describeCause } from '../io/errors.js';
+import { echoMachine } from '../machines/echo.js';
+import type { ClientLink } from './client-link.js';
+import { pumpLines } from './line-pump.js';
+import type { ServerLog } from './server-log.js';
+
+export function startEchoActor(
+  link: ClientLink,
+  deps: { maxLineBytes: number; log: ServerLog; onEnded(connectionId: string): void },
+): { link: ClientLink; actor: Actor<typeof echoMachine> } {
+  let ended = false;
+  const end = (how: string) => {
+    if (ended) return;
+    ended = true;
+    deps.log.info(`disconnected conn=${link.connectionId} (${how})`);
+    deps.onEnded(link.connectionId);
+  };
+  const actor = createActor(
+    echoMachine.provide({
+      actions: {
+        send: (_, { lines }) => link.sendLines(lines),
+        closeConnection: () => link.close(),
+      },
+    }),
+    { id: link.connectionId },
+  );
+  actor.subscribe({
+    complete: () => end('closed'),
+    error: (err) => {
+      deps.log.info(`error conn=${link.connectionId}: echo actor failed: ${describeCause(err)}`);
+      link.destroy();
+      end('actor failed');
+    },
+  });
+  link.socket.once('close', () => {
+    if (actor.getSnapshot().status === 'active') actor.stop();
+    end('socket closed');
+  });
+  actor.start();
+  pumpLines(link, actor, deps.maxLineBytes);
+  return { link, actor };
+}

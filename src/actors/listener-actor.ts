@@ -1,0 +1,168 @@
+/**
+ * The listener actor: the net.Server, driven by the listener machine. Sockets are accepted
+ * with `pauseOnConnect`, so a connection held while listening is paused is neither read nor
+ * greeted — it simply waits, and is handed over in arrival order on `start listen`.
+ */
+import net, { type Socket } from 'node:net';
+import { type Actor, createActor, fromPromise, waitFor } from 'xstate';
+import { describeCause, PortInUseError, StatechatError } from '../io/errors.js';
+import { listenerMachine, type ListenerNotice } from '../machines/listener.js';
+import { text } from '../machines/protocol.js';
+import { encodeLines } from './client-link.js';
+import type { ServerLog } from './server-log.js';
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  maxWaiting: number;
+  log: ServerLog;
+  /** Starts a connection actor for a socket that is to be served now. */
+  serve(socket: Socket, connectionId: string): void;
+}
+
+export interface Listener {
+  readonly actor: Actor<typeof listenerMachine>;
+  readonly port: number;
+  /** How many connections are waiting while paused. */
+  readonly waiting: number;
+  /** Stops accepting and closes held connections; resolves when the server is closed. */
+  stop(): Promise<void>;
+}
+
+/** EMFILE and friends are logged at most this often; accept itself is retried by libuv. */
+const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
+
+export async function startListener(options: ListenerOptions): Promise<Listener> {
+  const { log } = options;
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
+  /** Accepted sockets not yet served or held, by connection id (for one machine step). */
+  const arriving = new Map<string, Socket>();
+  const waiting = new Map<string, Socket>();
+  let nextId = 1;
+  let lastAcceptErrorLog = 0;
+  let serverClosed: Promise<void> | undefined;
+  let bindError: unknown;
+
+  const notices: Record<ListenerNotice, (detail?: string) => string> = {
+    listening: (port) => `listening on ${options.host}:${port}`,
+    paused: () => 'listening paused: new connections wait until "start listen"',
+    resumed: () => 'listening resumed',
+    alreadyPaused: () => 'listening is already paused',
+    alreadyAccepting: () => 'already listening',
+    stopped: () => 'listener stopped',
+    acceptFailed: (code) => `accept failed (${code}); backing off, live sessions are unaffected`,
+  };
+
+  const take = (connectionId: string) => {
+    const socket = arriving.get(connectionId);
+    arriving.delete(connectionId);
+    return socket;
+  };
+
+  const actor = createActor(
+    listenerMachine.provide({
+      actors: {
+        bind: fromPromise(
+          ({ input }) =>
+            new Promise<{ port: number }>((resolve, reject) => {
+              const onError = (err: NodeJS.ErrnoException) => {
+                bindError = err.code === 'EADDRINUSE' ? new PortInUseError(input.host, input.port) : err;
+                reject(bindError);
+              };
+              server.once('error', onError);
+              server.listen({ host: input.host, port: input.port }, () => {
+                server.off('error', onError);
+                resolve({ port: (server.address() as net.AddressInfo).port });
+              });
+            }),
+        ),
+      },
+      actions: {
+        handOver: (_, { connectionId }) => {
+          const socket = take(connectionId);
+          if (socket && !socket.destroyed) options.serve(socket, connectionId);
+        },
+        hold: (_, { connectionId }) => {
+          const socket = take(connectionId);
+          if (!socket) return;
+          waiting.set(connectionId, socket);
+          socket.on('error', () => {});
+          socket.once('close', () => {
+            if (waiting.delete(connectionId)) actor.send({ type: 'connection.abandoned', connectionId });
+          });
+          log.info(`connection held conn=${connectionId} from=${socket.remoteAddress} (listening paused, ${waiting.size} waiting)`);
+        },
+        turnAway: (_, { connectionId }) => {
+          const socket = take(connectionId);
+          if (!socket) return;
+          socket.on('error', () => {});
+          socket.end(encodeLines([text.serverBusy]));
+          log.info(`connection turned away conn=${connectionId}: waiting queue full`);
+        },
+        releaseWaiting: () => {
+          const held = [...waiting];
+          waiting.clear();
+          for (const [connectionId, socket] of held) {
+            socket.removeAllListeners('close');
+            if (!socket.destroyed) options.serve(socket, connectionId);
+          }
+        },
+        closeServer: () => {
+          serverClosed = new Promise((resolve) => server.close(() => resolve()));
+          for (const socket of waiting.values()) {
+            socket.removeAllListeners('close');
+            socket.end(encodeLines([text.shuttingDown]));
+          }
+          waiting.clear();
+        },
+        notify: (_, { notice, detail }) => {
+          if (notice === 'acceptFailed') {
+            const now = Date.now();
+            if (now - lastAcceptErrorLog < ACCEPT_ERROR_LOG_INTERVAL_MS) return;
+            lastAcceptErrorLog = now;
+          }
+          log.info(notices[notice](detail));
+        },
+      },
+    }),
+    { id: 'listener', input: { host: options.host, port: options.port, maxWaiting: options.maxWaiting } },
+  );
+
+  server.on('connection', (socket) => {
+    const connectionId = `c${nextId++}`;
+    arriving.set(connectionId, socket);
+    log.info(`connected conn=${connectionId} from=${socket.remoteAddress}`);
+    actor.send({ type: 'connection.accepted', connectionId });
+    // Whatever the machine decided, the socket has left `arriving`; a stopped listener drops it.
+    const unclaimed = take(connectionId);
+    unclaimed?.destroy();
+  });
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (actor.getSnapshot().value === 'binding') return; // the bind actor reports it
+    actor.send({ type: 'listener.acceptFailed', code: err.code ?? describeCause(err) });
+  });
+
+  actor.subscribe({ error: (err) => log.info(`error: listener actor failed: ${describeCause(err)}`) });
+  actor.start();
+  const settled = await waitFor(actor, (s) => s.status !== 'active' || s.value !== 'binding');
+  if (settled.value !== 'accepting') {
+    server.close();
+    throw bindError instanceof StatechatError
+      ? bindError
+      : new StatechatError('STATECHAT_ERR_LISTEN', `cannot listen on ${options.host}:${options.port}: ${describeCause(bindError)}`);
+  }
+
+  return {
+    actor,
+    get port() {
+      return actor.getSnapshot().context.boundPort ?? options.port;
+    },
+    get waiting() {
+      return waiting.size;
+    },
+    async stop() {
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'listener.stop' });
+      await serverClosed;
+    },
+  };
+}

@@ -1,0 +1,252 @@
+/**
+ * createServer: wires the whole actor system for the chat server or the echo server.
+ *
+ *   console actor ──console.*──► supervisor ──pause/resume/stop──► listener ──serve──► connection actors
+ *                                    ▲  │                                                   │
+ *                                    │  └─ store-then-deliver (history, chat room)            │
+ *                                    └──────────────── chat.posted ────────────────────────────┘
+ *
+ * Startup refuses to run on a data file it cannot read exactly (corrupt CSV, wrong or missing
+ * key): those errors propagate to the CLI, which prints them and exits non-zero, files untouched.
+ */
+import fs from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { type Actor, createActor, fromPromise } from 'xstate';
+import { dataFiles, type ServerConfig } from '../io/config.js';
+import { type Keyring, loadKeyring } from '../io/crypto.js';
+import { describeCause } from '../io/errors.js';
+import { openCsvHistoryStore } from '../io/history-store-csv.js';
+import { LogFile } from '../io/log-file.js';
+import type { HistoryStore, UserStore } from '../io/stores.js';
+import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
+import { CONSOLE_HELP } from '../machines/console-command.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import { LocalChatRoom } from './chat-room.js';
+import { ChatRouter } from './chat-router.js';
+import { ClientLink } from './client-link.js';
+import { startConnectionActor } from './connection-actor.js';
+import { startConsole } from './console-actor.js';
+import { startEchoActor } from './echo-actor.js';
+import { type Listener, startListener } from './listener-actor.js';
+import { LoginThrottle } from './login-throttle.js';
+import { ServerLog } from './server-log.js';
+
+export interface ServerIo {
+  /** The operator's console; omitted → no console (tests drive `supervisor` directly). */
+  stdin?: Readable;
+  stdout: Writable;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly host: string;
+  readonly supervisor: Actor<typeof supervisorMachine>;
+  readonly listener: Listener;
+  /** Live connections (any state), by connection id. */
+  readonly connections: ReadonlyMap<string, { link: ClientLink; actor: Actor<any> }>;
+  /** Resolves when the shutdown has finished (console `shutdown`, a signal, or `shutdown()`). */
+  readonly stopped: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+interface ChatStores {
+  keyring: Keyring;
+  users: UserStore;
+  history: HistoryStore;
+}
+
+/** How long shutdown waits for clients to read their goodbye before cutting them off. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+export async function createServer(config: ServerConfig, io: ServerIo): Promise<RunningServer> {
+  const files = dataFiles(config.dataDir);
+  await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const stores = config.mode === 'chat' ? await openChatStores(config) : undefined;
+  const logFile = await LogFile.open(files.log);
+  const log = new ServerLog(
+    logFile,
+    io.stdout,
+    // Logs never hold a plaintext login: a keyed hash identifies the user across lines.
+    stores ? (login) => `user#${stores.keyring.loginKey(login).slice(0, 10)}` : undefined,
+  );
+
+  const room = new LocalChatRoom();
+  const router = stores ? new ChatRouter(room, stores.history) : undefined;
+  const throttle = new LoginThrottle();
+  const connections = new Map<string, { link: ClientLink; actor: Actor<any> }>();
+  let allClosed: (() => void) | undefined;
+  const onEnded = (connectionId: string) => {
+    connections.delete(connectionId);
+    if (connections.size === 0) allClosed?.();
+  };
+
+  const serve = (socket: Socket, connectionId: string) => {
+    const link = new ClientLink(connectionId, socket, socket.remoteAddress ?? 'unknown', config.maxSendBufferBytes, (slow) => {
+      log.info(`slow consumer conn=${slow.connectionId}: more than ${config.maxSendBufferBytes} bytes unread, disconnected`);
+      slow.destroy();
+    });
+    const handle = stores
+      ? startConnectionActor(link, {
+          config,
+          users: stores.users,
+          history: stores.history,
+          router: router!,
+          throttle,
+          log,
+          postMessage: (id, login, body) => supervisor.send({ type: 'chat.posted', connectionId: id, login, text: body }),
+          onEnded,
+        })
+      : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, onEnded });
+    if (handle.actor.getSnapshot().status === 'active') connections.set(connectionId, handle);
+  };
+
+  const routeChatMessage = (connectionId: string, login: string, body: string) => {
+    const message = { at: new Date().toISOString(), login, text: body };
+    const sender = room.find(login);
+    router!.post(message, sender?.connectionId === connectionId ? sender : undefined).catch(
+      (err: unknown) => {
+        log.info(`error: history append failed, message refused: ${describeCause(err)}`);
+        connections.get(connectionId)?.link.sendLines(['Your message could not be saved, so it was not delivered. Try again later.']);
+      },
+    );
+  };
+
+  const shutDown = async () => {
+    await listener.stop();
+    const closing = new Promise<void>((resolve) => {
+      allClosed = resolve;
+      if (connections.size === 0) resolve();
+    });
+    for (const { actor } of connections.values()) actor.send({ type: 'server.shutdown' });
+    await Promise.race([closing, delay(SHUTDOWN_GRACE_MS)]);
+    for (const { link } of connections.values()) link.destroy();
+    if (stores) {
+      await stores.history.close();
+      await stores.users.close();
+    }
+    log.info('server stopped');
+    stopConsole?.();
+    await log.close();
+  };
+
+  const supervisor = createActor(
+    supervisorMachine.provide({
+      actors: {
+        clearLogFile: fromPromise(() => log.clearFile()),
+        clearClientsFile: fromPromise(() => stores!.users.clear()),
+        shutDown: fromPromise(shutDown),
+      },
+      actions: {
+        reply: (_, { lines }) => log.reply(lines),
+        showHelp: () =>
+          log.reply([
+            'Console commands:',
+            ...CONSOLE_HELP.filter((c) => stores || !c.chat).map((c) => `  ${c.usage.padEnd(14)} ${c.what}`),
+          ]),
+        showStatus: () => {
+          const listening = listener.actor.getSnapshot().value;
+          const lines = [
+            `listener: ${listening} on ${config.host}:${listener.port}${listening === 'paused' ? ` (${listener.waiting} waiting)` : ''}`,
+            `connections: ${connections.size}`,
+          ];
+          if (stores) lines.push(`users online: ${room.size}`, `registered users: ${stores.users.count()}`);
+          lines.push(`log display: ${log.isShown ? 'on' : 'off'}`);
+          log.reply(lines);
+        },
+        showWho: () => {
+          const logins = room.logins();
+          log.reply([logins.length === 0 ? 'Nobody is online.' : `Online (${logins.length}): ${logins.join(', ')}`]);
+        },
+        kick: (_, { login }) => {
+          const member = room.find(login);
+          if (!member) return log.reply([`No user named ${login} is online.`]);
+          member.kick();
+          log.reply([`Kicked ${member.login}.`]);
+          log.info(`console: kicked ${log.pseudonym(member.login)}`);
+        },
+        say: (_, { text: body }) => {
+          void router!.announce(`* [server] ${body}`).then((recipients) =>
+            log.reply([`Sent to ${recipients} ${recipients === 1 ? 'user' : 'users'}.`]),
+          );
+        },
+        pauseListener: () => listener.actor.send({ type: 'listener.pause' }),
+        resumeListener: () => listener.actor.send({ type: 'listener.resume' }),
+        setLogDisplay: (_, { shown }) => log.setShown(shown),
+        clearScreen: () => log.clearScreen(),
+        routeChatMessage: (_, { connectionId, login, text: body }) => routeChatMessage(connectionId, login, body),
+        reportFailure: ({ event }, { what }) =>
+          log.info(`error: ${what} failed: ${describeCause((event as { error?: unknown }).error)}`),
+      },
+    }),
+    { id: 'supervisor', input: { mode: config.mode } },
+  );
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  supervisor.subscribe({
+    complete: () => resolveStopped(),
+    error: (err) => {
+      log.info(`error: supervisor failed: ${describeCause(err)}`);
+      resolveStopped();
+    },
+  });
+
+  let listener: Listener;
+  try {
+    listener = await startListener({ host: config.host, port: config.port, maxWaiting: config.maxWaiting, log, serve });
+  } catch (err) {
+    await stores?.history.close();
+    await stores?.users.close();
+    await log.close();
+    throw err;
+  }
+  supervisor.start();
+
+  // Console commands are logged (never chat text or passwords: the console has neither).
+  const stopConsole = io.stdin
+    ? startConsole(
+        io.stdin,
+        (event) => {
+          log.info(`console: ${event.type.slice('console.'.length)}`);
+          supervisor.send(event);
+        },
+        () => log.info('console input ended; the server keeps running (send SIGTERM or SIGINT to stop it)'),
+      )
+    : undefined;
+
+  return {
+    get port() {
+      return listener.port;
+    },
+    host: config.host,
+    supervisor,
+    listener,
+    connections,
+    stopped,
+    shutdown() {
+      if (supervisor.getSnapshot().matches('running')) supervisor.send({ type: 'console.shutdown' });
+      return stopped;
+    },
+  };
+}
+
+async function openChatStores(config: ServerConfig): Promise<ChatStores> {
+  const files = dataFiles(config.dataDir);
+  // A new key may only be made when there is nothing encrypted under an old one.
+  const mayCreate = !(await clientsFileHasRecords(files.clients));
+  const { keyring } = await loadKeyring({ dataDir: config.dataDir, envKey: config.envKey, mayCreate });
+  const users = await openCsvUserStore({ file: files.clients, keyring, scrypt: config.scrypt });
+  try {
+    const history = await openCsvHistoryStore({ file: files.history });
+    return { keyring, users, history };
+  } catch (err) {
+    await users.close();
+    throw err;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+

@@ -1,0 +1,49 @@
+/**
+ * `statechat server` and `statechat echo`: parse flags, start the actor system, print where it
+ * listens, and exit 0 after a clean shutdown (console `shutdown`, SIGINT, SIGTERM) — or print a
+ * clear error and exit non-zero when it cannot start (port in use, corrupt data file, bad key).
+ */
+import { ECHO_USAGE, parseServerArgs, SERVER_USAGE } from '../io/config.js';
+import { StatechatError } from '../io/errors.js';
+import { createServer } from '../actors/server.js';
+
+export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseServerArgs(argv, mode);
+  } catch (err) {
+    process.stderr.write(`statechat: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(mode === 'chat' ? SERVER_USAGE : ECHO_USAGE);
+    return 0;
+  }
+  const { config } = parsed;
+
+  let server;
+  try {
+    server = await createServer(config, { stdin: process.stdin, stdout: process.stdout });
+  } catch (err) {
+    const message = err instanceof StatechatError ? `${err.message} [${err.code}]` : (err as Error).stack ?? String(err);
+    process.stderr.write(`statechat: cannot start: ${message}\n`);
+    return 1;
+  }
+
+  const what = mode === 'chat' ? 'chat server' : 'echo server';
+  process.stdout.write(
+    `statechat ${what} listening on ${config.host}:${server.port} (data in ${config.dataDir}). Type "help" for console commands.\n`,
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (server.supervisor.getSnapshot().matches('running')) {
+        server.supervisor.send({ type: 'process.signal', signal });
+      } else {
+        process.exit(1); // a second signal during shutdown: give up waiting
+      }
+    });
+  }
+  await server.stopped;
+  // stdin may still hold the event loop open; everything that matters is closed and flushed.
+  process.exit(0);
+}

@@ -1,0 +1,205 @@
+/**
+ * Secrets at rest: the keyring that encrypts logins/addresses in clients.csv and derives the
+ * login index, loading (or creating) the master key, and scrypt password hashing.
+ * Owns nothing else — the stores decide what gets encrypted.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  scrypt,
+  timingSafeEqual,
+  type ScryptOptions,
+} from 'node:crypto';
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fsyncDir } from './durable-file.js';
+import { InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
+
+export interface Keyring {
+  /** AES-256-GCM with a fresh 12-byte IV: `v1.<iv>.<tag>.<ciphertext>`, all base64url. */
+  encrypt(plain: string): string;
+  /** Throws KeyMismatchError when the token is malformed or fails authentication. */
+  decrypt(token: string): string;
+  /** Hex HMAC-SHA256 of the case-folded, NFC-normalized login: a stable, non-reversible index. */
+  loginKey(login: string): string;
+}
+
+export const KEY_FILE_NAME = 'statechat.key';
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const TOKEN_VERSION = 'v1';
+
+export function keyringFromKey(master: Buffer): Keyring {
+  if (master.length !== KEY_BYTES) throw new InvalidKeyError(`the master key must be ${KEY_BYTES} bytes, got ${master.length}`);
+  // One master key, two purposes: derive independent subkeys so the MAC key never doubles as a cipher key.
+  const encKey = Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'statechat v1 record encryption', KEY_BYTES));
+  const macKey = Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'statechat v1 login index', KEY_BYTES));
+
+  return {
+    encrypt(plain) {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', encKey, iv, { authTagLength: TAG_BYTES });
+      const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+      return [TOKEN_VERSION, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+    },
+    decrypt(token) {
+      const mismatch = () => new KeyMismatchError('an encrypted value does not decrypt with this key (wrong key or damaged data)');
+      const parts = token.split('.');
+      if (parts.length !== 4 || parts[0] !== TOKEN_VERSION) throw mismatch();
+      const [iv, tag, ciphertext] = parts.slice(1).map(strictBase64url);
+      if (!iv || !tag || !ciphertext || iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw mismatch();
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', encKey, iv, { authTagLength: TAG_BYTES });
+        decipher.setAuthTag(tag);
+        return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+      } catch {
+        throw mismatch();
+      }
+    },
+    loginKey(login) {
+      return createHmac('sha256', macKey).update(login.toLowerCase().normalize('NFC'), 'utf8').digest('hex');
+    },
+  };
+}
+
+/** Node's decoder silently skips junk; a token we wrote is canonical, so anything else is damage. */
+function strictBase64url(text: string): Buffer | undefined {
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : undefined;
+}
+
+export async function loadKeyring(opts: {
+  dataDir: string;
+  envKey?: string;
+  mayCreate: boolean;
+}): Promise<{ keyring: Keyring; source: 'env' | 'file' | 'created' }> {
+  if (opts.envKey !== undefined) return { keyring: keyringFromKey(parseEnvKey(opts.envKey)), source: 'env' };
+
+  const keyFile = path.join(opts.dataDir, KEY_FILE_NAME);
+  const existing = await readKeyFile(keyFile);
+  if (existing) return { keyring: keyringFromKey(existing), source: 'file' };
+  if (!opts.mayCreate) {
+    throw new KeyMissingError(
+      `clients.csv holds encrypted records but no key was found: set STATECHAT_KEY or restore ${keyFile}`,
+    );
+  }
+  const created = await createKeyFile(keyFile);
+  return { keyring: keyringFromKey(created.key), source: created.won ? 'created' : 'file' };
+}
+
+/** 64 hex chars, or base64/base64url of exactly 32 bytes. Messages never echo the value. */
+function parseEnvKey(raw: string): Buffer {
+  const text = raw.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(text)) return Buffer.from(text, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(text)) {
+    // Node's base64 decoder accepts both alphabets; 43 chars (+ one '=') is exactly 32 bytes.
+    const bytes = Buffer.from(text, 'base64');
+    if (bytes.length === KEY_BYTES) return bytes;
+  }
+  throw new InvalidKeyError(
+    `STATECHAT_KEY must be 64 hex characters or the base64 of ${KEY_BYTES} bytes (got ${text.length} characters)`,
+  );
+}
+
+/** The key bytes, or undefined when there is no key file. Tightens a too-open mode to 0600. */
+async function readKeyFile(keyFile: string): Promise<Buffer | undefined> {
+  let text: string;
+  try {
+    const handle = await fs.open(keyFile, fsConstants.O_RDONLY);
+    try {
+      const { mode } = await handle.stat();
+      if ((mode & 0o077) !== 0) await handle.chmod(0o600);
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UnreadableFileError(keyFile, err);
+  }
+  const match = /^([0-9a-fA-F]{64})\r?\n?$/.exec(text);
+  if (!match) throw new InvalidKeyError(`${keyFile} does not hold a key: expected 64 hex characters and an optional newline`);
+  return Buffer.from(match[1], 'hex');
+}
+
+/**
+ * Writes the key to a private temp file, fsyncs it, then link()s it into place. link() fails with
+ * EEXIST atomically, so of two processes starting together exactly one key wins, and the loser
+ * never sees a half-written file (which a plain open('wx') + write would briefly expose).
+ */
+async function createKeyFile(keyFile: string): Promise<{ key: Buffer; won: boolean }> {
+  const key = randomBytes(KEY_BYTES);
+  const tmp = `${keyFile}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await fs.mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+    const handle = await fs.open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(`${key.toString('hex')}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.link(tmp, keyFile);
+    await fsyncDir(path.dirname(keyFile));
+    return { key, won: true };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UnreadableFileError(keyFile, err);
+    const theirs = await readKeyFile(keyFile);
+    if (!theirs) throw new UnreadableFileError(keyFile, err);
+    return { key: theirs, won: false };
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
+// ---- passwords -------------------------------------------------------------------------------
+
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** OWASP Password Storage Cheat Sheet minimum for scrypt. */
+export const OWASP_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
+const SALT_BYTES = 16;
+const HASH_BYTES = 32;
+/** Refuse absurd cost parameters read from a file: they would pin the libuv pool (or memory). */
+const MAX_N = 2 ** 20;
+const MAX_RP = 64;
+
+function scryptAsync(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
+  // Node's default maxmem (32 MiB) is exactly what N=2^17, r=8 needs, with no room for the rest.
+  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 + (1 << 20) };
+  return new Promise((resolve, reject) => {
+    // NFC: the same password typed on two systems may arrive composed or decomposed.
+    scrypt(password.normalize('NFC'), salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+export async function hashPassword(password: string, params: ScryptParams): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const hash = await scryptAsync(password, salt, HASH_BYTES, params);
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64'), hash.toString('base64')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map((field) => (/^[1-9][0-9]{0,9}$/.test(field) ? Number(field) : NaN));
+  const isPowerOfTwo = Number.isInteger(N) && N > 1 && N <= MAX_N && (N & (N - 1)) === 0;
+  if (!isPowerOfTwo || !(r >= 1 && r <= MAX_RP) || !(p >= 1 && p <= MAX_RP)) return false;
+  const salt = Buffer.from(parts[4], 'base64');
+  const expected = Buffer.from(parts[5], 'base64');
+  if (salt.length === 0 || expected.length < 16) return false;
+  try {
+    const actual = await scryptAsync(password, salt, expected.length, { N, r, p });
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false;
+  }
+}

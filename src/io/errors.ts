@@ -1,0 +1,85 @@
+/**
+ * Every error statechat raises on purpose, in one place. Each carries a stable `code`
+ * (as Node's own errors do) so callers branch on `err.code`, never on message text.
+ */
+export class StatechatError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A CSV data file does not parse: names the file and the 1-based physical line. */
+export class CorruptFileError extends StatechatError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(
+      'STATECHAT_ERR_CORRUPT_CSV',
+      `${file}, line ${line}: ${reason}. The file was left untouched; repair or move it away and start again.`,
+    );
+  }
+}
+
+/** A data file exists but cannot be read or written (permissions, not a file, I/O error). */
+export class UnreadableFileError extends StatechatError {
+  constructor(readonly file: string, cause: unknown) {
+    super('STATECHAT_ERR_UNREADABLE_FILE', `${file}: cannot be read (${describeCause(cause)}).`, { cause });
+  }
+}
+
+/** Encrypted records exist, but no key was found to read them. */
+export class KeyMissingError extends StatechatError {
+  constructor(detail: string) {
+    super('STATECHAT_ERR_KEY_MISSING', detail);
+  }
+}
+
+/** A key was found, but it does not decrypt the existing records. */
+export class KeyMismatchError extends StatechatError {
+  constructor(detail: string) {
+    super('STATECHAT_ERR_KEY_MISMATCH', detail);
+  }
+}
+
+/** STATECHAT_KEY or the key file does not hold a 32-byte key in a known encoding. */
+export class InvalidKeyError extends StatechatError {
+  constructor(detail: string) {
+    super('STATECHAT_ERR_INVALID_KEY', detail);
+  }
+}
+
+/** A write to a data file failed (disk full, read-only, removed…); nothing half-written stays. */
+export class StorageError extends StatechatError {
+  constructor(readonly file: string, cause: unknown) {
+    super('STATECHAT_ERR_STORAGE', `${file}: write failed (${describeCause(cause)}).`, { cause });
+  }
+}
+
+/** The port is taken by another process. */
+export class PortInUseError extends StatechatError {
+  constructor(readonly host: string, readonly port: number) {
+    super('STATECHAT_ERR_PORT_IN_USE', `${host}:${port} is already in use; stop the other server or pass --port.`);
+  }
+}
+
+/** A command-line flag or config value is invalid. */
+export class ConfigError extends StatechatError {
+  constructor(detail: string) {
+    super('STATECHAT_ERR_CONFIG', detail);
+  }
+}
+
+export function describeCause(cause: unknown): string {
+  if (cause && typeof cause === 'object' && 'code' in cause && typeof cause.code === 'string') {
+    const message = 'message' in cause && typeof cause.message === 'string' ? cause.message : '';
+    return message.includes(cause.code) ? message : `${cause.code}: ${message}`;
+  }
+  return cause instanceof Error ? cause.message : String(cause);
+}

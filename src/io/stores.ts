@@ -1,0 +1,44 @@
+/**
+ * The storage contracts the actors depend on. The CSV files are the embedded implementation
+ * (`user-store-csv.ts`, `history-store-csv.ts`); a shared backend (Redis, …) only adds new
+ * implementations of these interfaces.
+ */
+
+import type { ChatMessage } from '../machines/protocol.js';
+
+/** The message shape is part of the protocol; it is defined once, in src/machines/protocol.ts. */
+export type { ChatMessage };
+
+export type RegistrationResult = 'registered' | 'taken';
+
+export interface UserStore {
+  /** Whether a login is registered (case-insensitive). */
+  isRegistered(login: string): Promise<boolean>;
+  /** Checks a password against the stored scrypt hash; false for an unknown login. */
+  verifyPassword(login: string, password: string): Promise<boolean>;
+  /**
+   * Registers a login. Resolves only once the record is durably on disk (fsync'ed).
+   * Of two concurrent registrations of the same login (case-insensitive), exactly one
+   * resolves 'registered' and the other 'taken'. Rejects with StorageError on write failure.
+   */
+  register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult>;
+  /** Forgets every registration (the console's `clear file`). */
+  clear(): Promise<void>;
+  /** How many logins are registered. */
+  count(): number;
+  close(): Promise<void>;
+}
+
+export interface HistoryStore {
+  /**
+   * Appends a message. Group commit: every append made in the same event-loop turn goes out
+   * in one write; the promise resolves once that write has completed, so the caller delivers
+   * only what is already in the file. Rejects with StorageError (nothing half-written).
+   */
+  append(message: ChatMessage): Promise<void>;
+  /** The newest `limit` messages, oldest first. */
+  recent(limit: number): Promise<ChatMessage[]>;
+  /** Writes anything pending and fsyncs the file. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,182 @@
+/**
+ * The embedded UserStore: clients.csv, one registration per line. The file never holds a login,
+ * an address or a password in the clear — only the keyed login index (HMAC), AES-GCM tokens and
+ * scrypt hashes — so a copied file reveals neither who registered nor from where.
+ */
+import { promises as fs } from 'node:fs';
+import { stringify } from 'csv-stringify/sync';
+import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
+import { checkHeader, forEachRow, headerLine } from './csv-strict.js';
+import { AppendOnlyFile, createFile, type OpenAppendHandle } from './durable-file.js';
+import { CorruptFileError, KeyMismatchError, UnreadableFileError } from './errors.js';
+import type { RegistrationResult, UserStore } from './stores.js';
+
+export const CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at'] as const;
+const HEADER = headerLine(CLIENTS_HEADER);
+const LOGIN_KEY = /^[0-9a-f]{64}$/;
+
+/**
+ * Whether `file` holds at least one record after its header. Reads only as far as the first
+ * non-blank byte after the first line; the caller uses it to decide whether a new key may be made.
+ */
+export async function clientsFileHasRecords(file: string): Promise<boolean> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new UnreadableFileError(file, err);
+  }
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    let inHeader = true;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return false;
+      let from = 0;
+      if (inHeader) {
+        const newline = buffer.subarray(0, bytesRead).indexOf(0x0a);
+        if (newline === -1) continue;
+        inHeader = false;
+        from = newline + 1;
+      }
+      for (let i = from; i < bytesRead; i++) {
+        // Only reached for the bytes right after the header; the first non-blank one decides.
+        if (buffer[i] !== 0x0a && buffer[i] !== 0x0d) return true;
+      }
+    }
+  } catch (err) {
+    throw new UnreadableFileError(file, err);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface CsvUserStoreOptions {
+  file: string;
+  keyring: Keyring;
+  scrypt: ScryptParams;
+  /** Test seam: how the append handle is opened (inject disk failures). */
+  openAppendHandle?: OpenAppendHandle;
+}
+
+export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserStore> {
+  const { file, keyring } = opts;
+  let content = await readOrCreate(file);
+  const out = await AppendOnlyFile.open(file, content.length, opts.openAppendHandle);
+  if (content.length === 0) {
+    // An empty file (e.g. a crash right after creation) gets its header before anything else.
+    await out.serially(() => out.append(Buffer.from(HEADER), { sync: true }));
+    content = Buffer.from(HEADER);
+  }
+  try {
+    const users = indexRecords(file, content, keyring);
+    return new CsvUserStore(keyring, opts.scrypt, out, users, content.indexOf(0x0a) + 1);
+  } catch (err) {
+    await out.close();
+    throw err;
+  }
+}
+
+async function readOrCreate(file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UnreadableFileError(file, err);
+  }
+  try {
+    await createFile(file, HEADER);
+    return await fs.readFile(file);
+  } catch (err) {
+    throw new UnreadableFileError(file, err);
+  }
+}
+
+/** login_key → scrypt hash. Validates every row but decrypts only the first, to check the key. */
+function indexRecords(file: string, content: Buffer, keyring: Keyring): Map<string, string> {
+  const headerEnd = content.indexOf(0x0a);
+  checkHeader(file, content.toString('utf8', 0, headerEnd === -1 ? content.length : headerEnd), CLIENTS_HEADER);
+  if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
+
+  const users = new Map<string, string>();
+  let first: { loginKey: string; login: string } | undefined;
+  forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields) => {
+    const [loginKey, login, , password] = fields;
+    if (!LOGIN_KEY.test(loginKey)) return 'login_key is not 64 lowercase hex characters';
+    if (users.has(loginKey)) return 'the same login is registered twice';
+    users.set(loginKey, password);
+    first ??= { loginKey, login };
+    return undefined;
+  });
+
+  if (first) {
+    let matches = false;
+    try {
+      matches = keyring.loginKey(keyring.decrypt(first.login)) === first.loginKey;
+    } catch {
+      // decrypt failed: same verdict as a wrong index
+    }
+    if (!matches) throw new KeyMismatchError(`the key does not match the records in ${file}`);
+  }
+  return users;
+}
+
+class CsvUserStore implements UserStore {
+  /** login_keys whose registration is in flight: reserved synchronously, before any await. */
+  private readonly reserved = new Set<string>();
+
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly scrypt: ScryptParams,
+    private readonly out: AppendOnlyFile,
+    private readonly users: Map<string, string>,
+    /** Length of the header line as found (CRLF or LF), which clear() keeps. */
+    private readonly headerBytes: number,
+  ) {}
+
+  async isRegistered(login: string): Promise<boolean> {
+    return this.users.has(this.keyring.loginKey(login));
+  }
+
+  async verifyPassword(login: string, password: string): Promise<boolean> {
+    // An unknown login answers at once. The protocol already tells a client whether a login
+    // exists (it asks for a password or offers registration), so timing reveals nothing new.
+    const hash = this.users.get(this.keyring.loginKey(login));
+    return hash === undefined ? false : verifyPassword(password, hash);
+  }
+
+  async register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult> {
+    const loginKey = this.keyring.loginKey(login);
+    if (this.users.has(loginKey) || this.reserved.has(loginKey)) return 'taken';
+    this.reserved.add(loginKey);
+    try {
+      const hash = await hashPassword(password, this.scrypt);
+      const row = stringify([
+        [loginKey, this.keyring.encrypt(login), this.keyring.encrypt(remoteAddress), hash, new Date().toISOString()],
+      ]);
+      await this.out.serially(async () => {
+        await this.out.append(Buffer.from(row), { sync: true });
+        // Inside the serialized step, so a clear() queued after this write also clears this entry.
+        this.users.set(loginKey, hash);
+      });
+      return 'registered';
+    } finally {
+      this.reserved.delete(loginKey);
+    }
+  }
+
+  async clear(): Promise<void> {
+    await this.out.serially(async () => {
+      await this.out.truncate(this.headerBytes);
+      this.users.clear();
+    });
+  }
+
+  count(): number {
+    return this.users.size;
+  }
+
+  close(): Promise<void> {
+    return this.out.close();
+  }
+}

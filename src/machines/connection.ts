@@ -1,0 +1,452 @@
+/**
+ * The connection machine: one per accepted socket. It owns the login / registration / chat
+ * protocol — what a line means in each state, when to ask again, when to hang up.
+ *
+ * Pure: every effect is a named action or invoked actor with an inert default; the real ones
+ * (socket writes, the user store, the chat room) are supplied by src/actors/connection-actor.ts
+ * through `.provide()`. States tagged `input` are the ones waiting for a line from the client:
+ * the actor holds lines that arrive while the machine is busy (checking a password, saving a
+ * registration) and feeds them one by one, so typing ahead never loses a line.
+ */
+import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import {
+  type ChatMessage,
+  formatHistoryLine,
+  loginNameProblem,
+  parseChatInput,
+  text,
+} from './protocol.js';
+
+export interface ConnectionInput {
+  connectionId: string;
+  remoteAddress: string;
+  loginTimeoutMs: number;
+  minPasswordLength: number;
+  maxPasswordAttempts: number;
+  historyReplay: number;
+  maxLineBytes: number;
+}
+
+export interface ConnectionContext extends ConnectionInput {
+  /** The login being signed in or registered; set once the name is valid. */
+  login: string | undefined;
+  wrongPasswords: number;
+  /** The first password typed while registering, until it is repeated. Never leaves the machine. */
+  pendingPassword: string | undefined;
+  /** Set when this connection registered the login (the welcome says so). */
+  registered: boolean;
+}
+
+export type ConnectionEvent =
+  | { type: 'client.line'; text: string }
+  | { type: 'client.lineTooLong'; bytes: number }
+  | { type: 'client.closed' }
+  | { type: 'server.kick' }
+  | { type: 'server.shutdown' };
+
+export interface LoginCheck {
+  registered: boolean;
+  online: boolean;
+}
+
+export type JoinResult = { status: 'joined'; recent: ChatMessage[] } | { status: 'alreadyOnline' };
+
+export type RegistrationOutcome = 'registered' | 'taken';
+
+/** What the connection reports to the server log. Never carries a password. */
+export type ConnectionLogEntry =
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'login.locked'
+  | 'login.refusedOnline'
+  | 'login.timedOut'
+  | 'registration.succeeded'
+  | 'registration.raced'
+  | 'registration.failed'
+  | 'session.left'
+  | 'session.kicked';
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput,
+  },
+  actors: {
+    checkLogin: fromPromise<LoginCheck, { login: string }>(async () => ({
+      registered: false,
+      online: false,
+    })),
+    verifyPassword: fromPromise<boolean, { login: string; password: string }>(async () => false),
+    registerUser: fromPromise<
+      RegistrationOutcome,
+      { login: string; password: string; remoteAddress: string }
+    >(async () => 'registered'),
+    loadHistory: fromPromise<ChatMessage[], { limit: number }>(async () => []),
+    joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(async () => ({
+      status: 'joined',
+      recent: [],
+    })),
+  },
+  actions: {
+    /** Writes lines to the client. */
+    send: (_, _params: { lines: readonly string[] }) => {},
+    /** Ends the connection once everything sent so far is flushed. */
+    closeConnection: () => {},
+    /** A chat message from this user, for the supervisor to store and broadcast. */
+    postMessage: (_, _params: { text: string }) => {},
+    sendPrivate: (_, _params: { to: string; text: string }) => {},
+    listOnline: () => {},
+    /** Leaves the chat room: others get a leave notice. */
+    leaveChat: () => {},
+    /** An invoked service failed: the actor logs the error (the client only hears "internal error"). */
+    reportFailure: () => {},
+    log: (_, _params: { entry: ConnectionLogEntry }) => {},
+  },
+  guards: {
+    isValidLoginName: ({ event }) =>
+      event.type === 'client.line' && loginNameProblem(event.text.trim()) === undefined,
+    isPasswordLongEnough: ({ context, event }) =>
+      event.type === 'client.line' && [...event.text].length >= context.minPasswordLength,
+    isRepeatedPassword: ({ context, event }) =>
+      event.type === 'client.line' && event.text === context.pendingPassword,
+    isLastAttempt: ({ context }) => context.wrongPasswords + 1 >= context.maxPasswordAttempts,
+  },
+  delays: {
+    loginTimeout: ({ context }) => context.loginTimeoutMs,
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({
+    ...input,
+    login: undefined,
+    wrongPasswords: 0,
+    pendingPassword: undefined,
+    registered: false,
+  }),
+  initial: 'authenticating',
+  on: {
+    'client.closed': '.closed',
+    'server.shutdown': {
+      target: '.closed',
+      actions: { type: 'send', params: { lines: [text.shuttingDown] } },
+    },
+    'client.lineTooLong': {
+      actions: {
+        type: 'send',
+        params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes)] }),
+      },
+    },
+  },
+  states: {
+    authenticating: {
+      initial: 'awaitingLogin',
+      entry: { type: 'send', params: { lines: [text.greeting] } },
+      after: {
+        loginTimeout: {
+          target: 'closed',
+          actions: [
+            { type: 'send', params: { lines: [text.loginTimeout] } },
+            { type: 'log', params: { entry: 'login.timedOut' } },
+          ],
+        },
+      },
+      states: {
+        awaitingLogin: {
+          tags: ['input'],
+          entry: [
+            assign({ login: undefined, wrongPasswords: 0, pendingPassword: undefined, registered: false }),
+            { type: 'send', params: { lines: [text.loginPrompt] } },
+          ],
+          on: {
+            'client.line': [
+              {
+                guard: 'isValidLoginName',
+                target: 'checkingLogin',
+                actions: assign({ login: ({ event }) => event.text.trim() }),
+              },
+              {
+                target: 'awaitingLogin',
+                reenter: true,
+                actions: {
+                  type: 'send',
+                  params: ({ event }) => ({ lines: [loginNameProblem(event.text.trim()) ?? ''] }),
+                },
+              },
+            ],
+          },
+        },
+        checkingLogin: {
+          invoke: {
+            id: 'checkLogin',
+            src: 'checkLogin',
+            input: ({ context }) => ({ login: context.login! }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.online,
+                target: 'awaitingLogin',
+                actions: [
+                  { type: 'send', params: ({ context }) => ({ lines: [text.alreadyOnline(context.login!)] }) },
+                  { type: 'log', params: { entry: 'login.refusedOnline' } },
+                ],
+              },
+              { guard: ({ event }) => event.output.registered, target: 'awaitingPassword' },
+              { target: 'registering' },
+            ],
+            onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+          },
+        },
+        awaitingPassword: {
+          tags: ['input', 'secret'],
+          entry: { type: 'send', params: { lines: [text.passwordPrompt] } },
+          on: { 'client.line': 'verifyingPassword' },
+        },
+        verifyingPassword: {
+          invoke: {
+            id: 'verifyPassword',
+            src: 'verifyPassword',
+            input: ({ context, event }) => ({
+              login: context.login!,
+              password: event.type === 'client.line' ? event.text : '',
+            }),
+            onDone: [
+              { guard: ({ event }) => event.output, target: 'joining' },
+              {
+                guard: 'isLastAttempt',
+                target: '#connection.closed',
+                actions: [
+                  { type: 'send', params: { lines: [text.tooManyWrongPasswords] } },
+                  { type: 'log', params: { entry: 'login.locked' } },
+                ],
+              },
+              {
+                target: 'awaitingPassword',
+                actions: [
+                  assign({ wrongPasswords: ({ context }) => context.wrongPasswords + 1 }),
+                  {
+                    type: 'send',
+                    params: ({ context }) => ({
+                      lines: [text.wrongPassword(context.maxPasswordAttempts - context.wrongPasswords)],
+                    }),
+                  },
+                  { type: 'log', params: { entry: 'login.failed' } },
+                ],
+              },
+            ],
+            onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+          },
+        },
+        registering: {
+          initial: 'choosingPassword',
+          exit: assign({ pendingPassword: undefined }),
+          states: {
+            choosingPassword: {
+              tags: ['input', 'secret'],
+              entry: {
+                type: 'send',
+                params: ({ context }) => ({ lines: [text.newPasswordPrompt(context.minPasswordLength)] }),
+              },
+              on: {
+                'client.line': [
+                  {
+                    guard: 'isPasswordLongEnough',
+                    target: 'repeatingPassword',
+                    actions: assign({ pendingPassword: ({ event }) => event.text }),
+                  },
+                  {
+                    target: 'choosingPassword',
+                    reenter: true,
+                    actions: {
+                      type: 'send',
+                      params: ({ context }) => ({ lines: [text.passwordTooShort(context.minPasswordLength)] }),
+                    },
+                  },
+                ],
+              },
+            },
+            repeatingPassword: {
+              tags: ['input', 'secret'],
+              entry: { type: 'send', params: { lines: [text.repeatPrompt] } },
+              on: {
+                'client.line': [
+                  { guard: 'isRepeatedPassword', target: 'saving' },
+                  {
+                    target: 'choosingPassword',
+                    actions: [
+                      assign({ pendingPassword: undefined }),
+                      { type: 'send', params: { lines: [text.passwordsDiffer] } },
+                    ],
+                  },
+                ],
+              },
+            },
+            saving: {
+              invoke: {
+                id: 'registerUser',
+                src: 'registerUser',
+                input: ({ context }) => ({
+                  login: context.login!,
+                  password: context.pendingPassword!,
+                  remoteAddress: context.remoteAddress,
+                }),
+                onDone: [
+                  {
+                    guard: ({ event }) => event.output === 'registered',
+                    target: '#connection.authenticating.joining',
+                    actions: [
+                      assign({ registered: true }),
+                      { type: 'log', params: { entry: 'registration.succeeded' } },
+                    ],
+                  },
+                  {
+                    target: '#connection.authenticating.awaitingLogin',
+                    actions: [
+                      { type: 'send', params: ({ context }) => ({ lines: [text.loginTaken(context.login!)] }) },
+                      { type: 'log', params: { entry: 'registration.raced' } },
+                    ],
+                  },
+                ],
+                onError: {
+                  target: '#connection.authenticating.awaitingLogin',
+                  actions: [
+                    { type: 'send', params: { lines: [text.registrationFailed] } },
+                    { type: 'log', params: { entry: 'registration.failed' } },
+                  ],
+                },
+              },
+            },
+          },
+        },
+        joining: {
+          invoke: {
+            id: 'joinChat',
+            src: 'joinChat',
+            input: ({ context }) => ({ login: context.login!, historyReplay: context.historyReplay }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.status === 'joined',
+                target: '#connection.chatting',
+                actions: [
+                  {
+                    type: 'send',
+                    params: ({ context, event }) => ({
+                      lines: welcomeLines(
+                        context.login!,
+                        context.registered,
+                        event.output.status === 'joined' ? event.output.recent : [],
+                      ),
+                    }),
+                  },
+                  { type: 'log', params: { entry: 'login.succeeded' } },
+                ],
+              },
+              {
+                target: 'awaitingLogin',
+                actions: [
+                  { type: 'send', params: ({ context }) => ({ lines: [text.alreadyOnline(context.login!)] }) },
+                  { type: 'log', params: { entry: 'login.refusedOnline' } },
+                ],
+              },
+            ],
+            onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+          },
+        },
+      },
+    },
+    chatting: {
+      exit: 'leaveChat',
+      initial: 'idle',
+      on: {
+        'client.closed': {
+          target: 'closed',
+          actions: { type: 'log', params: { entry: 'session.left' } },
+        },
+        'server.kick': {
+          target: 'closed',
+          actions: [
+            { type: 'send', params: { lines: [text.kicked] } },
+            { type: 'log', params: { entry: 'session.kicked' } },
+          ],
+        },
+      },
+      states: {
+        idle: {
+          tags: ['input'],
+          on: {
+            'client.line': [
+              {
+                guard: ({ context, event }) => parseChatInput(event.text, context.historyReplay).kind === 'quit',
+                target: '#connection.closed',
+                actions: [
+                  { type: 'send', params: { lines: [text.bye] } },
+                  { type: 'log', params: { entry: 'session.left' } },
+                ],
+              },
+              {
+                guard: ({ context, event }) => parseChatInput(event.text, context.historyReplay).kind === 'history',
+                target: 'loadingHistory',
+              },
+              {
+                actions: enqueueActions(({ context, event, enqueue }) => {
+                  const input = parseChatInput(event.text, context.historyReplay);
+                  switch (input.kind) {
+                    case 'message':
+                      return enqueue({ type: 'postMessage', params: { text: input.text } });
+                    case 'msg':
+                      return enqueue({ type: 'sendPrivate', params: { to: input.to, text: input.text } });
+                    case 'who':
+                      return enqueue('listOnline');
+                    case 'help':
+                      return enqueue({ type: 'send', params: { lines: text.help } });
+                    case 'usage':
+                      return enqueue({ type: 'send', params: { lines: [input.text] } });
+                    case 'unknown':
+                      return enqueue({ type: 'send', params: { lines: [text.unknownCommand(input.command)] } });
+                    case 'empty':
+                    case 'quit': // handled by the transitions above
+                    case 'history':
+                      return;
+                  }
+                }),
+              },
+            ],
+          },
+        },
+        /** `/history [n]`: a state, so lines typed meanwhile wait and replies stay in order. */
+        loadingHistory: {
+          invoke: {
+            id: 'loadHistory',
+            src: 'loadHistory',
+            input: ({ context, event }) => {
+              const parsed = event.type === 'client.line' ? parseChatInput(event.text, context.historyReplay) : undefined;
+              return { limit: parsed?.kind === 'history' ? parsed.limit : context.historyReplay };
+            },
+            onDone: {
+              target: 'idle',
+              actions: { type: 'send', params: ({ event }) => ({ lines: historyLines(event.output) }) },
+            },
+            onError: {
+              target: 'idle',
+              actions: [{ type: 'send', params: { lines: [text.historyUnavailable] } }, 'reportFailure'],
+            },
+          },
+        },
+      },
+    },
+    closed: {
+      type: 'final',
+      entry: 'closeConnection',
+    },
+  },
+});
+
+/** The welcome, then the replayed history. */
+export function welcomeLines(login: string, registered: boolean, recent: readonly ChatMessage[]): string[] {
+  return [registered ? text.welcomeNew(login) : text.welcomeBack(login), ...historyLines(recent)];
+}
+
+/** History messages between a header and a footer, or a line saying there are none. */
+export function historyLines(messages: readonly ChatMessage[]): string[] {
+  if (messages.length === 0) return [text.noHistory];
+  return [text.historyHeader(messages.length), ...messages.map(formatHistoryLine), text.historyFooter];
+}

@@ -1,0 +1,202 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CorruptFileError, StorageError } from '../../src/io/errors.js';
+import { HISTORY_HEADER, openCsvHistoryStore } from '../../src/io/history-store-csv.js';
+import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
+import { failingDisk } from './failing-disk.js';
+
+const HEADER_LINE = `${HISTORY_HEADER.join(',')}\n`;
+const NASTY_TEXTS = [
+  'plain',
+  '',
+  'comma, separated',
+  'she said "hi"',
+  '"',
+  'line one\nline two',
+  'crlf\r\ninside',
+  'lone\rcr',
+  'nul\0byte',
+  'Zoë 😀 中文',
+  '=SUM(A1:A9)',
+  '+1',
+  '-1',
+  '@here',
+  ' padded ',
+  '\ttab',
+];
+
+let dir: string;
+let file: string;
+const opened: HistoryStore[] = [];
+
+async function open(opts: Partial<Parameters<typeof openCsvHistoryStore>[0]> = {}) {
+  const store = await openCsvHistoryStore({ file, ...opts });
+  opened.push(store);
+  return store;
+}
+
+function message(i: number, text = `message ${i}`): ChatMessage {
+  return { at: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(), login: `user${i % 7}`, text };
+}
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-history-'));
+  file = path.join(dir, 'history.csv');
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe('CSV history store', () => {
+  it('creates a missing file with just the header', async () => {
+    await open();
+    expect(await fs.readFile(file, 'utf8')).toBe(HEADER_LINE);
+  });
+
+  it('writes the header into an empty file', async () => {
+    await fs.writeFile(file, '');
+    const store = await open();
+    await store.append(message(1));
+    await store.close();
+    expect((await fs.readFile(file, 'utf8')).startsWith(HEADER_LINE)).toBe(true);
+    expect(await (await open()).recent(10)).toEqual([message(1)]);
+  });
+
+  it('round-trips awkward texts exactly through a reopened store', async () => {
+    const store = await open();
+    const messages = NASTY_TEXTS.map((text, i) => ({ ...message(i, text), login: `lo,"g"in ${i}` }));
+    await Promise.all(messages.map((m) => store.append(m)));
+    await store.close();
+    expect(await (await open()).recent(100)).toEqual(messages);
+  });
+
+  it('writes everything appended in one turn with a single write', async () => {
+    const store = await open();
+    const messages = Array.from({ length: 100 }, (_, i) => message(i));
+    await Promise.all(messages.map((m) => store.append(m)));
+    expect(store.writes).toBe(1);
+    const rows = (await fs.readFile(file, 'utf8')).trimEnd().split('\n').slice(1);
+    expect(rows).toEqual(messages.map((m) => stringify([[m.at, m.login, m.text]]).trimEnd()));
+  });
+
+  it('keeps order across batches', async () => {
+    const store = await open();
+    const first = Promise.all([0, 1, 2].map((i) => store.append(message(i))));
+    await new Promise((resolve) => setImmediate(resolve)); // let the first batch start
+    const second = Promise.all([3, 4].map((i) => store.append(message(i))));
+    await Promise.all([first, second]);
+    expect(store.writes).toBe(2);
+    expect(await store.recent(10)).toEqual([0, 1, 2, 3, 4].map((i) => message(i)));
+    await store.close();
+    expect(await (await open()).recent(10)).toEqual([0, 1, 2, 3, 4].map((i) => message(i)));
+  });
+
+  it('resolves an append only once its bytes are in the file', async () => {
+    const store = await open();
+    await store.append(message(1, 'durable'));
+    expect(await fs.readFile(file, 'utf8')).toContain('durable');
+  });
+
+  it('returns the newest messages, oldest first, capped by keep', async () => {
+    const store = await open({ keep: 3 });
+    for (let i = 0; i < 10; i++) await store.append(message(i));
+    expect(await store.recent(2)).toEqual([message(8), message(9)]);
+    expect(await store.recent(50)).toEqual([message(7), message(8), message(9)]);
+    expect(await store.recent(0)).toEqual([]);
+  });
+
+  it('reads only the tail of a large file yet finds the exact newest messages', async () => {
+    // Records with embedded newlines and quotes make a '\n' inside a field look like a boundary.
+    const all = Array.from({ length: 50_000 }, (_, i) =>
+      message(i, i % 3 === 0 ? `multi\nline "${i}"\n,` : i % 3 === 1 ? `"quoted ${i}"` : `plain ${i}`),
+    );
+    await fs.writeFile(file, HEADER_LINE + stringify(all.map((m) => [m.at, m.login, m.text])));
+    for (const keep of [5, 40, 300]) {
+      const store = await open({ keep, tailBytes: 4096 });
+      expect(await store.recent(keep)).toEqual(all.slice(-keep));
+      await store.close();
+    }
+  });
+
+  it('finds the tail when it starts in the middle of a quoted multi-line field', async () => {
+    const big = `"${'x'.repeat(300)}\n`.repeat(20);
+    const all = [message(1, big), message(2, 'after')];
+    await fs.writeFile(file, HEADER_LINE + stringify(all.map((m) => [m.at, m.login, m.text])));
+    const store = await open({ keep: 1, tailBytes: 2000 });
+    expect(await store.recent(1)).toEqual([message(2, 'after')]);
+  });
+
+  it('rolls a failed batch back, rejects all of it with StorageError, then keeps working', async () => {
+    const disk = failingDisk();
+    const store = await open({ openAppendHandle: disk.open });
+    await store.append(message(1));
+    const before = await fs.readFile(file);
+
+    disk.failNextAppend();
+    const results = await Promise.allSettled([store.append(message(2)), store.append(message(3))]);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
+    }
+    expect(await fs.readFile(file)).toEqual(before);
+    expect(await store.recent(10)).toEqual([message(1)]);
+
+    await store.append(message(4));
+    await store.close();
+    expect(await (await open()).recent(10)).toEqual([message(1), message(4)]);
+  });
+
+  it('refuses appends after close', async () => {
+    const store = await open();
+    await store.close();
+    await expect(store.append(message(1))).rejects.toThrow(StorageError);
+  });
+
+  it('refuses a message whose timestamp would make the file unreadable', async () => {
+    const store = await open();
+    await expect(store.append({ at: 'yesterday', login: 'a', text: 'b' })).rejects.toThrow(TypeError);
+  });
+
+  describe('refuses a corrupt file, names the line and leaves the file untouched', () => {
+    async function expectCorrupt(content: string, line: number, reason: RegExp, tailBytes?: number): Promise<void> {
+      await fs.writeFile(file, content);
+      const before = await fs.readFile(file);
+      const attempt = open({ tailBytes });
+      await expect(attempt).rejects.toThrow(CorruptFileError);
+      await expect(attempt).rejects.toMatchObject({ file, line, reason: expect.stringMatching(reason) });
+      expect(await fs.readFile(file)).toEqual(before);
+    }
+    const rows = (from: number, count: number) =>
+      stringify(Array.from({ length: count }, (_, i) => message(from + i)).map((m) => [m.at, m.login, m.text]));
+
+    it('a wrong header', async () => {
+      await expectCorrupt(`time,who,what\n${rows(0, 2)}`, 1, /expected the header/);
+    });
+
+    it('a row with too many fields in the tail', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 500)}2024-01-01T00:00:00.000Z,a,b,c\n${rows(500, 3)}`, 502, /expected 3 fields/, 1024);
+    });
+
+    it('a timestamp that is not ISO 8601', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}01/02/2024,a,b\n`, 5, /ISO 8601/);
+    });
+
+    it('an unclosed quote far before the tail', async () => {
+      const bad = '2024-01-01T00:00:00.000Z,a,"never closed\n';
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}${bad}${rows(10, 2000)}`, 12, /never closed/, 1024);
+    });
+
+    it('a stray quote in the tail', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,a,b"c"d\n`, 5, /quote/);
+    });
+
+    it('a last record cut short by a crash', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,a,unfinish`, 5, /not terminated/);
+    });
+  });
+});
