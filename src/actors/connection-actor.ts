@@ -12,6 +12,7 @@ import { describeCause } from '../io/errors.js';
 import type { HistoryStore, UserStore } from '../io/stores.js';
 import { connectionMachine, type JoinResult, type LoginCheck } from '../machines/connection.js';
 import { type ChatMessage, formatPrivateLine, loginKey, text } from '../machines/protocol.js';
+import { afterThisStep } from './after-this-step.js';
 import type { ChatMember } from './chat-room.js';
 import type { ChatRouter } from './chat-router.js';
 import { encodeLines, type ClientLink } from './client-link.js';
@@ -26,7 +27,7 @@ export interface ConnectionDeps {
   router: ChatRouter;
   throttle: LoginThrottle;
   log: ServerLog;
-  /** Hands a chat message to the supervisor, which stores it and then delivers it. */
+  /** Hands a chat message to the supervisor, which stores it and then delivers it. Called after the step that posted it. */
   postMessage(connectionId: string, login: string, text: string): void;
   /** Called once when the connection has ended, however it ended. */
   onEnded(connectionId: string): void;
@@ -49,8 +50,20 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
     return login ? `${log.pseudonym(login)} ` : '';
   };
 
+  /**
+   * Everything this connection routes (private messages, /history, its leave notice) goes
+   * through here. Its chat messages reach the router only once the current step is over (they
+   * go to the supervisor with `afterThisStep`); routing anything else from the same step at once
+   * would overtake them — a /msg or a leave notice ahead of the user's last message, a /history
+   * reply without it. Deferring both the same way keeps the order in which the user typed.
+   */
+  const route = <T>(step: () => T | Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => afterThisStep(() => router.enqueue(step).then(resolve, reject)));
+
   const leaveRoom = () => {
-    if (member && room.leave(member)) void router.announce(text.left(member.login), member);
+    if (!member || !room.leave(member)) return;
+    const left = member;
+    void route(() => room.broadcast(text.left(left.login), left));
   };
 
   const end = (how: string) => {
@@ -65,11 +78,14 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
     actions: {
       send: (_, { lines }) => link.sendLines(lines),
       closeConnection: () => link.close(),
-      postMessage: (_, { text: body }) => deps.postMessage(id, member!.login, body),
+      postMessage: (_, { text: body }) => {
+        const { login } = member!;
+        afterThisStep(() => deps.postMessage(id, login, body));
+      },
       sendPrivate: (_, { to, text: body }) => {
         const from = member!;
         // Through the router, so a private message never overtakes the sender's chat messages.
-        void router.enqueue(() => {
+        void route(() => {
           const target = room.find(to);
           if (!target || target === from) {
             link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
@@ -106,7 +122,7 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
       ),
       // Behind the router, so the user's own messages still being stored are included.
       loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input }) =>
-        router.enqueue(() => history.recent(input.limit)),
+        route(() => history.recent(input.limit)),
       ),
       joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(async ({ input }) => {
         const candidate: ChatMember = {

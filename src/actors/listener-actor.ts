@@ -8,6 +8,7 @@ import { type Actor, createActor, fromPromise, waitFor } from 'xstate';
 import { describeCause, PortInUseError, StatechatError } from '../io/errors.js';
 import { listenerMachine, type ListenerNotice } from '../machines/listener.js';
 import { text } from '../machines/protocol.js';
+import { afterThisStep } from './after-this-step.js';
 import { encodeLines } from './client-link.js';
 import type { ServerLog } from './server-log.js';
 
@@ -25,8 +26,10 @@ export interface Listener {
   readonly port: number;
   /** How many connections are waiting while paused. */
   readonly waiting: number;
-  /** Stops accepting and closes held connections; resolves when the server is closed. */
-  stop(): Promise<void>;
+  /** Stops accepting and closes held connections (served ones are the supervisor's to close). */
+  stop(): void;
+  /** Resolves once the listening socket is closed and every connection it accepted has ended. */
+  readonly closed: Promise<void>;
 }
 
 /** EMFILE and friends are logged at most this often; accept itself is retried by libuv. */
@@ -40,7 +43,8 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   const waiting = new Map<string, Socket>();
   let nextId = 1;
   let lastAcceptErrorLog = 0;
-  let serverClosed: Promise<void> | undefined;
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
   let bindError: unknown;
 
   const notices: Record<ListenerNotice, (detail?: string) => string> = {
@@ -80,7 +84,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
       actions: {
         handOver: (_, { connectionId }) => {
           const socket = take(connectionId);
-          if (socket && !socket.destroyed) options.serve(socket, connectionId);
+          if (socket) afterThisStep(() => !socket.destroyed && options.serve(socket, connectionId));
         },
         hold: (_, { connectionId }) => {
           const socket = take(connectionId);
@@ -102,13 +106,13 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         releaseWaiting: () => {
           const held = [...waiting];
           waiting.clear();
-          for (const [connectionId, socket] of held) {
-            socket.removeAllListeners('close');
-            if (!socket.destroyed) options.serve(socket, connectionId);
-          }
+          for (const [connectionId, socket] of held) socket.removeAllListeners('close');
+          afterThisStep(() => {
+            for (const [connectionId, socket] of held) if (!socket.destroyed) options.serve(socket, connectionId);
+          });
         },
         closeServer: () => {
-          serverClosed = new Promise((resolve) => server.close(() => resolve()));
+          server.close(() => markClosed());
           for (const socket of waiting.values()) {
             socket.removeAllListeners('close');
             socket.end(encodeLines([text.shuttingDown]));
@@ -160,9 +164,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     get waiting() {
       return waiting.size;
     },
-    async stop() {
+    stop() {
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'listener.stop' });
-      await serverClosed;
     },
+    closed,
   };
 }

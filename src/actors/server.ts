@@ -22,6 +22,7 @@ import type { HistoryStore, UserStore } from '../io/stores.js';
 import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
 import { CONSOLE_HELP } from '../machines/console-command.js';
 import { supervisorMachine } from '../machines/supervisor.js';
+import { afterThisStep } from './after-this-step.js';
 import { LocalChatRoom } from './chat-room.js';
 import { ChatRouter } from './chat-router.js';
 import { ClientLink } from './client-link.js';
@@ -94,6 +95,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
           router: router!,
           throttle,
           log,
+          // Called once the connection's step is over (see `route` in connection-actor.ts).
           postMessage: (id, login, body) => supervisor.send({ type: 'chat.posted', connectionId: id, login, text: body }),
           onEnded,
         })
@@ -113,7 +115,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   };
 
   const shutDown = async () => {
-    await listener.stop();
+    listener.stop();
     const closing = new Promise<void>((resolve) => {
       allClosed = resolve;
       if (connections.size === 0) resolve();
@@ -121,6 +123,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     for (const { actor } of connections.values()) actor.send({ type: 'server.shutdown' });
     await Promise.race([closing, delay(SHUTDOWN_GRACE_MS)]);
     for (const { link } of connections.values()) link.destroy();
+    await listener.closed;
     if (stores) {
       await stores.history.close();
       await stores.users.close();
@@ -161,7 +164,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
         kick: (_, { login }) => {
           const member = room.find(login);
           if (!member) return log.reply([`No user named ${login} is online.`]);
-          member.kick();
+          afterThisStep(() => member.kick());
           log.reply([`Kicked ${member.login}.`]);
           log.info(`console: kicked ${log.pseudonym(member.login)}`);
         },
@@ -170,8 +173,8 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
             log.reply([`Sent to ${recipients} ${recipients === 1 ? 'user' : 'users'}.`]),
           );
         },
-        pauseListener: () => listener.actor.send({ type: 'listener.pause' }),
-        resumeListener: () => listener.actor.send({ type: 'listener.resume' }),
+        pauseListener: () => afterThisStep(() => listener.actor.send({ type: 'listener.pause' })),
+        resumeListener: () => afterThisStep(() => listener.actor.send({ type: 'listener.resume' })),
         setLogDisplay: (_, { shown }) => log.setShown(shown),
         clearScreen: () => log.clearScreen(),
         routeChatMessage: (_, { connectionId, login, text: body }) => routeChatMessage(connectionId, login, body),

@@ -4,17 +4,24 @@
  * No I/O here: opening the socket, writing a line, printing, hiding the echo are named actions
  * with inert defaults; `src/actors/client-session.ts` supplies the real ones with `.provide()`.
  *
- *   connecting ──socket.connected──► connected.handshaking ──first server.line──► connected.chatting
- *      │  ▲                               │ socket.closed (server hung up before saying anything)
- *      │  └──────── after retryDelay ──── waiting ◄─┘
- *      └─ socket.failed (retryable) ─────►┘
- *   chatting ──user "/quit" or Ctrl-C──► closing ──socket.closed | quitTimeout──► closed (final)
- *   chatting ──socket.closed──► closed ("connection closed by server")
+ *   connecting ─socket.connected─► connected.handshaking ─(prompt | settled)─► connected.chatting
+ *     │    ▲                          │ socket.closed: refused ("Server busy…") or not ready
+ *     │    └── after retryDelay ── waiting ◄─┘
+ *     └─ socket.failed (retryable) ──►┘
+ *   chatting ─"/quit" or Ctrl-C─► closing ─socket.closed | quitTimeout─► closed (final)
+ *   chatting ─socket.closed─► closed ("connection closed by server")
  *
- * Lines the user types before the server has spoken are queued (typeahead) and sent, in order,
- * right after the server's first line: piped input (`printf 'alice\n…' | statechat client`)
- * is read long before the connection is up. `/quit` is an ordinary entry of that queue: with
- * nothing queued ahead of it, it quits at once; behind queued lines it waits for them to go out.
+ * When is a connection a session? TCP accepting is not enough: a full server accepts and then
+ * says "Server busy, try again later." and hangs up, and that is a refusal to retry, not a chat
+ * that ended. So the session is established when the server prompts (a line ending in ":"), or
+ * has spoken and kept the connection open for `settleMs` (a server that greets without
+ * prompting, like the echo server). What it said before then is held back and printed at that
+ * point — or, if it hangs up instead, quoted once in "waiting for server… (…)".
+ *
+ * Lines typed before the session is established are queued (typeahead) and sent, in order, right
+ * after: piped input (`printf 'alice\n…' | statechat client`) is read long before the server
+ * asks anything. `/quit` is an ordinary entry of that queue: with nothing queued ahead of it, it
+ * quits at once; behind queued lines it waits for them to go out.
  */
 import { assign, setup } from 'xstate';
 
@@ -49,6 +56,10 @@ export interface ClientInput {
   backoff?: BackoffPolicy;
   /** After `/quit` is sent, how long to wait for the server to close before hanging up. */
   quitTimeoutMs?: number;
+  /** A server that has spoken and not hung up for this long has accepted us (no prompt needed). */
+  settleMs?: number;
+  /** Connected but not a word from the server for this long: say "waiting for server…". */
+  quietMs?: number;
 }
 
 export interface ClientContext {
@@ -56,15 +67,19 @@ export interface ClientContext {
   port: number;
   backoff: BackoffPolicy;
   quitTimeoutMs: number;
-  /** Consecutive failed attempts since the last successful connect. */
+  settleMs: number;
+  quietMs: number;
+  /** Consecutive failed attempts since the last established session. */
   attempt: number;
   /** How long `waiting` lasts before the next attempt (pure function of `attempt`). */
   retryDelay: number;
-  /** Why the last attempt failed (an errno-style code), for the status line. */
-  lastError: string | null;
+  /** Why the last attempt failed: an errno-style code, or the server's own words. */
+  lastFailure: string | null;
   /** "waiting for server…" is printed once per outage, not once per retry. */
   waitingAnnounced: boolean;
-  /** Lines typed before the server spoke; sent right after its first line. */
+  /** What the server said before the session was established; printed when it is. */
+  preamble: string[];
+  /** Lines typed before the session was established; sent right after. */
   pending: string[];
   /** The server asked for a password: the next line typed is not echoed. */
   nextInputHidden: boolean;
@@ -79,6 +94,11 @@ export interface ClientOutput {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, maxMs: 5_000 };
 export const DEFAULT_QUIT_TIMEOUT_MS = 2_000;
+export const DEFAULT_SETTLE_MS = 500;
+export const DEFAULT_QUIET_MS = 3_000;
+/** A server that says this much before prompting is talking to us, not refusing us. */
+export const MAX_PREAMBLE_LINES = 20;
+export const QUIT_LINE = '/quit';
 
 // ───────────────────────────── pure helpers ─────────────────────────────
 
@@ -115,19 +135,24 @@ export function isRetryableCode(code: string): boolean {
   return RETRYABLE_CODES.has(code);
 }
 
-/** A chat line ("[12:34:56] alice: …") is never a prompt, whatever it says. */
-const CHAT_LINE = /^\[\d{1,2}:\d{2}(?::\d{2})?\]\s/;
+/** A chat line ("[12:34:56] alice: …", "[2024-05-01 12:34:56] …") is never a prompt, whatever it says. */
+const CHAT_LINE = /^\[[^\]]*\d{1,2}:\d{2}(?::\d{2})?\]\s/;
+
+/** The server asks for input with a complete line ending in ":" ("Enter your login:"). */
+export function isPrompt(text: string): boolean {
+  return !CHAT_LINE.test(text) && text.trimEnd().endsWith(':');
+}
 
 /**
- * The server asks for a password with a complete line that mentions "password" and ends with
- * ":" ("Password:", "Choose a password (at least 4 characters):", "Repeat the password:").
+ * A prompt for a password: it mentions "password" ("Password:", "Choose a password (at least 4
+ * characters):", "Repeat the password:").
  */
 export function isPasswordPrompt(text: string): boolean {
-  return !CHAT_LINE.test(text) && /password/i.test(text) && text.trimEnd().endsWith(':');
+  return isPrompt(text) && /password/i.test(text);
 }
 
 export function isQuitCommand(text: string): boolean {
-  return text.trim() === '/quit';
+  return text.trim() === QUIT_LINE;
 }
 
 /** The queued lines that are sent: everything up to and including the first `/quit`. */
@@ -136,11 +161,16 @@ export function linesToFlush(pending: readonly string[]): string[] {
   return quit === -1 ? [...pending] : pending.slice(0, quit + 1);
 }
 
-export const QUIT_LINE = '/quit';
+export function waitingMessage(context: Pick<ClientContext, 'host' | 'port' | 'lastFailure'>): string {
+  const why = context.lastFailure ? `: ${context.lastFailure}` : '';
+  return `waiting for server… ${context.host}:${context.port}${why} (retrying; Ctrl-C to give up)`;
+}
 
-export function waitingMessage(context: Pick<ClientContext, 'host' | 'port' | 'lastError'>): string {
-  const why = context.lastError ? ` ${context.lastError}` : '';
-  return `waiting for server… (${context.host}:${context.port}${why}; retrying, Ctrl-C to give up)`;
+export const NO_ANSWER_YET = 'connected, no answer yet';
+
+/** This line from the server makes the connection a session: a prompt, or a long preamble. */
+function establishes(context: Pick<ClientContext, 'preamble'>, text: string): boolean {
+  return isPrompt(text) || context.preamble.length + 1 >= MAX_PREAMBLE_LINES;
 }
 
 // ───────────────────────────── machine ─────────────────────────────
@@ -169,12 +199,20 @@ const clientSetup = setup({
     queueLine: assign({
       pending: ({ context }, params: { text: string }) => [...context.pending, params.text],
     }),
-    markInputEnded: assign({ inputEnded: true }),
-    recordFailure: assign(({ context }, params: { code: string }) => {
-      const attempt = context.attempt + 1;
-      return { attempt, retryDelay: backoffDelay(attempt, context.backoff), lastError: params.code };
+    holdBack: assign({
+      preamble: ({ context }, params: { text: string }) => [...context.preamble, params.text],
     }),
-    resetBackoff: assign({ attempt: 0, retryDelay: 0, lastError: null, waitingAnnounced: false }),
+    markInputEnded: assign({ inputEnded: true }),
+    recordFailure: assign(({ context }, params: { reason: string }) => {
+      const attempt = context.attempt + 1;
+      return {
+        attempt,
+        retryDelay: backoffDelay(attempt, context.backoff),
+        lastFailure: params.reason,
+        preamble: [],
+      };
+    }),
+    noteNoAnswer: assign({ lastFailure: NO_ANSWER_YET }),
     setExitCode: assign((_, params: { code: number }) => ({ exitCode: params.code })),
   },
   guards: {
@@ -184,11 +222,17 @@ const clientSetup = setup({
     quitsNow: ({ context }, params: { text: string }) =>
       isQuitCommand(params.text) && context.pending.length === 0,
     hasQueuedQuit: ({ context }) => context.pending.some(isQuitCommand),
+    /** The server asks for input, or has said enough that it is clearly talking to us. */
+    establishes: ({ context }, params: { text: string }) => establishes(context, params.text),
+    establishesAndQuits: ({ context }, params: { text: string }) =>
+      establishes(context, params.text) && context.pending.some(isQuitCommand),
     closedByError: (_, params: { code: string | undefined }) => params.code !== undefined,
   },
   delays: {
     retryDelay: ({ context }) => context.retryDelay,
     quitTimeout: ({ context }) => context.quitTimeoutMs,
+    settle: ({ context }) => context.settleMs,
+    quiet: ({ context }) => context.quietMs,
   },
 });
 
@@ -203,17 +247,30 @@ const announceWaitingOnce = clientSetup.enqueueActions(({ context, enqueue }) =>
   enqueue.assign({ waitingAnnounced: true });
 });
 
-/** Send the queued typeahead (up to and including a queued /quit) and empty the queue. */
-const flushPending = clientSetup.enqueueActions(({ context, enqueue }) => {
-  for (const text of linesToFlush(context.pending)) enqueue({ type: 'writeLine', params: { text } });
-  enqueue.assign({ pending: [] });
-});
-
 /** A password prompt from the server hides the next line the user types — exactly one line. */
 const notePrompt = clientSetup.enqueueActions(({ context, event, enqueue }) => {
   if (event.type !== 'server.line' || context.nextInputHidden || !isPasswordPrompt(event.text)) return;
   enqueue.assign({ nextInputHidden: true });
   enqueue({ type: 'setEchoHidden', params: { hidden: true } });
+});
+
+/**
+ * The server has accepted us: say so, show what it said so far (and the line that settled it),
+ * send the typeahead (up to and including a queued /quit), start the backoff over.
+ */
+const establish = clientSetup.enqueueActions(({ context, event, enqueue }) => {
+  const said = event.type === 'server.line' ? [...context.preamble, event.text] : context.preamble;
+  enqueue({ type: 'print', params: { text: `connected to ${context.host}:${context.port}` } });
+  for (const text of said) enqueue({ type: 'print', params: { text } });
+  for (const text of linesToFlush(context.pending)) enqueue({ type: 'writeLine', params: { text } });
+  enqueue.assign({
+    preamble: [],
+    pending: [],
+    attempt: 0,
+    retryDelay: 0,
+    lastFailure: null,
+    waitingAnnounced: false,
+  });
 });
 
 /** The hidden line has been typed (or we are leaving): echo again. */
@@ -230,10 +287,13 @@ export const clientMachine = clientSetup.createMachine({
     port: input.port,
     backoff: input.backoff ?? DEFAULT_BACKOFF,
     quitTimeoutMs: input.quitTimeoutMs ?? DEFAULT_QUIT_TIMEOUT_MS,
+    settleMs: input.settleMs ?? DEFAULT_SETTLE_MS,
+    quietMs: input.quietMs ?? DEFAULT_QUIET_MS,
     attempt: 0,
     retryDelay: 0,
-    lastError: null,
+    lastFailure: null,
     waitingAnnounced: false,
+    preamble: [],
     pending: [],
     nextInputHidden: false,
     inputEnded: false,
@@ -251,7 +311,7 @@ export const clientMachine = clientSetup.createMachine({
             guard: { type: 'isRetryable', params: ({ event }) => ({ code: event.code }) },
             target: 'waiting',
             actions: [
-              { type: 'recordFailure', params: ({ event }) => ({ code: event.code }) },
+              { type: 'recordFailure', params: ({ event }) => ({ reason: event.code }) },
               announceWaitingOnce,
             ],
           },
@@ -291,36 +351,15 @@ export const clientMachine = clientSetup.createMachine({
     },
 
     connected: {
-      entry: [
-        'resetBackoff',
-        {
-          type: 'print',
-          params: ({ context }) => ({ text: `connected to ${context.host}:${context.port}` }),
-        },
-      ],
       initial: 'handshaking',
       on: {
         'user.eof': { actions: 'markInputEnded' },
       },
       states: {
-        /** Connected, but the server has not said anything yet: typed lines are queued. */
+        /** TCP is up, the server has not accepted us yet: its words are held back, typing is queued. */
         handshaking: {
+          initial: 'silent',
           on: {
-            'server.line': [
-              {
-                guard: 'hasQueuedQuit',
-                target: '#client.closing',
-                actions: [{ type: 'print', params: ({ event }) => ({ text: event.text }) }, flushPending],
-              },
-              {
-                target: 'chatting',
-                actions: [
-                  { type: 'print', params: ({ event }) => ({ text: event.text }) },
-                  flushPending,
-                  notePrompt,
-                ],
-              },
-            ],
             'user.line': [
               {
                 guard: { type: 'quitsNow', params: ({ event }) => ({ text: event.text }) },
@@ -328,15 +367,64 @@ export const clientMachine = clientSetup.createMachine({
               },
               { actions: { type: 'queueLine', params: ({ event }) => ({ text: event.text }) } },
             ],
-            // accepted and hung up before a word: the server is refusing or not ready yet
+            // hung up before accepting us: refused ("Server busy…", shutting down) or not ready
             'socket.closed': {
               target: '#client.waiting',
               actions: [
-                { type: 'recordFailure', params: ({ event }) => ({ code: event.code ?? 'ECONNCLOSED' }) },
+                {
+                  type: 'recordFailure',
+                  params: ({ context, event }) => ({
+                    reason: context.preamble.at(-1) ?? event.code ?? 'ECONNCLOSED',
+                  }),
+                },
                 announceWaitingOnce,
               ],
             },
             'user.interrupt': { target: '#client.closed' },
+          },
+          states: {
+            silent: {
+              after: { quiet: { actions: ['noteNoAnswer', announceWaitingOnce] } },
+              on: {
+                'server.line': [
+                  {
+                    guard: { type: 'establishesAndQuits', params: ({ event }) => ({ text: event.text }) },
+                    target: '#client.closing',
+                    actions: establish,
+                  },
+                  {
+                    guard: { type: 'establishes', params: ({ event }) => ({ text: event.text }) },
+                    target: '#client.connected.chatting',
+                    actions: [establish, notePrompt],
+                  },
+                  { target: 'heard', actions: { type: 'holdBack', params: ({ event }) => ({ text: event.text }) } },
+                ],
+              },
+            },
+            /** The server has spoken (a greeting); if it keeps the line open, it has accepted us. */
+            heard: {
+              after: {
+                settle: [
+                  { guard: 'hasQueuedQuit', target: '#client.closing', actions: establish },
+                  { target: '#client.connected.chatting', actions: establish },
+                ],
+              },
+              on: {
+                'server.line': [
+                  {
+                    guard: { type: 'establishesAndQuits', params: ({ event }) => ({ text: event.text }) },
+                    target: '#client.closing',
+                    actions: establish,
+                  },
+                  {
+                    guard: { type: 'establishes', params: ({ event }) => ({ text: event.text }) },
+                    target: '#client.connected.chatting',
+                    actions: [establish, notePrompt],
+                  },
+                  { actions: { type: 'holdBack', params: ({ event }) => ({ text: event.text }) } },
+                ],
+              },
+            },
           },
         },
 

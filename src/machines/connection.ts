@@ -311,6 +311,7 @@ export const connectionMachine = setup({
                   actions: [
                     { type: 'send', params: { lines: [text.registrationFailed] } },
                     { type: 'log', params: { entry: 'registration.failed' } },
+                    'reportFailure',
                   ],
                 },
               },

@@ -133,14 +133,15 @@ export function parseChatInput(line: string, defaultHistory: number): ChatInput 
       return { kind: 'help' };
     case '/history': {
       if (args === '') return { kind: 'history', limit: defaultHistory };
-      const n = Number(args);
-      return Number.isInteger(n) && n >= 1 && n <= MAX_HISTORY_REQUEST
+      const n = /^\d{1,3}$/.test(args) ? Number(args) : NaN;
+      return n >= 1 && n <= MAX_HISTORY_REQUEST
         ? { kind: 'history', limit: n }
         : { kind: 'usage', text: text.historyUsage };
     }
     case '/msg': {
       const to = rest[0] ?? '';
-      const body = sanitizeChatText(rest.slice(1).join(' '));
+      // The text keeps its own spacing: everything after "/msg <login> ".
+      const body = sanitizeChatText(line.trimStart().replace(/^\S+\s+\S+\s?/, ''));
       return to && body ? { kind: 'msg', to, text: body } : { kind: 'usage', text: text.msgUsage };
     }
     default:

@@ -52,7 +52,16 @@ describe('keyring', () => {
 
   it('rejects malformed tokens', () => {
     const token = keyring.encrypt('Alice');
-    for (const bad of ['', 'v1', 'v2' + token.slice(2), token + '.', token.replace(/\.[^.]*$/, '.!!!'), 'v1.a.b.c']) {
+    const junk = [
+      '',
+      'v1',
+      'v2' + token.slice(2),
+      token + '.',
+      token.replace(/\.[^.]*$/, '.!!!'),
+      token + '!', // Node's base64 decoder would skip this; a damaged token must not decrypt
+      'v1.a.b.c',
+    ];
+    for (const bad of junk) {
       expect(() => keyring.decrypt(bad)).toThrow(KeyMismatchError);
     }
   });

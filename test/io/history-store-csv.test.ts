@@ -182,6 +182,10 @@ describe('CSV history store', () => {
       await expectCorrupt(`${HEADER_LINE}${rows(0, 500)}2024-01-01T00:00:00.000Z,a,b,c\n${rows(500, 3)}`, 502, /expected 3 fields/, 1024);
     });
 
+    it('a multi-line record with too many fields, reported where it starts', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,a,"multi\nline",extra\n${rows(3, 1)}`, 5, /expected 3 fields/);
+    });
+
     it('a timestamp that is not ISO 8601', async () => {
       await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}01/02/2024,a,b\n`, 5, /ISO 8601/);
     });

@@ -95,14 +95,28 @@ const states = {
       doneActor('verifyPassword', true),
       doneActor('joinChat', joined()),
     ],
-    value: 'chatting',
-    id: 'connection.chatting',
+    value: { chatting: 'idle' },
+    id: 'connection.chatting.idle',
+  },
+  loadingHistory: {
+    path: [
+      line('alice'),
+      doneActor('checkLogin', KNOWN),
+      line(PASSWORD),
+      doneActor('verifyPassword', true),
+      doneActor('joinChat', joined()),
+      line('/history 5'),
+    ],
+    value: { chatting: 'loadingHistory' },
+    id: 'connection.chatting.loadingHistory',
   },
 } satisfies Record<string, { path: Event[]; value: unknown; id: string }>;
 
 type StateName = keyof typeof states;
 const stateNames = Object.keys(states) as StateName[];
-const authenticatingStates = stateNames.filter((s) => s !== 'chatting');
+const chatStates: StateName[] = ['chatting', 'loadingHistory'];
+const authenticatingStates = stateNames.filter((s) => !chatStates.includes(s));
+const CHATTING = states.chatting.value;
 
 /** A connection driven to `state`; returns its snapshot and the actions of the last step only. */
 function at(state: StateName, overrides: Partial<ConnectionInput> = {}) {
@@ -140,6 +154,7 @@ describe('connection machine: the states', () => {
     const tagged = stateNames.filter((s) => at(s).hasTag('input'));
 
     expect(tagged).toEqual(['awaitingLogin', 'awaitingPassword', 'choosingPassword', 'repeatingPassword', 'chatting']);
+    expect(stateIdsTagged(connectionMachine, 'input')).toHaveLength(tagged.length);
   });
 
   it('tags as secret exactly the states whose next line is a password', () => {
@@ -183,8 +198,10 @@ describe('connection machine: state × event', () => {
     // Handled in place.
     { state: 'awaitingLogin', event: { type: 'client.lineTooLong', bytes: 9000 }, next: states.awaitingLogin.value, actions: TOO_LONG },
     { state: 'verifyingPassword', event: { type: 'client.lineTooLong', bytes: 9000 }, next: states.verifyingPassword.value, actions: TOO_LONG },
-    { state: 'chatting', event: { type: 'client.lineTooLong', bytes: 9000 }, next: 'chatting', actions: TOO_LONG },
-    { state: 'chatting', event: line('/who'), next: 'chatting', actions: [{ type: 'listOnline' }] },
+    { state: 'chatting', event: { type: 'client.lineTooLong', bytes: 9000 }, next: CHATTING, actions: TOO_LONG },
+    { state: 'chatting', event: line('/who'), next: CHATTING, actions: [{ type: 'listOnline' }] },
+    { state: 'loadingHistory', event: line('/who'), next: 'same', actions: [] },
+    { state: 'loadingHistory', event: { type: 'server.kick' }, next: 'closed', actions: KICKED },
     // Handled by leaving.
     { state: 'chatting', event: { type: 'server.kick' }, next: 'closed', actions: KICKED },
     { state: 'chatting', event: { type: 'client.closed' }, next: 'closed', actions: LEFT },
@@ -223,7 +240,7 @@ describe('connection machine: state × event', () => {
     expect(after.value).toBe('closed');
     expect(after.status).toBe('done');
     expect(summary(actions)).toEqual([
-      ...(state === 'chatting' ? [{ type: 'leaveChat' }] : []),
+      ...(chatStates.includes(state) ? [{ type: 'leaveChat' }] : []),
       { type: 'send', params: { lines: [text.shuttingDown] } },
       { type: 'closeConnection' },
     ]);
@@ -328,7 +345,7 @@ describe('connection machine: signing in', () => {
 
     const [after, actions] = send(at('joining'), doneActor('joinChat', joined(recent)));
 
-    expect(after.value).toBe('chatting');
+    expect(after.value).toEqual(CHATTING);
     expect(linesOf(actions)).toEqual([
       text.welcomeBack('alice'),
       text.historyHeader(2),
@@ -508,7 +525,7 @@ describe('connection machine: registering', () => {
       doneActor('joinChat', joined()),
     );
 
-    expect(after.value).toBe('chatting');
+    expect(after.value).toEqual(CHATTING);
     expect(linesOf(actions)).toEqual([text.welcomeNew('newbie'), text.noHistory]);
     expect(linesOf(actions)[0]).toMatch(/^Welcome, newbie!/);
   });
@@ -553,7 +570,7 @@ describe('connection machine: registering', () => {
       doneActor('joinChat', joined()),
     );
 
-    expect(after.value).toBe('chatting');
+    expect(after.value).toEqual(CHATTING);
     expect(linesOf(actions)).toContain(text.welcomeBack('alice'));
   });
 });
@@ -587,7 +604,7 @@ describe('connection machine: the login timeout', () => {
 
     const [after, actions] = send(chatting, TIMEOUT);
 
-    expect(after.value).toBe('chatting');
+    expect(after.value).toEqual(CHATTING);
     expect(after.status).toBe('active');
     expect(actions).toEqual([]);
   });
@@ -600,9 +617,6 @@ describe('connection machine: chatting', () => {
     ['tab\tand ünïcödé 👋', [{ type: 'postMessage', params: { text: 'tab\tand ünïcödé 👋' } }]],
     ['/who', [{ type: 'listOnline' }]],
     ['/WHO', [{ type: 'listOnline' }]],
-    ['/history 5', [{ type: 'showHistory', params: { limit: 5 } }]],
-    ['/history', [{ type: 'showHistory', params: { limit: 20 } }]],
-    ['/history 100', [{ type: 'showHistory', params: { limit: 100 } }]],
     ['/history 0', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
     ['/history 101', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
     ['/history abc', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
@@ -617,8 +631,46 @@ describe('connection machine: chatting', () => {
   ])('handles %j by %j and stays in the chat', (typed, expected) => {
     const [after, actions] = send(at('chatting'), line(typed));
 
-    expect(after.value).toBe('chatting');
+    expect(after.value).toEqual(CHATTING);
     expect(summary(actions)).toEqual(expected);
+  });
+
+  it.each([
+    ['/history 5', 5],
+    ['/HISTORY   100 ', 100],
+    ['/history', 20],
+  ])('loads the history asked for by %j (limit %d), holding further lines meanwhile', (typed, limit) => {
+    const [after, actions] = send(at('chatting'), line(typed));
+
+    expect(after.value).toEqual(states.loadingHistory.value);
+    expect(after.hasTag('input')).toBe(false);
+    expect(summary(actions)).toEqual([]);
+    expect(spawned(actions)).toEqual([{ id: 'loadHistory', src: 'loadHistory', input: { limit } }]);
+  });
+
+  it('shows the loaded history between a header and a footer, then takes lines again', () => {
+    const messages: ChatMessage[] = [{ at: '2024-05-01T10:00:00.000Z', login: 'bob', text: 'hi' }];
+
+    const [after, actions] = send(at('loadingHistory'), doneActor('loadHistory', messages));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([text.historyHeader(1), '[2024-05-01 10:00:00] bob: hi', text.historyFooter]);
+  });
+
+  it('says there is no history when none was loaded', () => {
+    const [, actions] = send(at('loadingHistory'), doneActor('loadHistory', []));
+
+    expect(linesOf(actions)).toEqual([text.noHistory]);
+  });
+
+  it('says history is unavailable, and stays in the chat, when loading it fails', () => {
+    const [after, actions] = send(at('loadingHistory'), errorActor('loadHistory', new Error('EIO')));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: [text.historyUnavailable] } },
+      { type: 'reportFailure' },
+    ]);
   });
 
   it('says the unknown command back without the control characters typed in it', () => {

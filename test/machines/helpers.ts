@@ -4,6 +4,7 @@
  * hand with the `xstate.done.actor.<id>` / `xstate.error.actor.<id>` events the runtime would send.
  */
 import {
+  type AnyMachineSnapshot,
   type AnyStateMachine,
   type EventFromLogic,
   type InputFrom,
@@ -47,8 +48,10 @@ export function step<M extends AnyStateMachine>(
   snapshot: SnapshotFrom<M>,
   event: AnyEventOf<M>,
 ): Step<M> {
-  if (snapshot.status !== 'active') {
-    throw new Error(`Cannot send ${event.type}: the machine is ${snapshot.status} (in ${JSON.stringify(snapshot.value)})`);
+  const { status, value } = snapshot as unknown as AnyMachineSnapshot;
+  if (status !== 'active') {
+    const { type } = event as { type: string };
+    throw new Error(`Cannot send ${type}: the machine is ${status} (in ${JSON.stringify(value)})`);
   }
   const [next, actions] = transition(machine, snapshot, event as EventFromLogic<M>);
   return [next, actions as EmittedAction[]];

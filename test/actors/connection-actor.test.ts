@@ -1,0 +1,83 @@
+/**
+ * One-for-one supervision: a connection actor whose action throws is stopped, its socket is
+ * closed and the failure logged, while other connections carry on.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalChatRoom } from '../../src/actors/chat-room.js';
+import { ChatRouter } from '../../src/actors/chat-router.js';
+import { ClientLink } from '../../src/actors/client-link.js';
+import { startConnectionActor } from '../../src/actors/connection-actor.js';
+import { LoginThrottle } from '../../src/actors/login-throttle.js';
+import type { ServerLog } from '../../src/actors/server-log.js';
+import { DEFAULTS } from '../../src/io/config.js';
+import type { ChatMessage, HistoryStore, UserStore } from '../../src/io/stores.js';
+import { TestClient } from '../integration/harness.js';
+
+const users: UserStore = {
+  isRegistered: async (login) => login === 'alice' || login === 'bob',
+  verifyPassword: async (_login, password) => password === 'right',
+  register: async () => 'registered',
+  clear: async () => {},
+  count: () => 2,
+  close: async () => {},
+};
+const history: HistoryStore = {
+  append: async () => {},
+  recent: async () => [] as ChatMessage[],
+  flush: async () => {},
+  close: async () => {},
+};
+
+let server: net.Server | undefined;
+afterEach(() => server?.close());
+
+function startServer(logLine: (line: string) => void) {
+  const room = new LocalChatRoom();
+  const ended: string[] = [];
+  const log = { info: logLine, pseudonym: (login: string) => login } as unknown as ServerLog;
+  let nextId = 1;
+  server = net.createServer((socket) => {
+    const link = new ClientLink(`c${nextId++}`, socket, '127.0.0.1', 1 << 20, (l) => l.destroy());
+    startConnectionActor(link, {
+      config: { ...DEFAULTS, envKey: undefined },
+      users,
+      history,
+      router: new ChatRouter(room, history),
+      throttle: new LoginThrottle(),
+      log,
+      postMessage: () => {},
+      onEnded: (id) => ended.push(id),
+    });
+  });
+  return new Promise<{ port: number; room: LocalChatRoom; ended: string[] }>((resolve) =>
+    server!.listen(0, '127.0.0.1', () => resolve({ port: (server!.address() as net.AddressInfo).port, room, ended })),
+  );
+}
+
+describe('connection actor supervision', () => {
+  it('stops a connection whose action throws, closes its socket, and leaves others running', async () => {
+    const logged: string[] = [];
+    const { port, room, ended } = await startServer((line) => {
+      logged.push(line);
+      // alice's successful login makes the `log` action throw inside her actor.
+      if (line.startsWith('login.succeeded alice')) throw new Error('boom');
+    });
+    const bob = await TestClient.connect(port);
+    await bob.expect(/login/i);
+    bob.send('bob', 'right');
+    await bob.expect(/welcome/i);
+
+    const alice = await TestClient.connect(port);
+    await alice.expect(/login/i);
+    alice.send('alice', 'right');
+    await alice.expectClosed();
+
+    expect(ended).toEqual(['c2']);
+    expect(logged.some((l) => /^error conn=c2: connection actor failed: .*boom/.test(l))).toBe(true);
+    expect(room.logins()).toEqual(['bob']);
+    bob.send('/who');
+    expect(await bob.expect(/^Online/)).toBe('Online (1): bob');
+    bob.close();
+  });
+});

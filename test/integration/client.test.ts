@@ -1,0 +1,353 @@
+/**
+ * The client as a user runs it: a child process (`src/cli/client-main.ts`) with piped stdin,
+ * against a tiny scripted line server on 127.0.0.1 started inside each test — not the real
+ * statechat server, so these tests pin the client's side of the protocol only.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runClient } from '../../src/cli/client.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ENTRY = 'src/cli/client-main.ts';
+const WAIT_MS = 8_000;
+
+// ───────────────────────────── helpers ─────────────────────────────
+
+/** Rejects after `ms` with `what` in the message, so a hung test says what it was waiting for. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface ServerConnection {
+  socket: net.Socket;
+  lines: string[];
+  say(...lines: string[]): void;
+  /** Resolves once the client has sent exactly this line. */
+  received(line: string): Promise<void>;
+}
+
+interface FakeServer {
+  port: number;
+  connections: ServerConnection[];
+  /** Resolves with the n-th (1-based) connection once it is accepted. */
+  connection(n: number): Promise<ServerConnection>;
+  close(): Promise<void>;
+}
+
+/**
+ * A line server speaking the statechat wire format (CRLF out, LF in). `onConnection` scripts it;
+ * by default it prompts for a login and answers /quit with "Bye" and a close.
+ */
+async function startFakeServer(
+  options: { port?: number; onConnection?: (c: ServerConnection, n: number) => void } = {},
+): Promise<FakeServer> {
+  const connections: ServerConnection[] = [];
+  const accepted = new EventTarget();
+  const server = net.createServer((socket) => {
+    const events = new EventTarget();
+    const conn: ServerConnection = {
+      socket,
+      lines: [],
+      say: (...lines) => {
+        socket.write(lines.map((l) => `${l}\r\n`).join(''));
+      },
+      received: (line) =>
+        within(
+          new Promise<void>((resolve) => {
+            const check = () => {
+              if (conn.lines.includes(line)) {
+                events.removeEventListener('line', check);
+                resolve();
+              }
+            };
+            events.addEventListener('line', check);
+            check();
+          }),
+          WAIT_MS,
+          `the server to receive ${JSON.stringify(line)} (got ${JSON.stringify(conn.lines)})`,
+        ),
+    };
+    connections.push(conn);
+    socket.setEncoding('utf8');
+    socket.on('error', () => {});
+    let buffer = '';
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) !== -1) {
+        conn.lines.push(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        events.dispatchEvent(new Event('line'));
+      }
+    });
+    const script = options.onConnection ?? defaultScript;
+    script(conn, connections.length);
+    accepted.dispatchEvent(new Event('accepted'));
+  });
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  servers.push(server);
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connections,
+    connection: (n) =>
+      within(
+        new Promise<ServerConnection>((resolve) => {
+          const check = () => {
+            const conn = connections[n - 1];
+            if (conn) {
+              accepted.removeEventListener('accepted', check);
+              resolve(conn);
+            }
+          };
+          accepted.addEventListener('accepted', check);
+          check();
+        }),
+        WAIT_MS,
+        `connection #${n}`,
+      ),
+    close: () => closeServer(server),
+  };
+}
+
+function defaultScript(conn: ServerConnection): void {
+  conn.say('statechat — type your login to sign in, or a new one to register.', 'Enter your login:');
+  conn.socket.on('data', () => {
+    if (conn.lines.includes('/quit') && !conn.socket.writableEnded) conn.socket.end('Bye!\r\n');
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+}
+
+/** A port nothing listens on (for now): bound, read, released. */
+async function freePort(): Promise<number> {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as net.AddressInfo;
+  await closeServer(probe);
+  return port;
+}
+
+interface ClientProcess {
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+  type(...lines: string[]): void;
+  /** Resolves once stdout matches; rejects on timeout or if the client exits first. */
+  waitFor(pattern: RegExp | string): Promise<void>;
+  /** Resolves with the exit code. */
+  exited(): Promise<number | null>;
+}
+
+function startClient(port: number): ClientProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--port', String(port)], {
+    cwd: ROOT,
+    stdio: 'pipe',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  const changed = new EventTarget();
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+    changed.dispatchEvent(new Event('change'));
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  exit.then(() => changed.dispatchEvent(new Event('change')));
+  let exitCode: number | null | undefined;
+  void exit.then((code) => {
+    exitCode = code;
+  });
+
+  return {
+    child,
+    output: () => stdout,
+    type: (...lines) => {
+      child.stdin.write(lines.map((l) => `${l}\n`).join(''));
+    },
+    waitFor: (pattern) =>
+      within(
+        new Promise<void>((resolve, reject) => {
+          const check = () => {
+            const hit = typeof pattern === 'string' ? stdout.includes(pattern) : pattern.test(stdout);
+            if (hit) {
+              changed.removeEventListener('change', check);
+              resolve();
+            } else if (exitCode !== undefined) {
+              changed.removeEventListener('change', check);
+              reject(new Error(`client exited (${exitCode}) before printing ${pattern}:\n${stdout}\n${stderr}`));
+            }
+          };
+          changed.addEventListener('change', check);
+          check();
+        }),
+        WAIT_MS,
+        `the client to print ${pattern}; it printed:\n${stdout}\nstderr:\n${stderr}`,
+      ),
+    exited: () => within(exit, WAIT_MS, `the client to exit; it printed:\n${stdout}\nstderr:\n${stderr}`),
+  };
+}
+
+const children: ChildProcessWithoutNullStreams[] = [];
+const servers: net.Server[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(servers.splice(0).map(closeServer));
+});
+
+// ───────────────────────────── tests ─────────────────────────────
+
+describe('statechat client (child process, piped stdin)', () => {
+  it('prints what the server sends and sends what the user types', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port);
+    const conn = await server.connection(1);
+
+    await client.waitFor('Enter your login:');
+    client.type('alice');
+    await conn.received('alice');
+    conn.say('[12:34:56] bob: hello alice');
+    await client.waitFor('[12:34:56] bob: hello alice');
+
+    expect(client.output()).toContain(`connected to 127.0.0.1:${server.port}\n`);
+    expect(client.output()).toContain('statechat — type your login to sign in, or a new one to register.\nEnter your login:\n');
+    expect(client.output()).not.toContain('\r');
+  });
+
+  it('exits 0 after /quit, once the server has said goodbye and closed', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port);
+    const conn = await server.connection(1);
+    await client.waitFor('Enter your login:');
+
+    client.type('/quit');
+
+    await conn.received('/quit');
+    expect(await client.exited()).toBe(0);
+    expect(client.output()).toMatch(/Bye!\n$/);
+  });
+
+  it('says "waiting for server…" while nothing listens, and connects as soon as the server is up', async () => {
+    const port = await freePort();
+    const client = startClient(port);
+    client.type('alice'); // typed ahead, while waiting
+
+    await client.waitFor('waiting for server');
+    const server = await startFakeServer({ port });
+    const conn = await server.connection(1);
+    await conn.received('alice');
+    await client.waitFor('Enter your login:');
+
+    expect(client.output().match(/waiting for server/g)).toHaveLength(1);
+    expect(client.output()).toMatch(/waiting for server….*ECONNREFUSED[^\n]*\nconnected to /);
+    client.type('/quit');
+    expect(await client.exited()).toBe(0);
+  });
+
+  it('retries when the server says it is busy and hangs up, quoting it once', async () => {
+    const server = await startFakeServer({
+      onConnection: (conn, n) => {
+        if (n <= 2) conn.socket.end('Server busy, try again later.\r\n');
+        else defaultScript(conn);
+      },
+    });
+    const client = startClient(server.port);
+    client.type('alice');
+
+    const third = await server.connection(3);
+    await third.received('alice');
+    await client.waitFor('Enter your login:');
+
+    const out = client.output();
+    expect(out.match(/waiting for server… .*: Server busy, try again later\./g)).toHaveLength(1);
+    expect(out.match(/connected to /g)).toHaveLength(1);
+    expect(server.connections.slice(0, 2).every((c) => c.lines.length === 0)).toBe(true);
+  });
+
+  it('keeps printing after stdin ends, until the server closes; then says so and exits 0', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port);
+    const conn = await server.connection(1);
+    client.type('alice');
+    client.child.stdin.end();
+    await conn.received('alice');
+
+    conn.say('Password:');
+    conn.say('[12:34:57] bob: still here');
+    conn.socket.end('You were disconnected by the server operator.\r\n');
+
+    expect(await client.exited()).toBe(0);
+    expect(client.output()).toContain('[12:34:57] bob: still here\nYou were disconnected by the server operator.\nconnection closed by server\n');
+    expect(conn.lines).toEqual(['alice']);
+  });
+
+  it('on Ctrl-C (SIGINT) says /quit to the server and exits 0', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port);
+    const conn = await server.connection(1);
+    await client.waitFor('Enter your login:');
+
+    client.child.kill('SIGINT');
+
+    await conn.received('/quit');
+    expect(await client.exited()).toBe(0);
+  });
+
+  it('after /quit, hangs up by itself if the server never closes', async () => {
+    const server = await startFakeServer({ onConnection: (conn) => conn.say('Enter your login:') });
+    const client = startClient(server.port);
+    const conn = await server.connection(1);
+    await client.waitFor('Enter your login:');
+
+    client.type('/quit');
+
+    await conn.received('/quit');
+    expect(await client.exited()).toBe(0); // the 2 s quit timeout, well within WAIT_MS
+  });
+});
+
+describe('runClient flags', () => {
+  function io() {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (d) => (out += d));
+    stderr.on('data', (d) => (err += d));
+    return { io: { stdin: new PassThrough(), stdout, stderr }, out: () => out, err: () => err };
+  }
+
+  it('prints usage for --help and returns 0', async () => {
+    const t = io();
+    expect(await runClient(['--help'], t.io)).toBe(0);
+    expect(t.out()).toMatch(/--host HOST.*default 127\.0\.0\.1/);
+    expect(t.out()).toMatch(/--port PORT.*default 9090/);
+  });
+
+  it('returns 2 with a reason for an unknown flag or a bad port', async () => {
+    const unknown = io();
+    expect(await runClient(['--nope'], unknown.io)).toBe(2);
+    expect(unknown.err()).toContain("Unknown option '--nope'");
+
+    const badPort = io();
+    expect(await runClient(['--port', '70000'], badPort.io)).toBe(2);
+    expect(badPort.err()).toContain('--port must be an integer from 1 to 65535');
+  });
+});

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { CONSOLE_HELP, type ConsoleEvent, parseConsoleLine } from '../../src/machines/console-command.js';
+
+describe('parseConsoleLine', () => {
+  it.each<[string, ConsoleEvent]>([
+    ['shutdown', { type: 'console.shutdown' }],
+    ['SHUTDOWN', { type: 'console.shutdown' }],
+    ['stop listen', { type: 'console.stopListen' }],
+    ['  STOP   Listen ', { type: 'console.stopListen' }],
+    ['start listen', { type: 'console.startListen' }],
+    ['start\tlisten', { type: 'console.startListen' }],
+    ['stop log', { type: 'console.stopLog' }],
+    ['Start Log', { type: 'console.startLog' }],
+    ['clear log', { type: 'console.clearLog' }],
+    ['clear file', { type: 'console.clearFile' }],
+    ['help', { type: 'console.help' }],
+    ['?', { type: 'console.help' }],
+    ['status', { type: 'console.status' }],
+    ['who', { type: 'console.who' }],
+    ['Kick Bob', { type: 'console.kick', login: 'Bob' }],
+    ['  kick   alice  ', { type: 'console.kick', login: 'alice' }],
+    ['say hello', { type: 'console.say', text: 'hello' }],
+    ['say  hello   world', { type: 'console.say', text: 'hello   world' }],
+    ['SAY\tback in five ', { type: 'console.say', text: 'back in five' }],
+    ['say who', { type: 'console.say', text: 'who' }],
+  ])('parses %j', (line, expected) => {
+    expect(parseConsoleLine(line)).toEqual(expected);
+  });
+
+  it.each<[string, string]>([
+    ['frobnicate', 'frobnicate'],
+    ['  stop   everything ', 'stop   everything'],
+    ['kick', 'kick'],
+    ['kick bob carol', 'kick bob carol'],
+    ['say', 'say'],
+    ['stop', 'stop'],
+    ['shutdown now', 'shutdown now'],
+  ])('calls %j an unknown command, quoting it trimmed', (line, input) => {
+    expect(parseConsoleLine(line)).toEqual({ type: 'console.unknown', input });
+  });
+
+  it.each([[''], ['   '], ['\t \t']])('has nothing to do for the blank line %j', (line) => {
+    expect(parseConsoleLine(line)).toBeUndefined();
+  });
+
+  it('documents in its help every command it understands', () => {
+    const parsed = CONSOLE_HELP.map((entry) => parseConsoleLine(entry.usage.replace('<login>', 'bob').replace('<text>', 'hi')));
+
+    expect(parsed.filter((event) => event === undefined || event.type === 'console.unknown')).toEqual([]);
+  });
+});
