@@ -106,7 +106,7 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
     },
     actors: {
       checkLogin: fromPromise<LoginCheck, { login: string }>(async ({ input }) => ({
-        registered: await users.isRegistered(input.login),
+        registeredAs: await users.registeredLogin(input.login),
         online: room.isOnline(input.login),
       })),
       verifyPassword: fromPromise<boolean, { login: string; password: string }>(async ({ input, signal }) => {

@@ -1,7 +1,8 @@
 /**
  * The listener actor: the net.Server, driven by the listener machine. Sockets are accepted
- * with `pauseOnConnect`, so a connection held while listening is paused is neither read nor
- * greeted — it simply waits, and is handed over in arrival order on `start listen`.
+ * with `pauseOnConnect`, so a connection held while listening is paused is neither served nor
+ * greeted — it simply waits (what it types is kept for later, and hanging up frees its place),
+ * and is handed over in arrival order on `start listen`.
  */
 import net, { type Socket } from 'node:net';
 import { type Actor, createActor, fromPromise, waitFor } from 'xstate';
@@ -40,7 +41,8 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
   const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
   /** Accepted sockets not yet served or held, by connection id (for one machine step). */
   const arriving = new Map<string, Socket>();
-  const waiting = new Map<string, Socket>();
+  /** Held sockets in arrival order, each with what stops watching it (see `hold`). */
+  const waiting = new Map<string, { socket: Socket; unwatch(): void }>();
   let nextId = 1;
   let lastAcceptErrorLog = 0;
   let markClosed!: () => void;
@@ -89,33 +91,48 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         hold: (_, { connectionId }) => {
           const socket = take(connectionId);
           if (!socket) return;
-          waiting.set(connectionId, socket);
+          // A held socket is read but not consumed, so that a client who gives up is noticed and
+          // its place freed. What it typed ahead stays buffered for its connection actor (at most
+          // a highWaterMark: then TCP pushes back). `read(0)` turns an end of input with nothing
+          // buffered into 'end'; a client that typed ahead and then half-closed is still served.
+          const onReadable = () => socket.read(0);
+          const onEnd = () => socket.destroy();
+          const onClose = () => {
+            if (!waiting.delete(connectionId)) return;
+            log.info(`held connection conn=${connectionId} closed by its client before it was served`);
+            actor.send({ type: 'connection.abandoned', connectionId });
+          };
           socket.on('error', () => {});
-          socket.once('close', () => {
-            if (waiting.delete(connectionId)) actor.send({ type: 'connection.abandoned', connectionId });
-          });
+          socket.on('readable', onReadable);
+          socket.once('end', onEnd);
+          socket.once('close', onClose);
+          const unwatch = () => {
+            socket.off('readable', onReadable);
+            socket.off('end', onEnd);
+            socket.off('close', onClose);
+          };
+          waiting.set(connectionId, { socket, unwatch });
           log.info(`connection held conn=${connectionId} from=${socket.remoteAddress} (listening paused, ${waiting.size} waiting)`);
         },
         turnAway: (_, { connectionId }) => {
           const socket = take(connectionId);
           if (!socket) return;
-          socket.on('error', () => {});
-          socket.end(encodeLines([text.serverBusy]));
+          dismiss(socket, text.serverBusy);
           log.info(`connection turned away conn=${connectionId}: waiting queue full`);
         },
         releaseWaiting: () => {
           const held = [...waiting];
           waiting.clear();
-          for (const [connectionId, socket] of held) socket.removeAllListeners('close');
+          for (const [, { unwatch }] of held) unwatch();
           afterThisStep(() => {
-            for (const [connectionId, socket] of held) if (!socket.destroyed) options.serve(socket, connectionId);
+            for (const [connectionId, { socket }] of held) if (!socket.destroyed) options.serve(socket, connectionId);
           });
         },
         closeServer: () => {
           server.close(() => markClosed());
-          for (const socket of waiting.values()) {
-            socket.removeAllListeners('close');
-            socket.end(encodeLines([text.shuttingDown]));
+          for (const { socket, unwatch } of waiting.values()) {
+            unwatch();
+            dismiss(socket, text.shuttingDown);
           }
           waiting.clear();
         },
@@ -169,4 +186,23 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     },
     closed,
   };
+}
+
+/** How long a dismissed connection may take to close its side before it is cut off. */
+const DISMISS_GRACE_MS = 2000;
+
+/**
+ * Says a last line to a socket that was never served, and closes it. The socket was accepted
+ * paused: unless it is read, the client's FIN is never seen and (the server being half-open)
+ * the socket never closes — an fd leaked per busy refusal, and a shutdown that waits forever for
+ * `server.close()`. So its input is read and dropped, and a client that never closes its side
+ * is cut off after a grace period.
+ */
+function dismiss(socket: Socket, line: string): void {
+  socket.on('error', () => {});
+  socket.end(encodeLines([line]));
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), DISMISS_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

@@ -14,6 +14,8 @@ export type RegistrationResult = 'registered' | 'taken';
 export interface UserStore {
   /** Whether a login is registered (case-insensitive). */
   isRegistered(login: string): Promise<boolean>;
+  /** The login as it was registered ("Alice" for "alice"), or undefined if it is not. */
+  registeredLogin(login: string): Promise<string | undefined>;
   /** Checks a password against the stored scrypt hash; false for an unknown login. */
   verifyPassword(login: string, password: string): Promise<boolean>;
   /**

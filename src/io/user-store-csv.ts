@@ -92,19 +92,26 @@ async function readOrCreate(file: string): Promise<Buffer> {
   }
 }
 
-/** login_key → scrypt hash. Validates every row but decrypts only the first, to check the key. */
-function indexRecords(file: string, content: Buffer, keyring: Keyring): Map<string, string> {
+/** What is kept in memory per registered login: enough to verify and to name it, no plaintext. */
+interface UserEntry {
+  passwordHash: string;
+  /** The login as registered (its spelling), still encrypted: decrypted only at sign-in. */
+  loginToken: string;
+}
+
+/** login_key → entry. Validates every row but decrypts only the first, to check the key. */
+function indexRecords(file: string, content: Buffer, keyring: Keyring): Map<string, UserEntry> {
   const headerEnd = content.indexOf(0x0a);
   checkHeader(file, content.toString('utf8', 0, headerEnd === -1 ? content.length : headerEnd), CLIENTS_HEADER);
   if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
 
-  const users = new Map<string, string>();
+  const users = new Map<string, UserEntry>();
   let first: { loginKey: string; login: string } | undefined;
   forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields) => {
     const [loginKey, login, , password] = fields;
     if (!LOGIN_KEY.test(loginKey)) return 'login_key is not 64 lowercase hex characters';
     if (users.has(loginKey)) return 'the same login is registered twice';
-    users.set(loginKey, password);
+    users.set(loginKey, { passwordHash: password, loginToken: login });
     first ??= { loginKey, login };
     return undefined;
   });
@@ -129,7 +136,7 @@ class CsvUserStore implements UserStore {
     private readonly keyring: Keyring,
     private readonly scrypt: ScryptParams,
     private readonly out: AppendOnlyFile,
-    private readonly users: Map<string, string>,
+    private readonly users: Map<string, UserEntry>,
     /** Length of the header line as found (CRLF or LF), which clear() keeps. */
     private readonly headerBytes: number,
   ) {}
@@ -141,8 +148,13 @@ class CsvUserStore implements UserStore {
   async verifyPassword(login: string, password: string): Promise<boolean> {
     // An unknown login answers at once. The protocol already tells a client whether a login
     // exists (it asks for a password or offers registration), so timing reveals nothing new.
-    const hash = this.users.get(this.keyring.loginKey(login));
-    return hash === undefined ? false : verifyPassword(password, hash);
+    const entry = this.users.get(this.keyring.loginKey(login));
+    return entry === undefined ? false : verifyPassword(password, entry.passwordHash);
+  }
+
+  async registeredLogin(login: string): Promise<string | undefined> {
+    const entry = this.users.get(this.keyring.loginKey(login));
+    return entry && this.keyring.decrypt(entry.loginToken);
   }
 
   async register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult> {
@@ -151,13 +163,14 @@ class CsvUserStore implements UserStore {
     this.reserved.add(loginKey);
     try {
       const hash = await hashPassword(password, this.scrypt);
+      const loginToken = this.keyring.encrypt(login);
       const row = stringify([
-        [loginKey, this.keyring.encrypt(login), this.keyring.encrypt(remoteAddress), hash, new Date().toISOString()],
+        [loginKey, loginToken, this.keyring.encrypt(remoteAddress), hash, new Date().toISOString()],
       ]);
       await this.out.serially(async () => {
         await this.out.append(Buffer.from(row), { sync: true });
         // Inside the serialized step, so a clear() queued after this write also clears this entry.
-        this.users.set(loginKey, hash);
+        this.users.set(loginKey, { passwordHash: hash, loginToken });
       });
       return 'registered';
     } finally {

@@ -163,7 +163,7 @@ export function linesToFlush(pending: readonly string[]): string[] {
 
 export function waitingMessage(context: Pick<ClientContext, 'host' | 'port' | 'lastFailure'>): string {
   const why = context.lastFailure ? `: ${context.lastFailure}` : '';
-  return `waiting for server… ${context.host}:${context.port}${why} (retrying; Ctrl-C to give up)`;
+  return `waiting for server… ${context.host}:${context.port}${why} (Ctrl-C to give up)`;
 }
 
 export const NO_ANSWER_YET = 'connected, no answer yet';

@@ -11,6 +11,7 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import {
   type ChatMessage,
+  DEFAULT_HISTORY_REQUEST,
   formatHistoryLine,
   loginNameProblem,
   parseChatInput,
@@ -45,7 +46,8 @@ export type ConnectionEvent =
   | { type: 'server.shutdown' };
 
 export interface LoginCheck {
-  registered: boolean;
+  /** The login as registered (its spelling wins over what was typed), if it is registered. */
+  registeredAs: string | undefined;
   online: boolean;
 }
 
@@ -74,7 +76,7 @@ export const connectionMachine = setup({
   },
   actors: {
     checkLogin: fromPromise<LoginCheck, { login: string }>(async () => ({
-      registered: false,
+      registeredAs: undefined,
       online: false,
     })),
     verifyPassword: fromPromise<boolean, { login: string; password: string }>(async () => false),
@@ -190,7 +192,11 @@ export const connectionMachine = setup({
                   { type: 'log', params: { entry: 'login.refusedOnline' } },
                 ],
               },
-              { guard: ({ event }) => event.output.registered, target: 'awaitingPassword' },
+              {
+                guard: ({ event }) => event.output.registeredAs !== undefined,
+                target: 'awaitingPassword',
+                actions: assign({ login: ({ event }) => event.output.registeredAs }),
+              },
               { target: 'registering' },
             ],
             onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
@@ -334,7 +340,8 @@ export const connectionMachine = setup({
                       lines: welcomeLines(
                         context.login!,
                         context.registered,
-                        event.output.status === 'joined' ? event.output.recent : [],
+                        // Replay switched off (--history 0): no history section at all.
+                        context.historyReplay > 0 && event.output.status === 'joined' ? event.output.recent : undefined,
                       ),
                     }),
                   },
@@ -376,7 +383,7 @@ export const connectionMachine = setup({
           on: {
             'client.line': [
               {
-                guard: ({ context, event }) => parseChatInput(event.text, context.historyReplay).kind === 'quit',
+                guard: ({ context, event }) => parseChatInput(event.text, historyRequestDefault(context)).kind === 'quit',
                 target: '#connection.closed',
                 actions: [
                   { type: 'send', params: { lines: [text.bye] } },
@@ -384,12 +391,12 @@ export const connectionMachine = setup({
                 ],
               },
               {
-                guard: ({ context, event }) => parseChatInput(event.text, context.historyReplay).kind === 'history',
+                guard: ({ context, event }) => parseChatInput(event.text, historyRequestDefault(context)).kind === 'history',
                 target: 'loadingHistory',
               },
               {
                 actions: enqueueActions(({ context, event, enqueue }) => {
-                  const input = parseChatInput(event.text, context.historyReplay);
+                  const input = parseChatInput(event.text, historyRequestDefault(context));
                   switch (input.kind) {
                     case 'message':
                       return enqueue({ type: 'postMessage', params: { text: input.text } });
@@ -419,8 +426,8 @@ export const connectionMachine = setup({
             id: 'loadHistory',
             src: 'loadHistory',
             input: ({ context, event }) => {
-              const parsed = event.type === 'client.line' ? parseChatInput(event.text, context.historyReplay) : undefined;
-              return { limit: parsed?.kind === 'history' ? parsed.limit : context.historyReplay };
+              const parsed = event.type === 'client.line' ? parseChatInput(event.text, historyRequestDefault(context)) : undefined;
+              return { limit: parsed?.kind === 'history' ? parsed.limit : historyRequestDefault(context) };
             },
             onDone: {
               target: 'idle',
@@ -441,9 +448,15 @@ export const connectionMachine = setup({
   },
 });
 
-/** The welcome, then the replayed history. */
-export function welcomeLines(login: string, registered: boolean, recent: readonly ChatMessage[]): string[] {
-  return [registered ? text.welcomeNew(login) : text.welcomeBack(login), ...historyLines(recent)];
+/** The welcome, then the replayed history (none when replay is off). */
+export function welcomeLines(login: string, registered: boolean, recent: readonly ChatMessage[] | undefined): string[] {
+  const welcome = registered ? text.welcomeNew(login) : text.welcomeBack(login);
+  return recent ? [welcome, ...historyLines(recent)] : [welcome];
+}
+
+/** `/history` without a number shows as many messages as the login replay — or 20 if that is off. */
+function historyRequestDefault(context: ConnectionContext): number {
+  return context.historyReplay > 0 ? context.historyReplay : DEFAULT_HISTORY_REQUEST;
 }
 
 /** History messages between a header and a footer, or a line saying there are none. */

@@ -113,6 +113,7 @@ export type ChatInput =
   | { kind: 'unknown'; command: string };
 
 export const MAX_HISTORY_REQUEST = 100;
+export const DEFAULT_HISTORY_REQUEST = 20;
 
 export function parseChatInput(line: string, defaultHistory: number): ChatInput {
   // A command typed after a space is still a command: " /msg bob …" must never be broadcast.

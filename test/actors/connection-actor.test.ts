@@ -16,6 +16,7 @@ import { TestClient } from '../integration/harness.js';
 
 const users: UserStore = {
   isRegistered: async (login) => login === 'alice' || login === 'bob',
+  registeredLogin: async (login) => (login === 'alice' || login === 'bob' ? login : undefined),
   verifyPassword: async (_login, password) => password === 'right',
   register: async () => 'registered',
   clear: async () => {},

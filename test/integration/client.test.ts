@@ -92,6 +92,12 @@ async function startFakeServer(
     script(conn, connections.length);
     accepted.dispatchEvent(new Event('accepted'));
   });
+  const sockets = new Set<net.Socket>();
+  openSockets.set(server, sockets);
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
   server.listen(options.port ?? 0, '127.0.0.1');
   await once(server, 'listening');
   servers.push(server);
@@ -125,12 +131,15 @@ function defaultScript(conn: ServerConnection): void {
   });
 }
 
+/** Stops listening and drops the connections still open, so no test leaks into the next. */
 function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeAllConnections?.();
+    for (const socket of openSockets.get(server) ?? []) socket.destroy();
   });
 }
+
+const openSockets = new WeakMap<net.Server, Set<net.Socket>>();
 
 /** A port nothing listens on (for now): bound, read, released. */
 async function freePort(): Promise<number> {

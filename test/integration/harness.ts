@@ -8,8 +8,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { afterEach } from 'vitest';
 import { createServer, type RunningServer } from '../../src/actors/server.js';
 import { DEFAULTS, type ServerConfig } from '../../src/io/config.js';
+import { text } from '../../src/machines/protocol.js';
 
 /** Low scrypt cost: the real default (OWASP's N=2^17) costs ~0.4 s of CPU per hash. */
 export const TEST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -48,6 +50,22 @@ export async function makeDataDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'statechat-test-'));
 }
 
+/**
+ * For a test file: returns a function that starts a test server, and stops every server it
+ * started after each test (even a failed one).
+ */
+export function useTestServers(): (overrides?: Partial<ServerConfig>) => Promise<TestServer> {
+  const running: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((t) => t.stop()));
+  });
+  return async (overrides) => {
+    const t = await startTestServer(overrides);
+    running.push(t);
+    return t;
+  };
+}
+
 export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? (await makeDataDir());
@@ -71,11 +89,11 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
   const waitForOutput = (pattern: RegExp | string, from = 0) =>
     waitUntil(
       () => {
-        const text = printed.slice(from);
-        return (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text)) ? text : undefined;
+        const shown = printed.slice(from);
+        return (typeof pattern === 'string' ? shown.includes(pattern) : pattern.test(shown)) ? shown : undefined;
       },
       waiters,
-      `console output matching ${pattern}; got:\n${printed.slice(from)}`,
+      () => `console output matching ${pattern}; got:\n${printed.slice(from)}`,
     );
   const file = (name: DataFileName) => path.join(dataDir, name);
   return {
@@ -98,7 +116,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     }),
     async stop() {
       await server.shutdown();
-      TestClient.destroyAll();
+      TestClient.destroyAll(server.port);
       if (ownsDataDir) await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -109,6 +127,8 @@ export class TestClient {
   /** Every client still open, so a failed test cannot leak a socket (see `destroyAll`). */
   private static readonly open = new Set<TestClient>();
   readonly lines: string[] = [];
+  /** The history replayed after the welcome, when `signIn` made the connection. */
+  replay: { header: string; messages: string[] } | undefined;
   /** Every byte received, lines or not: a held connection must get none. */
   bytesReceived = 0;
   private partial = '';
@@ -117,7 +137,11 @@ export class TestClient {
   readonly closed: Promise<void>;
   isClosed = false;
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(
+    readonly socket: net.Socket,
+    /** The server port it connected to. */
+    readonly port: number,
+  ) {
     TestClient.open.add(this);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
@@ -140,7 +164,7 @@ export class TestClient {
 
   static connect(port: number, host = '127.0.0.1'): Promise<TestClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host }, () => resolve(new TestClient(socket)));
+      const socket = net.connect({ port, host }, () => resolve(new TestClient(socket, port)));
       socket.once('error', reject);
     });
   }
@@ -155,9 +179,9 @@ export class TestClient {
     this.socket.write(text);
   }
 
-  /** Destroys every client socket still open. */
-  static destroyAll(): void {
-    for (const client of TestClient.open) client.close();
+  /** Destroys every client socket still open (to one server port, if given). */
+  static destroyAll(port?: number): void {
+    for (const client of TestClient.open) if (port === undefined || client.port === port) client.close();
   }
 
   /**
@@ -178,7 +202,7 @@ export class TestClient {
         return undefined;
       },
       this.waiters,
-      `a line matching ${pattern}; got:\n${this.lines.join('\n')}`,
+      () => `a line matching ${pattern}; got:\n${this.lines.join('\n')}`,
       timeoutMs,
     );
   }
@@ -190,11 +214,35 @@ export class TestClient {
    */
   async sync(): Promise<string[]> {
     const from = this.cursor;
+    const sentAt = this.lines.length; // the reply can only be in lines received from now on
     this.send('/history 1');
-    await this.expect(/^--- (end of history|no messages yet) ---$/);
-    let replyStart = this.cursor - 1;
-    while (replyStart > from && !/^--- (last 1 message|no messages yet) ---$/.test(this.lines[replyStart]!)) replyStart--;
-    return this.lines.slice(from, replyStart);
+    const replyAt = await waitUntil(
+      () => {
+        for (let i = Math.max(sentAt, this.cursor); i < this.lines.length; i++) {
+          const line = this.lines[i]!;
+          if (line === text.noHistory) return { header: i, end: i };
+          if (line === text.historyFooter && i >= sentAt + 2) return { header: i - 2, end: i };
+        }
+        if (this.isClosed) throw new Error(`connection closed before the /history reply; got:\n${this.lines.join('\n')}`);
+        return undefined;
+      },
+      this.waiters,
+      () => `the /history reply; got:\n${this.lines.join('\n')}`,
+    );
+    this.cursor = replyAt.end + 1;
+    return this.lines.slice(from, replyAt.header);
+  }
+
+  /**
+   * Waits for the next history block (a replay after the welcome, or a `/history` reply) and
+   * resolves with its header and its message lines ([] for "no messages yet").
+   */
+  async expectHistory(): Promise<{ header: string; messages: string[] }> {
+    const header = await this.expect(/^--- (last \d+ messages?|no messages yet) ---$/);
+    if (/no messages yet/.test(header)) return { header, messages: [] };
+    const from = this.cursor;
+    await this.expect(/^--- end of history ---$/);
+    return { header, messages: this.lines.slice(from, this.cursor - 1) };
   }
 
   /** Lines received after the last `expect` match, without waiting. */
@@ -216,7 +264,10 @@ export class TestClient {
   }
 }
 
-/** Connects, registers (or logs in, if `existing`) and waits for the welcome. */
+/**
+ * Connects, registers (or logs in, if `existing`) and waits for the welcome and the history
+ * replay after it (kept in `client.replay`).
+ */
 export async function signIn(port: number, login: string, password: string, existing = false): Promise<TestClient> {
   const client = await TestClient.connect(port);
   await client.expect(/^Enter your login:/);
@@ -231,13 +282,22 @@ export async function signIn(port: number, login: string, password: string, exis
     client.send(password);
   }
   await client.expect(/welcome/i);
+  client.replay = await client.expectHistory();
   return client;
+}
+
+/** Registers a login and leaves again, so that it exists but is not online. */
+export async function register(port: number, login: string, password: string): Promise<void> {
+  const client = await signIn(port, login, password);
+  client.send('/quit');
+  await client.expectClosed();
 }
 
 function waitUntil<T>(
   check: () => T | undefined,
   waiters: Set<() => void>,
-  what: string,
+  /** What was awaited, for the timeout's message (a function: it shows what arrived by then). */
+  what: string | (() => string),
   timeoutMs = WAIT_MS,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -255,7 +315,7 @@ function waitUntil<T>(
     };
     const timer = setTimeout(() => {
       finish();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`));
     }, timeoutMs);
     const finish = () => {
       clearTimeout(timer);

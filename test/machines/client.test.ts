@@ -65,7 +65,7 @@ const GREETING = 'statechat — type your login to sign in, or a new one to regi
 const connectedLine = { type: 'print', params: { text: 'connected to 127.0.0.1:9090' } };
 const waitingLine = (why: string) => ({
   type: 'print',
-  params: { text: `waiting for server… 127.0.0.1:9090: ${why} (retrying; Ctrl-C to give up)` },
+  params: { text: `waiting for server… 127.0.0.1:9090: ${why} (Ctrl-C to give up)` },
 });
 
 // One way into each state.

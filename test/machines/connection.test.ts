@@ -37,9 +37,9 @@ const input: ConnectionInput = {
 };
 
 const PASSWORD = 'Tr0ub4dor&3';
-const KNOWN: LoginCheck = { registered: true, online: false };
-const UNKNOWN: LoginCheck = { registered: false, online: false };
-const ONLINE: LoginCheck = { registered: true, online: true };
+const KNOWN: LoginCheck = { registeredAs: 'alice', online: false };
+const UNKNOWN: LoginCheck = { registeredAs: undefined, online: false };
+const ONLINE: LoginCheck = { registeredAs: 'alice', online: true };
 const TIMEOUT = afterEvent('loginTimeout', 'connection.authenticating');
 
 const line = (t: string): Event => ({ type: 'client.line', text: t });
@@ -610,6 +610,29 @@ describe('connection machine: the login timeout', () => {
   });
 });
 
+describe('connection machine: history replay switched off', () => {
+  it('welcomes without a history section when the replay size is 0', () => {
+    const [snapshot] = drive(connectionMachine, { ...input, historyReplay: 0 }, [
+      line('alice'),
+      doneActor('checkLogin', KNOWN),
+      line(PASSWORD),
+      doneActor('verifyPassword', true),
+    ]);
+    const [after, actions] = send(snapshot, doneActor('joinChat', joined()));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([text.welcomeBack('alice')]);
+  });
+
+  it('still answers /history with the last 20 when the replay size is 0', () => {
+    const [snapshot] = drive(connectionMachine, { ...input, historyReplay: 0 }, states.chatting.path);
+    const [after, actions] = send(snapshot, line('/history'));
+
+    expect(after.value).toEqual({ chatting: 'loadingHistory' });
+    expect(spawned(actions)).toEqual([{ id: 'loadHistory', src: 'loadHistory', input: { limit: 20 } }]);
+  });
+});
+
 describe('connection machine: chatting', () => {
   it.each([
     ['hello everyone', [{ type: 'postMessage', params: { text: 'hello everyone' } }]],
@@ -622,6 +645,8 @@ describe('connection machine: chatting', () => {
     ['/history abc', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
     ['/msg bob hi there', [{ type: 'sendPrivate', params: { to: 'bob', text: 'hi there' } }]],
     ['  /msg bob psst', [{ type: 'sendPrivate', params: { to: 'bob', text: 'psst' } }]],
+    ['/msg bob a  b   c', [{ type: 'sendPrivate', params: { to: 'bob', text: 'a  b   c' } }]],
+    ['/history 1e1', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
     ['/msg bob', [{ type: 'send', params: { lines: [text.msgUsage] } }]],
     ['/msg', [{ type: 'send', params: { lines: [text.msgUsage] } }]],
     ['/help', [{ type: 'send', params: { lines: text.help } }]],
