@@ -188,7 +188,12 @@ export const connectionMachine = setup({
                 guard: ({ event }) => event.output.online,
                 target: 'awaitingLogin',
                 actions: [
-                  { type: 'send', params: ({ context }) => ({ lines: [text.alreadyOnline(context.login!)] }) },
+                  {
+                    type: 'send',
+                    params: ({ context, event }) => ({
+                      lines: [text.alreadyOnline(event.output.registeredAs ?? context.login!)],
+                    }),
+                  },
                   { type: 'log', params: { entry: 'login.refusedOnline' } },
                 ],
               },
