@@ -273,6 +273,20 @@ const establish = clientSetup.enqueueActions(({ context, event, enqueue }) => {
   });
 });
 
+/** A server line that settles the handshake: a prompt (and maybe a queued /quit to act on). */
+const establishingLines = [
+  {
+    guard: { type: 'establishesAndQuits', params: ({ event }: { event: { text: string } }) => ({ text: event.text }) },
+    target: '#client.closing',
+    actions: establish,
+  },
+  {
+    guard: { type: 'establishes', params: ({ event }: { event: { text: string } }) => ({ text: event.text }) },
+    target: '#client.connected.chatting',
+    actions: [establish, notePrompt],
+  },
+] as const;
+
 /** The hidden line has been typed (or we are leaving): echo again. */
 const revealInput = clientSetup.enqueueActions(({ context, enqueue }) => {
   if (!context.nextInputHidden) return;
@@ -387,16 +401,7 @@ export const clientMachine = clientSetup.createMachine({
               after: { quiet: { actions: ['noteNoAnswer', announceWaitingOnce] } },
               on: {
                 'server.line': [
-                  {
-                    guard: { type: 'establishesAndQuits', params: ({ event }) => ({ text: event.text }) },
-                    target: '#client.closing',
-                    actions: establish,
-                  },
-                  {
-                    guard: { type: 'establishes', params: ({ event }) => ({ text: event.text }) },
-                    target: '#client.connected.chatting',
-                    actions: [establish, notePrompt],
-                  },
+                  ...establishingLines,
                   { target: 'heard', actions: { type: 'holdBack', params: ({ event }) => ({ text: event.text }) } },
                 ],
               },
@@ -411,16 +416,7 @@ export const clientMachine = clientSetup.createMachine({
               },
               on: {
                 'server.line': [
-                  {
-                    guard: { type: 'establishesAndQuits', params: ({ event }) => ({ text: event.text }) },
-                    target: '#client.closing',
-                    actions: establish,
-                  },
-                  {
-                    guard: { type: 'establishes', params: ({ event }) => ({ text: event.text }) },
-                    target: '#client.connected.chatting',
-                    actions: [establish, notePrompt],
-                  },
+                  ...establishingLines,
                   { actions: { type: 'holdBack', params: ({ event }) => ({ text: event.text }) } },
                 ],
               },
