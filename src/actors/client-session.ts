@@ -5,6 +5,7 @@
  * The machine decides; this file only moves bytes and turns Node callbacks into machine events:
  *
  *   net.Socket  'connect' → socket.connected     'data' → server.line (one per "\n", "\r" stripped)
+ *   (TLS: 'secureConnect' — the handshake done and the certificate verified — is the connect)
  *               'close'   → socket.failed {code} (never connected) | socket.closed {code?}
  *   readline    'line'    → user.line     'close' → user.eof (piped) | user.interrupt (terminal)
  *               'SIGINT'  → user.interrupt (Ctrl-C at a terminal in raw mode)
@@ -19,18 +20,25 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import readline from 'node:readline';
+import tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { createActor } from 'xstate';
 import {
   clientMachine,
+  isRetryableCode,
   withJitter,
   type BackoffPolicy,
   type ClientEvent,
 } from '../machines/client.js';
 
+/** Connect with TLS. `verify: false` skips certificate checks (the CLI's --insecure). */
+export type ClientTlsOptions = { verify: true; ca?: Buffer } | { verify: false };
+
 export interface ClientSessionOptions {
   host: string;
   port: number;
+  /** Speak TLS; plain TCP when omitted. */
+  tls?: ClientTlsOptions;
   input: NodeJS.ReadableStream & { isTTY?: boolean };
   output: NodeJS.WritableStream & { isTTY?: boolean };
   /** Interactive terminal UI. Default: both `input` and `output` are TTYs. */
@@ -76,7 +84,17 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
 
   function openSocket(host: string, port: number): void {
     dropSocket();
-    const s = net.connect({ host, port });
+    const secure = options.tls;
+    const s = secure
+      ? tls.connect({
+          host,
+          port,
+          // SNI takes a host name only; an IP address is still checked against the certificate.
+          servername: net.isIP(host) ? undefined : host,
+          rejectUnauthorized: secure.verify,
+          ...(secure.verify && secure.ca ? { ca: [...tls.rootCertificates, secure.ca.toString('utf8')] } : {}),
+        })
+      : net.connect({ host, port });
     socket = s;
     let established = false;
     let errorCode: string | undefined;
@@ -88,7 +106,7 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
     s.setTimeout(connectTimeoutMs, () => {
       if (!established) s.destroy(withCode(new Error(`connect to ${host}:${port} timed out`), 'ETIMEDOUT'));
     });
-    s.on('connect', () => {
+    s.on(secure ? 'secureConnect' : 'connect', () => {
       established = true;
       s.setTimeout(0);
       if (current()) send({ type: 'socket.connected' });
@@ -108,7 +126,9 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
       }
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
-      errorCode ??= err.code ?? 'EUNKNOWN';
+      const code = err.code ?? 'EUNKNOWN';
+      // A TLS failure (untrusted certificate, wrong host name, not a TLS server) is final: say what it was.
+      errorCode ??= secure && !isRetryableCode(code) ? describeTlsFailure(code, err.message) : code;
     });
     s.on('close', () => {
       if (!current()) return;
@@ -175,6 +195,16 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
     done,
     interrupt: () => send({ type: 'user.interrupt' }),
   };
+}
+
+function describeTlsFailure(code: string, message: string): string {
+  const untrusted = /CERT|SIGNATURE|ISSUER|ALTNAME|SELF_SIGNED/.test(code);
+  const hint = untrusted
+    ? ": the server's certificate is not trusted — pass --ca <file> with the certificate (or CA) it uses"
+    : /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL/.test(code)
+      ? ': the server does not seem to speak TLS (drop --tls?)'
+      : '';
+  return `${code} (${message})${hint}`;
 }
 
 function withCode(err: Error, code: string): NodeJS.ErrnoException {

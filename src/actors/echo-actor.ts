@@ -2,7 +2,7 @@
  * The echo actor: one per socket in echo mode, running the echo machine over the same line
  * pump and client link as the chat server.
  */
-import { type Actor, createActor } from 'xstate';
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { describeCause } from '../io/errors.js';
 import { echoMachine } from '../machines/echo.js';
 import type { ClientLink } from './client-link.js';
@@ -11,7 +11,7 @@ import type { ServerLog } from './server-log.js';
 
 export function startEchoActor(
   link: ClientLink,
-  deps: { maxLineBytes: number; log: ServerLog; onEnded(connectionId: string): void },
+  deps: { maxLineBytes: number; log: ServerLog; onEnded(connectionId: string): void; inspectActor?: (actor: AnyActorRef) => void },
 ): { link: ClientLink; actor: Actor<typeof echoMachine> } {
   let ended = false;
   const end = (how: string) => {
@@ -41,6 +41,7 @@ export function startEchoActor(
     if (actor.getSnapshot().status === 'active') actor.stop();
     end('socket closed');
   });
+  deps.inspectActor?.(actor);
   actor.start();
   pumpLines(link, actor, deps.maxLineBytes);
   return { link, actor };

@@ -3,9 +3,16 @@
  * with `pauseOnConnect`, so a connection held while listening is paused is neither served nor
  * greeted — it simply waits (what it types is kept for later, and hanging up frees its place),
  * and is handed over in arrival order on `start listen`.
+ *
+ * With TLS (`tls` option) the server is a tls.Server and a connection reaches the machine only
+ * once its handshake is done ('secureConnection'): a held TLS client has its handshake completed
+ * — the OS and OpenSSL do that much — but gets no application byte until it is served, exactly
+ * like a plain one. A handshake that does not finish within `handshakeTimeoutMs` is cut off, and
+ * one still in progress at shutdown is dropped, so neither can hold the shutdown up.
  */
 import net, { type Socket } from 'node:net';
-import { type Actor, createActor, fromPromise, waitFor } from 'xstate';
+import tls from 'node:tls';
+import { type Actor, type AnyActorRef, createActor, fromPromise, waitFor } from 'xstate';
 import { describeCause, PortInUseError, StatechatError } from '../io/errors.js';
 import { listenerMachine, type ListenerNotice } from '../machines/listener.js';
 import { text } from '../machines/protocol.js';
@@ -20,6 +27,10 @@ export interface ListenerOptions {
   log: ServerLog;
   /** Starts a connection actor for a socket that is to be served now. */
   serve(socket: Socket, connectionId: string): void;
+  /** Hands the listener's actor to the live inspector (src/inspector/) before it starts, if there is one. */
+  inspectActor?: (actor: AnyActorRef) => void;
+  /** Speak TLS with this PEM certificate (chain) and key; plain TCP when omitted. */
+  tls?: { cert: Buffer; key: Buffer; handshakeTimeoutMs: number };
 }
 
 export interface Listener {
@@ -38,7 +49,19 @@ const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
 
 export async function startListener(options: ListenerOptions): Promise<Listener> {
   const { log } = options;
-  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true });
+  const socketOptions = { pauseOnConnect: true, allowHalfOpen: true, noDelay: true };
+  const server = options.tls
+    ? tls.createServer({
+        ...socketOptions,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: options.tls.handshakeTimeoutMs,
+      })
+    : net.createServer(socketOptions);
+  /** TLS: raw sockets whose handshake is still going on, by remote address and port. */
+  const handshaking = new Map<string, Socket>();
+  const endpoint = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
   /** Accepted sockets not yet served or held, by connection id (for one machine step). */
   const arriving = new Map<string, Socket>();
   /** Held sockets in arrival order, each with what stops watching it (see `hold`). */
@@ -130,6 +153,8 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         },
         closeServer: () => {
           server.close(() => markClosed());
+          for (const raw of handshaking.values()) raw.destroy();
+          handshaking.clear();
           for (const { socket, unwatch } of waiting.values()) {
             unwatch();
             dismiss(socket, text.shuttingDown);
@@ -149,7 +174,7 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     { id: 'listener', input: { host: options.host, port: options.port, maxWaiting: options.maxWaiting } },
   );
 
-  server.on('connection', (socket) => {
+  const accepted = (socket: Socket) => {
     const connectionId = `c${nextId++}`;
     arriving.set(connectionId, socket);
     log.info(`connected conn=${connectionId} from=${socket.remoteAddress}`);
@@ -157,13 +182,33 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     // Whatever the machine decided, the socket has left `arriving`; a stopped listener drops it.
     const unclaimed = take(connectionId);
     unclaimed?.destroy();
-  });
+  };
+  if (server instanceof tls.Server) {
+    server.on('connection', (raw: Socket) => {
+      const key = endpoint(raw);
+      handshaking.set(key, raw);
+      raw.once('close', () => handshaking.get(key) === raw && handshaking.delete(key));
+    });
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      handshaking.delete(endpoint(socket));
+      accepted(socket);
+    });
+    // Not secured (a plain-TCP client, no shared cipher, a handshake timeout, a reset): Node
+    // leaves such a socket open once this event has a listener, so it is closed here.
+    server.on('tlsClientError', (err, socket) => {
+      log.info(`TLS handshake failed from=${socket.remoteAddress ?? 'unknown'}: ${describeCause(err)}`);
+      socket.destroy();
+    });
+  } else {
+    server.on('connection', accepted);
+  }
   server.on('error', (err: NodeJS.ErrnoException) => {
     if (actor.getSnapshot().value === 'binding') return; // the bind actor reports it
     actor.send({ type: 'listener.acceptFailed', code: err.code ?? describeCause(err) });
   });
 
   actor.subscribe({ error: (err) => log.info(`error: listener actor failed: ${describeCause(err)}`) });
+  options.inspectActor?.(actor);
   actor.start();
   const settled = await waitFor(actor, (s) => s.status !== 'active' || s.value !== 'binding');
   if (settled.value !== 'accepting') {

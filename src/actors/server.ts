@@ -12,13 +12,15 @@
 import fs from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
 import { dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';
+import type { OpenAppendHandle } from '../io/durable-file.js';
 import { describeCause } from '../io/errors.js';
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
 import { LogFile } from '../io/log-file.js';
 import type { HistoryStore, UserStore } from '../io/stores.js';
+import { loadTlsCredentials } from '../io/tls-files.js';
 import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
 import { CONSOLE_HELP } from '../machines/console-command.js';
 import { supervisorMachine } from '../machines/supervisor.js';
@@ -37,6 +39,10 @@ export interface ServerIo {
   /** The operator's console; omitted → no console (tests drive `supervisor` directly). */
   stdin?: Readable;
   stdout: Writable;
+  /** Hands every root actor to the live inspector (src/inspector/) before it starts. */
+  inspectActor?: (actor: AnyActorRef) => void;
+  /** Test seam: how clients.csv and history.csv open their append handles (inject disk failures). */
+  openAppendHandle?: OpenAppendHandle;
 }
 
 export interface RunningServer {
@@ -55,6 +61,8 @@ interface ChatStores {
   keyring: Keyring;
   users: UserStore;
   history: HistoryStore;
+  /** What crash recovery did while the stores opened, for the log (which opens after them). */
+  recovered: string[];
 }
 
 /** How long shutdown waits for clients to read their goodbye before cutting them off. */
@@ -62,8 +70,10 @@ const SHUTDOWN_GRACE_MS = 2000;
 
 export async function createServer(config: ServerConfig, io: ServerIo): Promise<RunningServer> {
   const files = dataFiles(config.dataDir);
+  // Before any data file is touched: a bad certificate must not leave a new data dir behind.
+  const tlsCredentials = config.tls ? await loadTlsCredentials(config.tls) : undefined;
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const stores = config.mode === 'chat' ? await openChatStores(config) : undefined;
+  const stores = config.mode === 'chat' ? await openChatStores(config, io.openAppendHandle) : undefined;
   const logFile = await LogFile.open(files.log);
   const log = new ServerLog(
     logFile,
@@ -71,10 +81,17 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     // Logs never hold a plaintext login: a keyed hash identifies the user across lines.
     stores ? (login) => `user#${stores.keyring.loginKey(login).slice(0, 10)}` : undefined,
   );
+  for (const note of stores?.recovered ?? []) log.info(note);
 
   const room = new LocalChatRoom();
   const router = stores ? new ChatRouter(room, stores.history) : undefined;
-  const throttle = new LoginThrottle();
+  const throttle = new LoginThrottle({
+    freeFailures: config.maxPasswordAttempts,
+    baseDelayMs: config.loginDelayBaseMs,
+    maxDelayMs: config.loginDelayMaxMs,
+    forgetAfterMs: 15 * 60_000,
+    maxTracked: 100_000,
+  });
   const connections = new Map<string, { link: ClientLink; actor: Actor<any> }>();
   let allClosed: (() => void) | undefined;
   const onEnded = (connectionId: string) => {
@@ -98,8 +115,9 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
           // Called once the connection's step is over (see `route` in connection-actor.ts).
           postMessage: (id, login, body) => supervisor.send({ type: 'chat.posted', connectionId: id, login, text: body }),
           onEnded,
+          inspectActor: io.inspectActor,
         })
-      : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, onEnded });
+      : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, onEnded, inspectActor: io.inspectActor });
     if (handle.actor.getSnapshot().status === 'active') connections.set(connectionId, handle);
   };
 
@@ -124,13 +142,19 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     await Promise.race([closing, delay(SHUTDOWN_GRACE_MS)]);
     for (const { link } of connections.values()) link.destroy();
     await listener.closed;
+    // A store that fails to close (the last history flush hit a full disk…) must not leave the
+    // other store, the console and the log open: close everything, then fail the shutdown.
+    let failure: { cause: unknown } | undefined;
     if (stores) {
-      await stores.history.close();
-      await stores.users.close();
+      for (const result of await Promise.allSettled([stores.history.close(), stores.users.close()])) {
+        if (result.status === 'rejected') failure ??= { cause: result.reason };
+      }
     }
+    if (failure) log.info(`error: closing the data files failed: ${describeCause(failure.cause)}`);
     log.info('server stopped');
     stopConsole?.();
     await log.close();
+    if (failure) throw failure.cause;
   };
 
   const supervisor = createActor(
@@ -197,13 +221,23 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
 
   let listener: Listener;
   try {
-    listener = await startListener({ host: config.host, port: config.port, maxWaiting: config.maxWaiting, log, serve });
+    listener = await startListener({
+      host: config.host,
+      port: config.port,
+      maxWaiting: config.maxWaiting,
+      log,
+      serve,
+      inspectActor: io.inspectActor,
+      // A TLS handshake that drags on is bounded like a sign-in that does.
+      tls: tlsCredentials && { ...tlsCredentials, handshakeTimeoutMs: config.loginTimeoutMs },
+    });
   } catch (err) {
     await stores?.history.close();
     await stores?.users.close();
     await log.close();
     throw err;
   }
+  io.inspectActor?.(supervisor);
   supervisor.start();
 
   // Console commands are logged (never chat text or passwords: the console has neither).
@@ -234,15 +268,28 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   };
 }
 
-async function openChatStores(config: ServerConfig): Promise<ChatStores> {
+async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppendHandle): Promise<ChatStores> {
   const files = dataFiles(config.dataDir);
   // A new key may only be made when there is nothing encrypted under an old one.
   const mayCreate = !(await clientsFileHasRecords(files.clients));
   const { keyring } = await loadKeyring({ dataDir: config.dataDir, envKey: config.envKey, mayCreate });
-  const users = await openCsvUserStore({ file: files.clients, keyring, scrypt: config.scrypt });
+  const recovered: string[] = [];
+  const onRecovered = (file: string, what: string) => (bytes: number) =>
+    recovered.push(`recovered ${file}: cut off ${bytes} bytes of ${what} interrupted by a crash (never acknowledged)`);
+  const users = await openCsvUserStore({
+    file: files.clients,
+    keyring,
+    scrypt: config.scrypt,
+    openAppendHandle,
+    onRecovered: onRecovered(files.clients, 'a registration'),
+  });
   try {
-    const history = await openCsvHistoryStore({ file: files.history });
-    return { keyring, users, history };
+    const history = await openCsvHistoryStore({
+      file: files.history,
+      openAppendHandle,
+      onRecovered: onRecovered(files.history, 'a batch of messages'),
+    });
+    return { keyring, users, history, recovered };
   } catch (err) {
     await users.close();
     throw err;

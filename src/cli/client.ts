@@ -1,18 +1,19 @@
 /**
- * `statechat client [--host H] [--port P]` — the interactive chat client.
+ * `statechat client [--host H] [--port P] [--tls [--ca FILE] | --insecure]` — the interactive chat client.
  *
  * Parses flags, runs one client session (src/actors/client-session.ts) against the process's
  * stdin/stdout, forwards SIGINT/SIGTERM to it as "the user wants out", and returns the exit code:
  * 0 after /quit, Ctrl-C or the server closing the connection; 1 when the connection was lost
  * with an error or cannot be attempted at all; 2 for bad usage.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startClientSession } from '../actors/client-session.js';
+import { type ClientTlsOptions, startClientSession } from '../actors/client-session.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 9090;
 
-export const CLIENT_USAGE = `Usage: statechat client [--host HOST] [--port PORT]
+export const CLIENT_USAGE = `Usage: statechat client [--host HOST] [--port PORT] [--tls [--ca FILE]]
 
 Connects to a statechat server and chats. Answer the server's prompts (passwords are typed
 without echo); type /quit or press Ctrl-C to leave. If the server is not up yet, the client
@@ -21,6 +22,11 @@ says "waiting for server…" and keeps retrying with backoff.
 Options:
   --host HOST   server address (default ${DEFAULT_HOST})
   --port PORT   server TCP port (default ${DEFAULT_PORT})
+  --tls         connect with TLS (a server started with --tls-cert/--tls-key), verifying its
+                certificate against the system's CAs and the host name
+  --ca FILE     trust the CA (or self-signed certificate) in this PEM file too; implies --tls
+  --insecure    TLS without verifying the certificate: INSECURE, for experiments only — anyone
+                on the way can pose as the server and read your password; implies --tls
   -h, --help    show this help
 `;
 
@@ -34,13 +40,16 @@ export async function runClient(
   argv: string[],
   io: ClientIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  let values: { host?: string; port?: string; help?: boolean };
+  let values: { host?: string; port?: string; help?: boolean; tls?: boolean; ca?: string; insecure?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       options: {
         host: { type: 'string', default: DEFAULT_HOST },
         port: { type: 'string', default: String(DEFAULT_PORT) },
+        tls: { type: 'boolean', default: false },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -62,7 +71,29 @@ export async function runClient(
     return 2;
   }
 
-  const session = startClientSession({ host, port, input: io.stdin, output: io.stdout });
+  let tls: ClientTlsOptions | undefined;
+  if (values.ca !== undefined && values.insecure) {
+    io.stderr.write(`statechat client: --ca and --insecure exclude each other\n\n${CLIENT_USAGE}`);
+    return 2;
+  }
+  if (values.insecure) {
+    io.stderr.write(
+      'statechat client: WARNING: --insecure: the server\'s certificate is NOT verified. Anyone between you and\n' +
+        'the server can pose as it and read your password. Use --ca <file> instead.\n',
+    );
+    tls = { verify: false };
+  } else if (values.ca !== undefined) {
+    try {
+      tls = { verify: true, ca: readFileSync(values.ca) };
+    } catch (err) {
+      io.stderr.write(`statechat client: cannot read --ca ${values.ca}: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 2;
+    }
+  } else if (values.tls) {
+    tls = { verify: true };
+  }
+
+  const session = startClientSession({ host, port, input: io.stdin, output: io.stdout, tls });
   // Ctrl-C at a raw-mode terminal reaches readline as a key, not as a signal; these cover piped
   // input and `kill`.
   const onSignal = () => session.interrupt();

@@ -6,6 +6,7 @@
 import { ECHO_USAGE, parseServerArgs, SERVER_USAGE } from '../io/config.js';
 import { StatechatError } from '../io/errors.js';
 import { createServer } from '../actors/server.js';
+import { createInspectionHub, type RunningInspector, startInspector } from '../inspector/start-inspector.js';
 
 export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'): Promise<number> {
   let parsed;
@@ -21,19 +22,33 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
   }
   const { config } = parsed;
 
+  // The inspection hub exists before the actors do: each is handed to it as it is created.
+  const hub = config.inspector ? createInspectionHub(config.inspector) : undefined;
   let server;
   try {
-    server = await createServer(config, { stdin: process.stdin, stdout: process.stdout });
+    server = await createServer(config, { stdin: process.stdin, stdout: process.stdout, inspectActor: hub?.inspectActor });
   } catch (err) {
     const message = err instanceof StatechatError ? `${err.message} [${err.code}]` : (err as Error).stack ?? String(err);
     process.stderr.write(`statechat: cannot start: ${message}\n`);
     return 1;
   }
+  let inspector: RunningInspector | undefined;
+  if (hub && config.inspector) {
+    try {
+      inspector = await startInspector(config.inspector, hub, server, (line) => process.stdout.write(`${line}\n`));
+    } catch (err) {
+      const message = err instanceof StatechatError ? `${err.message} [${err.code}]` : (err as Error).stack ?? String(err);
+      process.stderr.write(`statechat: cannot start: ${message}\n`);
+      await server.shutdown();
+      process.exit(1);
+    }
+  }
 
   const what = mode === 'chat' ? 'chat server' : 'echo server';
   process.stdout.write(
-    `statechat ${what} listening on ${config.host}:${server.port} (data in ${config.dataDir}). Type "help" for console commands.\n`,
+    `statechat ${what} listening on ${config.host}:${server.port}${config.tls ? ' with TLS' : ''} (data in ${config.dataDir}). Type "help" for console commands.\n`,
   );
+  if (inspector) process.stdout.write(`${inspector.description}\n`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       if (server.supervisor.getSnapshot().matches('running')) {
@@ -44,6 +59,7 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
     });
   }
   await server.stopped;
+  await inspector?.close();
   // stdin may still hold the event loop open; everything that matters is closed and flushed.
   process.exit(0);
 }

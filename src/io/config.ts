@@ -24,10 +24,31 @@ export interface ServerConfig {
   maxPasswordAttempts: number;
   /** Bytes a client may leave unread before it is disconnected as a slow consumer. */
   maxSendBufferBytes: number;
+  /**
+   * Lines a connection may send per second, on average (a token bucket); faster lines wait, and
+   * the client is told once. 0 turns the limit off.
+   */
+  rateLimitPerSecond: number;
+  /** Lines a connection may send at once (the bucket's size) before the rate limit applies. */
+  rateLimitBurst: number;
+  /** A connection that keeps sending faster than the rate for this long is disconnected. */
+  maxFloodMs: number;
+  /** Brute force: the delay after the free wrong passwords on a login, doubling up to the max. */
+  loginDelayBaseMs: number;
+  loginDelayMaxMs: number;
+  /** TLS: the PEM certificate (chain) and private key files. Plain TCP when undefined. */
+  tls: { certFile: string; keyFile: string } | undefined;
   scrypt: ScryptParams;
   /** STATECHAT_KEY: the master key, instead of the key file. */
   envKey: string | undefined;
+  /** `--inspect [port]` / `--inspect-ws <url>`: the live inspector; off when absent. */
+  inspector?: InspectorConfig;
 }
+
+/** Our inspector page on `host:port`, or the stream sent to an external inspector at `url`. */
+export type InspectorConfig = { kind: 'page'; host: string; port: number } | { kind: 'forward'; url: string };
+
+export const DEFAULT_INSPECT_PORT = 9091;
 
 export const DEFAULTS: Omit<ServerConfig, 'envKey'> = {
   mode: 'chat',
@@ -41,6 +62,12 @@ export const DEFAULTS: Omit<ServerConfig, 'envKey'> = {
   minPasswordLength: 4,
   maxPasswordAttempts: 3,
   maxSendBufferBytes: 1 << 20,
+  rateLimitPerSecond: 20,
+  rateLimitBurst: 40,
+  maxFloodMs: 30_000,
+  loginDelayBaseMs: 1000,
+  loginDelayMaxMs: 30_000,
+  tls: undefined,
   scrypt: OWASP_SCRYPT,
 };
 
@@ -60,8 +87,16 @@ Options:
   --history <n>            messages replayed on login (default ${DEFAULTS.historyReplay})
   --max-line <bytes>       longest accepted line (default ${DEFAULTS.maxLineBytes})
   --max-waiting <n>        connections held while listening is stopped (default ${DEFAULTS.maxWaiting})
+  --rate-limit <n>         lines a client may send per second; faster ones wait (default ${DEFAULTS.rateLimitPerSecond};
+                           0 = no limit)
+  --rate-burst <n>         lines a client may send at once before the limit applies (default ${DEFAULTS.rateLimitBurst})
+  --tls-cert <file>        speak TLS, with this PEM certificate (chain); needs --tls-key
+  --tls-key <file>         the PEM private key of --tls-cert
   --scrypt-cost <N>        scrypt N, a power of two (default ${DEFAULTS.scrypt.N}, OWASP's minimum;
                            lower it only for tests and benchmarks)
+  --inspect [port]         serve the live inspector page on <host>:<port> (default ${DEFAULT_INSPECT_PORT};
+                           0 picks a free port and prints it)
+  --inspect-ws <url>       send the inspection stream to an external inspector (ws://host:port) instead
   -h, --help               this text
 
 Environment:
@@ -76,6 +111,10 @@ Options:
   --data-dir <dir>         where server.log goes (default ./${DEFAULTS.dataDir})
   --max-line <bytes>       longest accepted line (default ${DEFAULTS.maxLineBytes})
   --max-waiting <n>        connections held while listening is stopped (default ${DEFAULTS.maxWaiting})
+  --tls-cert <file>        speak TLS, with this PEM certificate (chain); needs --tls-key
+  --tls-key <file>         the PEM private key of --tls-cert
+  --inspect [port]         serve the live inspector page (default port ${DEFAULT_INSPECT_PORT}; 0 picks a free one)
+  --inspect-ws <url>       send the inspection stream to an external inspector instead
   -h, --help               this text
 `;
 
@@ -91,11 +130,13 @@ export function parseServerArgs(
     'login-timeout': { type: 'string' },
     history: { type: 'string' },
     'scrypt-cost': { type: 'string' },
+    'rate-limit': { type: 'string' },
+    'rate-burst': { type: 'string' },
   } as const;
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: withDefaultInspectPort(argv),
       strict: true,
       allowPositionals: false,
       options: {
@@ -104,6 +145,10 @@ export function parseServerArgs(
         'data-dir': { type: 'string' },
         'max-line': { type: 'string' },
         'max-waiting': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        inspect: { type: 'string' },
+        'inspect-ws': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...(mode === 'chat' ? chatOnly : {}),
       },
@@ -117,6 +162,11 @@ export function parseServerArgs(
   const scryptN = integer('--scrypt-cost', str('scrypt-cost'), DEFAULTS.scrypt.N, 2, 2 ** 20);
   if ((scryptN & (scryptN - 1)) !== 0) throw new ConfigError('--scrypt-cost must be a power of two.');
   const loginTimeoutS = number('--login-timeout', str('login-timeout'), DEFAULTS.loginTimeoutMs / 1000, 0.1, 86_400);
+  const certFile = str('tls-cert');
+  const keyFile = str('tls-key');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError('--tls-cert and --tls-key go together: pass both, or neither for plain TCP.');
+  }
 
   return {
     help: false,
@@ -130,10 +180,31 @@ export function parseServerArgs(
       historyReplay: integer('--history', str('history'), DEFAULTS.historyReplay, 0, 100),
       maxLineBytes: integer('--max-line', str('max-line'), DEFAULTS.maxLineBytes, 64, 1 << 20),
       maxWaiting: integer('--max-waiting', str('max-waiting'), DEFAULTS.maxWaiting, 0, 100_000),
+      rateLimitPerSecond: number('--rate-limit', str('rate-limit'), DEFAULTS.rateLimitPerSecond, 0, 1_000_000),
+      rateLimitBurst: integer('--rate-burst', str('rate-burst'), DEFAULTS.rateLimitBurst, 1, 1_000_000),
+      tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
       scrypt: { ...DEFAULTS.scrypt, N: scryptN },
       envKey: env.STATECHAT_KEY || undefined,
+      inspector: inspectorConfig(str('inspect'), str('inspect-ws'), str('host') ?? DEFAULTS.host),
     },
   };
+}
+
+/** `--inspect` may come without a port: then it gets the default one (parseArgs wants a value). */
+function withDefaultInspectPort(argv: readonly string[]): string[] {
+  return argv.flatMap((arg, i) =>
+    arg === '--inspect' && (i + 1 >= argv.length || argv[i + 1]!.startsWith('-')) ? [arg, String(DEFAULT_INSPECT_PORT)] : [arg],
+  );
+}
+
+function inspectorConfig(port: string | undefined, url: string | undefined, host: string): InspectorConfig | undefined {
+  if (port !== undefined && url !== undefined) throw new ConfigError('--inspect and --inspect-ws exclude each other: pick one.');
+  if (url !== undefined) {
+    if (!/^wss?:\/\/[^\s/]+/.test(url)) throw new ConfigError(`--inspect-ws wants a ws:// or wss:// URL (got "${url}").`);
+    return { kind: 'forward', url };
+  }
+  if (port === undefined) return undefined;
+  return { kind: 'page', host, port: integer('--inspect', port, DEFAULT_INSPECT_PORT, 0, 65_535) };
 }
 
 function number(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {

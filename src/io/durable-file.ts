@@ -3,10 +3,19 @@
  * at a time, and a failed write is rolled back by truncating to the size before it, so a reader
  * never finds half a record. `AppendHandle` is deliberately narrow: it is the seam tests use to
  * inject disk failures.
+ *
+ * A process killed in the middle of a write (kill -9, the OOM killer) cannot roll back, and the
+ * kernel may have copied only part of the write (Linux stops a write at a page boundary when a
+ * fatal signal arrives). So while an append is in flight, `<file>.appending` holds the file's size
+ * before it and the append's length; it is cleared once the append has finished or been rolled
+ * back, and removed on close. At the next start, `recoverInterruptedAppend` finds a marker still
+ * there and cuts the file back to its size before that append — whose content nobody was ever
+ * told about, since the stores answer only once a write has completed. Without a marker nothing
+ * is cut: damage of any other kind is the operator's to look at, and the stores refuse to start.
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { StorageError } from './errors.js';
+import { StorageError, UnreadableFileError } from './errors.js';
 
 export interface AppendHandle {
   /** Appends all of `data` (a short write continues where it stopped). */
@@ -33,9 +42,64 @@ export const openAppendHandle: OpenAppendHandle = async (file) => {
   };
 };
 
+/** The side file that marks an append in flight (see the top of this file). */
+export function appendMarkerFile(file: string): string {
+  return `${file}.appending`;
+}
+
+/** "<size before> <length>" of the append in flight, padded; all spaces when none is. */
+const MARKER_BYTES = 42;
+const IDLE_MARKER = Buffer.from(`${' '.repeat(MARKER_BYTES - 1)}\n`);
+
+function inFlightMarker(offset: number, length: number): Buffer {
+  return Buffer.from(`${offset} ${length}`.padEnd(MARKER_BYTES - 1) + '\n');
+}
+
+/**
+ * Undoes an append that a crash interrupted: if `<file>.appending` names one that did not reach
+ * its full length, the file is cut back to its size before it. Returns the bytes cut (0 when
+ * there was nothing to undo). Run before the file is read; touches nothing when there is no
+ * marker, or an idle one.
+ */
+export async function recoverInterruptedAppend(file: string): Promise<number> {
+  const markerFile = appendMarkerFile(file);
+  let marker: string;
+  try {
+    marker = await fs.readFile(markerFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw new UnreadableFileError(markerFile, err);
+  }
+  const match = /^(\d+) (\d+) *\n$/.exec(marker);
+  if (!match) return 0; // idle: the last append finished
+  const offset = Number(match[1]);
+  const length = Number(match[2]);
+  try {
+    const handle = await fs.open(file, 'r+');
+    try {
+      const { size } = await handle.stat();
+      const torn = size > offset && size < offset + length;
+      if (torn) {
+        await handle.truncate(offset);
+        await handle.datasync();
+      }
+      await fs.rm(markerFile, { force: true });
+      return torn ? size - offset : 0;
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw new UnreadableFileError(file, err);
+  }
+}
+
 export class AppendOnlyFile {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** `<file>.appending`, opened at the first append. */
+  private marker: fs.FileHandle | undefined;
+  private idlePending = false;
   /** Set when a rollback itself failed: the tail of the file is unknown, so stop appending. */
   private broken: unknown = undefined;
 
@@ -67,6 +131,7 @@ export class AppendOnlyFile {
   async append(data: Uint8Array, opts: { sync: boolean }): Promise<void> {
     if (this.broken !== undefined) throw new StorageError(this.file, this.broken);
     const before = this.size;
+    await this.mark(inFlightMarker(before, data.length), opts.sync);
     try {
       await this.handle.append(data);
       if (opts.sync) await this.handle.datasync();
@@ -75,9 +140,42 @@ export class AppendOnlyFile {
       try {
         await this.handle.truncate(before);
       } catch (rollbackErr) {
+        // The marker stays: the next start cuts the file back to `before`, as this could not.
         this.broken = rollbackErr;
+        throw new StorageError(this.file, err);
       }
+      this.markIdleSoon();
       throw new StorageError(this.file, err);
+    }
+    this.markIdleSoon();
+  }
+
+  /**
+   * Clears the marker once this append is over — off the caller's path (the append has already
+   * answered): queued behind whatever was queued meanwhile, and once for a run of appends, since
+   * each append overwrites the marker anyway.
+   */
+  private markIdleSoon(): void {
+    if (this.idlePending) return;
+    this.idlePending = true;
+    void this.serially(async () => {
+      this.idlePending = false;
+      await this.mark(IDLE_MARKER, false);
+    }).catch(() => undefined);
+  }
+
+  /**
+   * Writes the in-flight marker in place (one small positional write: no new block, so it is not
+   * itself torn). A synced append syncs its marker first, so that it survives what the data does.
+   */
+  private async mark(content: Buffer, sync: boolean): Promise<void> {
+    const markerFile = appendMarkerFile(this.file);
+    try {
+      this.marker ??= await fs.open(markerFile, 'w', 0o600);
+      await this.marker.write(content, 0, content.length, 0);
+      if (sync) await this.marker.datasync();
+    } catch (err) {
+      throw new StorageError(markerFile, err);
     }
   }
 
@@ -88,6 +186,7 @@ export class AppendOnlyFile {
       await this.handle.datasync();
       this.size = length;
       this.broken = undefined;
+      if (this.marker) await this.mark(IDLE_MARKER, false);
     } catch (err) {
       throw new StorageError(this.file, err);
     }
@@ -106,6 +205,12 @@ export class AppendOnlyFile {
     await this.serially(async () => {
       this.closed = true;
       await this.handle.close();
+      if (this.marker) {
+        await this.marker.close();
+        this.marker = undefined;
+        // Kept if a rollback failed: the next start must still cut the file back.
+        if (this.broken === undefined) await fs.rm(appendMarkerFile(this.file), { force: true });
+      }
     }).catch((err: unknown) => {
       if (!(err instanceof StorageError)) throw err;
     });

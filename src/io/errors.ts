@@ -69,6 +69,13 @@ export class PortInUseError extends StatechatError {
   }
 }
 
+/** The TLS certificate or key cannot be read or used (missing file, not PEM, key does not match). */
+export class TlsSetupError extends StatechatError {
+  constructor(detail: string, cause?: unknown) {
+    super('STATECHAT_ERR_TLS', detail, { cause });
+  }
+}
+
 /** A command-line flag or config value is invalid. */
 export class ConfigError extends StatechatError {
   constructor(detail: string) {

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { checkHeader, countNewlines, forEachRow, headerLine } from './csv-strict.js';
-import { AppendOnlyFile, createFile, type OpenAppendHandle } from './durable-file.js';
+import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend } from './durable-file.js';
 import { CorruptFileError, StorageError, UnreadableFileError } from './errors.js';
 import type { ChatMessage, HistoryStore } from './stores.js';
 
@@ -25,6 +25,8 @@ export interface CsvHistoryStoreOptions {
   tailBytes?: number;
   /** Test seam: how the append handle is opened (inject disk failures). */
   openAppendHandle?: OpenAppendHandle;
+  /** Told how many bytes of a batch interrupted by a crash were cut off at open. */
+  onRecovered?: (bytes: number) => void;
 }
 
 export async function openCsvHistoryStore(
@@ -32,6 +34,9 @@ export async function openCsvHistoryStore(
 ): Promise<HistoryStore & { readonly writes: number }> {
   const { file } = opts;
   const keep = Math.max(0, opts.keep ?? 1000);
+  // A batch a crash interrupted is cut off before anything is read (see durable-file.ts).
+  const recoveredBytes = await recoverInterruptedAppend(file);
+  if (recoveredBytes > 0) opts.onRecovered?.(recoveredBytes);
   try {
     await createFile(file, HEADER);
   } catch (err) {
@@ -197,6 +202,8 @@ class CsvHistoryStore implements HistoryStore {
   writes = 0;
   private pending: PendingAppend[] = [];
   private flushScheduled = false;
+  /** Batches handed to the file and not yet written. */
+  private writing = 0;
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -216,11 +223,21 @@ class CsvHistoryStore implements HistoryStore {
     const row = stringify([[stored.at, stored.login, stored.text]]);
     return new Promise((resolve, reject) => {
       this.pending.push({ message: stored, row, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => void this.writeBatch());
-      }
+      this.scheduleBatch();
     });
+  }
+
+  /**
+   * The next batch goes out at the end of this turn — or, while a write is still in progress,
+   * once it is done, with everything appended meanwhile. Writing a batch per turn regardless
+   * queued ever more small writes behind a slow one (a busy disk, a busy thread pool): delivery
+   * fell behind by seconds while the CPU idled (bench/, scenario 2). Now a slow write makes the
+   * next batch bigger instead.
+   */
+  private scheduleBatch(): void {
+    if (this.flushScheduled || this.writing > 0 || this.pending.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(() => void this.writeBatch());
   }
 
   /** One write for everything appended since the last batch; settles every caller's promise. */
@@ -229,6 +246,7 @@ class CsvHistoryStore implements HistoryStore {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return Promise.resolve();
+    this.writing++;
     return this.out
       .serially(async () => {
         this.writes++;
@@ -238,7 +256,11 @@ class CsvHistoryStore implements HistoryStore {
       .then(
         () => batch.forEach((p) => p.resolve()),
         (err: unknown) => batch.forEach((p) => p.reject(err)),
-      );
+      )
+      .finally(() => {
+        this.writing--;
+        this.scheduleBatch();
+      });
   }
 
   private remember(message: ChatMessage): void {

@@ -21,6 +21,15 @@ export class LineFramer {
 
   constructor(readonly maxLineBytes = 4096) {}
 
+  /**
+   * Bytes of the current, unterminated line held in memory: at most `maxLineBytes + 1` (a line
+   * of exactly the limit may still be waiting for the '\n' of its '\r\n'); a longer line is
+   * counted, not kept.
+   */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
   push(chunk: Buffer): FramedLine[] {
     const lines: FramedLine[] = [];
     let start = 0;

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
 import { checkHeader, forEachRow, headerLine } from './csv-strict.js';
-import { AppendOnlyFile, createFile, type OpenAppendHandle } from './durable-file.js';
+import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend } from './durable-file.js';
 import { CorruptFileError, KeyMismatchError, UnreadableFileError } from './errors.js';
 import type { RegistrationResult, UserStore } from './stores.js';
 
@@ -58,10 +58,15 @@ export interface CsvUserStoreOptions {
   scrypt: ScryptParams;
   /** Test seam: how the append handle is opened (inject disk failures). */
   openAppendHandle?: OpenAppendHandle;
+  /** Told how many bytes of a registration interrupted by a crash were cut off at open. */
+  onRecovered?: (bytes: number) => void;
 }
 
 export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserStore> {
   const { file, keyring } = opts;
+  // A registration a crash interrupted is cut off before anything is read (see durable-file.ts).
+  const recoveredBytes = await recoverInterruptedAppend(file);
+  if (recoveredBytes > 0) opts.onRecovered?.(recoveredBytes);
   let content = await readOrCreate(file);
   const out = await AppendOnlyFile.open(file, content.length, opts.openAppendHandle);
   if (content.length === 0) {

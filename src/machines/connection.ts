@@ -113,6 +113,17 @@ export const connectionMachine = setup({
     isRepeatedPassword: ({ context, event }) =>
       event.type === 'client.line' && event.text === context.pendingPassword,
     isLastAttempt: ({ context }) => context.wrongPasswords + 1 >= context.maxPasswordAttempts,
+    // Guards on invoked services' answers take the answer as a parameter (typed at the call site);
+    // named rather than inline so that the generated diagrams (docs/machines.md) can say which is which.
+    isOnline: (_, params: { check: LoginCheck }) => params.check.online,
+    isRegistered: (_, params: { check: LoginCheck }) => params.check.registeredAs !== undefined,
+    isPasswordCorrect: (_, params: { verified: boolean }) => params.verified,
+    isRegistrationSaved: (_, params: { outcome: RegistrationOutcome }) => params.outcome === 'registered',
+    hasJoined: (_, params: { result: JoinResult }) => params.result.status === 'joined',
+    isQuitCommand: ({ context, event }) =>
+      event.type === 'client.line' && parseChatInput(event.text, historyRequestDefault(context)).kind === 'quit',
+    isHistoryCommand: ({ context, event }) =>
+      event.type === 'client.line' && parseChatInput(event.text, historyRequestDefault(context)).kind === 'history',
   },
   delays: {
     loginTimeout: ({ context }) => context.loginTimeoutMs,
@@ -161,6 +172,11 @@ export const connectionMachine = setup({
             { type: 'send', params: { lines: [text.loginPrompt] } },
           ],
           on: {
+            // The notice, then the prompt again: a client waits on a prompt line (and the terminal
+            // client hides the next line only after a password prompt).
+            'client.lineTooLong': {
+              actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.loginPrompt] }) },
+            },
             'client.line': [
               {
                 guard: 'isValidLoginName',
@@ -185,7 +201,7 @@ export const connectionMachine = setup({
             input: ({ context }) => ({ login: context.login! }),
             onDone: [
               {
-                guard: ({ event }) => event.output.online,
+                guard: { type: 'isOnline', params: ({ event }) => ({ check: event.output }) },
                 target: 'awaitingLogin',
                 actions: [
                   {
@@ -198,7 +214,7 @@ export const connectionMachine = setup({
                 ],
               },
               {
-                guard: ({ event }) => event.output.registeredAs !== undefined,
+                guard: { type: 'isRegistered', params: ({ event }) => ({ check: event.output }) },
                 target: 'awaitingPassword',
                 actions: assign({ login: ({ event }) => event.output.registeredAs }),
               },
@@ -210,7 +226,12 @@ export const connectionMachine = setup({
         awaitingPassword: {
           tags: ['input', 'secret'],
           entry: { type: 'send', params: { lines: [text.passwordPrompt] } },
-          on: { 'client.line': 'verifyingPassword' },
+          on: {
+            'client.lineTooLong': {
+              actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.passwordPrompt] }) },
+            },
+            'client.line': 'verifyingPassword',
+          },
         },
         verifyingPassword: {
           invoke: {
@@ -221,7 +242,7 @@ export const connectionMachine = setup({
               password: event.type === 'client.line' ? event.text : '',
             }),
             onDone: [
-              { guard: ({ event }) => event.output, target: 'joining' },
+              { guard: { type: 'isPasswordCorrect', params: ({ event }) => ({ verified: event.output }) }, target: 'joining' },
               {
                 guard: 'isLastAttempt',
                 target: '#connection.closed',
@@ -258,6 +279,14 @@ export const connectionMachine = setup({
                 params: ({ context }) => ({ lines: [text.newPasswordPrompt(context.minPasswordLength)] }),
               },
               on: {
+                'client.lineTooLong': {
+                  actions: {
+                    type: 'send',
+                    params: ({ context }) => ({
+                      lines: [text.lineTooLong(context.maxLineBytes), text.newPasswordPrompt(context.minPasswordLength)],
+                    }),
+                  },
+                },
                 'client.line': [
                   {
                     guard: 'isPasswordLongEnough',
@@ -279,6 +308,9 @@ export const connectionMachine = setup({
               tags: ['input', 'secret'],
               entry: { type: 'send', params: { lines: [text.repeatPrompt] } },
               on: {
+                'client.lineTooLong': {
+                  actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.repeatPrompt] }) },
+                },
                 'client.line': [
                   { guard: 'isRepeatedPassword', target: 'saving' },
                   {
@@ -302,7 +334,7 @@ export const connectionMachine = setup({
                 }),
                 onDone: [
                   {
-                    guard: ({ event }) => event.output === 'registered',
+                    guard: { type: 'isRegistrationSaved', params: ({ event }) => ({ outcome: event.output }) },
                     target: '#connection.authenticating.joining',
                     actions: [
                       assign({ registered: true }),
@@ -336,7 +368,7 @@ export const connectionMachine = setup({
             input: ({ context }) => ({ login: context.login!, historyReplay: context.historyReplay }),
             onDone: [
               {
-                guard: ({ event }) => event.output.status === 'joined',
+                guard: { type: 'hasJoined', params: ({ event }) => ({ result: event.output }) },
                 target: '#connection.chatting',
                 actions: [
                   {
@@ -388,7 +420,7 @@ export const connectionMachine = setup({
           on: {
             'client.line': [
               {
-                guard: ({ context, event }) => parseChatInput(event.text, historyRequestDefault(context)).kind === 'quit',
+                guard: 'isQuitCommand',
                 target: '#connection.closed',
                 actions: [
                   { type: 'send', params: { lines: [text.bye] } },
@@ -396,7 +428,7 @@ export const connectionMachine = setup({
                 ],
               },
               {
-                guard: ({ context, event }) => parseChatInput(event.text, historyRequestDefault(context)).kind === 'history',
+                guard: 'isHistoryCommand',
                 target: 'loadingHistory',
               },
               {

@@ -82,6 +82,10 @@ export const text = {
   left: (login: string) => `* ${login} left the chat`,
   loginTimeout: 'Login timed out. Disconnecting.',
   lineTooLong: (max: number) => `Line too long (the limit is ${max} bytes); it was ignored.`,
+  tooFast: (perSecond: number) =>
+    `Slow down: at most ${perSecond} ${perSecond === 1 ? 'line' : 'lines'} a second. Your lines wait their turn.`,
+  flooding: (perSecond: number, seconds: number) =>
+    `Flooding: you kept sending faster than ${perSecond} ${perSecond === 1 ? 'line' : 'lines'} a second for ${seconds} s. Disconnecting.`,
   unknownCommand: (cmd: string) => `Unknown command ${cmd}. Type /help for the list.`,
   msgUsage: 'Usage: /msg <login> <text>',
   historyUsage: 'Usage: /history [n] (n from 1 to 100)',

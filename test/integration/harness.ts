@@ -5,11 +5,12 @@
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach } from 'vitest';
-import { createServer, type RunningServer } from '../../src/actors/server.js';
+import { createServer, type RunningServer, type ServerIo } from '../../src/actors/server.js';
 import { DEFAULTS, type ServerConfig } from '../../src/io/config.js';
 import { text } from '../../src/machines/protocol.js';
 
@@ -54,19 +55,22 @@ export async function makeDataDir(): Promise<string> {
  * For a test file: returns a function that starts a test server, and stops every server it
  * started after each test (even a failed one).
  */
-export function useTestServers(): (overrides?: Partial<ServerConfig>) => Promise<TestServer> {
+export function useTestServers(): (overrides?: Partial<ServerConfig>, seams?: TestSeams) => Promise<TestServer> {
   const running: TestServer[] = [];
   afterEach(async () => {
     await Promise.all(running.splice(0).map((t) => t.stop()));
   });
-  return async (overrides) => {
-    const t = await startTestServer(overrides);
+  return async (overrides, seams) => {
+    const t = await startTestServer(overrides, seams);
     running.push(t);
     return t;
   };
 }
 
-export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+/** What createServer takes besides the config that a test may replace (e.g. a failing disk). */
+export type TestSeams = Pick<ServerIo, 'openAppendHandle'>;
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}, seams: TestSeams = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? (await makeDataDir());
   const config: ServerConfig = {
@@ -74,6 +78,9 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     port: 0,
     scrypt: TEST_SCRYPT,
     envKey: undefined,
+    // Tests send bursts of hundreds of lines to check ordering and storage, not flooding; the
+    // rate limit has its own tests (test/hostile/flood.test.ts), which turn it on.
+    rateLimitPerSecond: 0,
     ...overrides,
     dataDir,
   };
@@ -85,7 +92,7 @@ export async function startTestServer(overrides: Partial<ServerConfig> = {}): Pr
     printed += chunk.toString('utf8');
     for (const check of waiters) check();
   });
-  const server = await createServer(config, { stdin, stdout });
+  const server = await createServer(config, { stdin, stdout, ...seams });
   const waitForOutput = (pattern: RegExp | string, from = 0) =>
     waitUntil(
       () => {
@@ -165,6 +172,14 @@ export class TestClient {
   static connect(port: number, host = '127.0.0.1'): Promise<TestClient> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host }, () => resolve(new TestClient(socket, port)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** The same over TLS: resolves once the handshake is done (the certificate checked against `options`). */
+  static connectTls(port: number, options: tls.ConnectionOptions = {}): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ port, host: '127.0.0.1', ...options }, () => resolve(new TestClient(socket, port)));
       socket.once('error', reject);
     });
   }

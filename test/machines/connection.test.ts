@@ -196,7 +196,19 @@ describe('connection machine: state × event', () => {
     // Ignored: the login timer belongs to authenticating; a late one changes nothing in the chat.
     { state: 'chatting', event: TIMEOUT, next: 'same', actions: [] },
     // Handled in place.
-    { state: 'awaitingLogin', event: { type: 'client.lineTooLong', bytes: 9000 }, next: states.awaitingLogin.value, actions: TOO_LONG },
+    // In a sign-in state the prompt follows the notice: a client waits for input on a prompt line.
+    {
+      state: 'awaitingLogin',
+      event: { type: 'client.lineTooLong', bytes: 9000 },
+      next: states.awaitingLogin.value,
+      actions: [{ type: 'send', params: { lines: [text.lineTooLong(4096), text.loginPrompt] } }],
+    },
+    {
+      state: 'awaitingPassword',
+      event: { type: 'client.lineTooLong', bytes: 9000 },
+      next: states.awaitingPassword.value,
+      actions: [{ type: 'send', params: { lines: [text.lineTooLong(4096), text.passwordPrompt] } }],
+    },
     { state: 'verifyingPassword', event: { type: 'client.lineTooLong', bytes: 9000 }, next: states.verifyingPassword.value, actions: TOO_LONG },
     { state: 'chatting', event: { type: 'client.lineTooLong', bytes: 9000 }, next: CHATTING, actions: TOO_LONG },
     { state: 'chatting', event: line('/who'), next: CHATTING, actions: [{ type: 'listOnline' }] },

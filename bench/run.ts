@@ -1,0 +1,617 @@
+/**
+ * `npm run bench` — statechat against a bare node:net baseline, side by side in one run (issue 5).
+ *
+ *   npm run bench                  every scenario, 3 rounds (about 10 minutes on 2 cores)
+ *   npm run bench -- --quick       smoke run (about a minute): smaller sizes, 1 round
+ *   options: --rounds N  --generators N  --only s1,s2,s3,s4,s5  --check  --markdown  --no-write
+ *
+ * For every scenario the two servers run alternately — ours, baseline, ours, baseline … — each
+ * with a fresh data dir and fresh load-generator processes, and each figure is the median over
+ * the rounds, with the ratio ours/baseline. Results go to bench/results/<date>.json and
+ * <date>.svg (quick runs: <date>-quick.*, git-ignored).
+ * `--check` exits 1 only if a message went missing or arrived twice, or a server could not run —
+ * never because of speed.
+ */
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { hashPassword } from '../src/io/crypto.js';
+import { type BarGroup, defaultFormat, type Panel, renderChart } from './chart.js';
+import { clientsFile, historyFile } from './fixtures.js';
+import type { ServerKind } from './gen-protocol.js';
+import { REPO } from './processes.js';
+import { type CaseResult, chatCase, massCase, type Settings, SETUP_SCRYPT_N, startupCase, stormCase } from './scenarios.js';
+import { machineDescription } from './sysstat.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    generators: { type: 'string' },
+    window: { type: 'string' },
+    only: { type: 'string' },
+    check: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write(
+    'Usage: npm run bench -- [--quick] [--rounds N] [--generators N] [--only s1,s2,s3,s4,s5] [--check] [--markdown] [--no-write]\n',
+  );
+  process.exit(0);
+}
+
+const quick = args.quick!;
+const rounds = Math.max(1, Number(args.rounds ?? (quick ? 1 : 3)));
+const only = new Set((args.only ?? 's1,s2,s3,s4,s5').split(',').map((s) => s.trim()));
+const KINDS: ServerKind[] = ['ours', 'baseline'];
+
+const settings: Settings = quick
+  ? {
+      generators: Number(args.generators ?? 2),
+      window: Number(args.window ?? 100),
+      textLength: 48,
+      drainTimeoutMs: 60_000,
+      chat: { sizes: [100, 1000], senders: 10, warmupS: 0.5, measureS: 2 },
+      fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 0.5, measureS: 3 },
+      mass: { clients: 2000, scryptN: 16, broadcasts: 5 },
+      storm: { clients: 300, senders: 10, rate: 200, logins: 50, scryptN: 16384, beforeS: 2, afterS: 1 },
+      startup: { users: 10_000, historyLines: 100_000 },
+    }
+  : {
+      generators: Number(args.generators ?? 2),
+      window: Number(args.window ?? 100),
+      textLength: 48,
+      drainTimeoutMs: 30_000,
+      chat: { sizes: [100, 1000], senders: 10, warmupS: 1, measureS: 5 },
+      fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 1, measureS: 10 },
+      mass: { clients: 10_000, scryptN: 16, broadcasts: 5 },
+      storm: { clients: 1000, senders: 10, rate: 200, logins: 200, scryptN: 16384, beforeS: 4, afterS: 2 },
+      startup: { users: 100_000, historyLines: 1_000_000 },
+    };
+
+// ---- cases and figures -------------------------------------------------------------------------
+
+interface CaseDef {
+  id: string;
+  scenario: string;
+  title: string;
+  run(kind: ServerKind): Promise<CaseResult>;
+}
+
+const n = (value: number) => value.toLocaleString('en-US');
+const { chat, fixedRate, mass, storm, startup } = settings;
+
+const allCases: CaseDef[] = [
+  ...chat.sizes.map(
+    (clients): CaseDef => ({
+      id: `s1.${clients}`,
+      scenario: 's1',
+      title: `1. fan-out at full speed, ${n(clients)} clients × ${chat.senders} senders`,
+      run: (kind) => chatCase(kind, settings, { clients, senders: chat.senders, warmupS: chat.warmupS, measureS: chat.measureS, label: `fan-out ${clients}` }),
+    }),
+  ),
+  {
+    id: 's2',
+    scenario: 's2',
+    title: `2. fixed rate, ${fixedRate.rate} messages/s into ${n(fixedRate.clients)} clients`,
+    run: (kind) =>
+      chatCase(kind, settings, {
+        clients: fixedRate.clients,
+        senders: fixedRate.senders,
+        rate: fixedRate.rate / fixedRate.senders,
+        warmupS: fixedRate.warmupS,
+        measureS: fixedRate.measureS,
+        label: `${fixedRate.rate} msg/s`,
+      }),
+  },
+  { id: 's3', scenario: 's3', title: `3. ${n(mass.clients)} concurrent signed-in clients`, run: (kind) => massCase(kind, settings) },
+  {
+    id: 's4',
+    scenario: 's4',
+    title: `4. login storm: ${storm.logins} sign-ins while ${n(storm.clients)} clients chat at ${storm.rate} msg/s`,
+    run: (kind) => stormCase(kind, settings),
+  },
+  {
+    id: 's5',
+    scenario: 's5',
+    title: `5. start-up with ${n(startup.historyLines)} history lines and ${n(startup.users)} users`,
+    run: async (kind) => {
+      if (kind === 'baseline') return startupCase('baseline', settings, 'big');
+      const big = await startupCase('ours', settings, 'big');
+      const empty = await startupCase('ours', settings, 'empty');
+      big.figures.emptyAcceptingS = empty.figures.acceptingS;
+      return big;
+    },
+  },
+];
+const cases = allCases.filter((c) => only.has(c.scenario));
+
+interface Target {
+  /** 'ratio': ours/baseline; 'ours': ours' own value. */
+  of: 'ratio' | 'ours';
+  op: '>=' | '<=';
+  value: number;
+  text: string;
+}
+
+interface FigureDef {
+  caseId: string;
+  key: string;
+  /** The baseline's figure to compare with (default: the same key); null: ours only. */
+  baselineKey?: string | null;
+  label: string;
+  unit: string;
+  target?: Target;
+}
+
+const allFigureDefs: FigureDef[] = [
+  ...chat.sizes.flatMap((clients): FigureDef[] => [
+    {
+      caseId: `s1.${clients}`,
+      key: 'deliveriesPerS',
+      label: `S1 ${n(clients)} clients: deliveries/s`,
+      unit: '/s',
+      target: { of: 'ratio', op: '>=', value: 0.9, text: '≥ 0.9×' },
+    },
+    { caseId: `s1.${clients}`, key: 'p50Ms', label: `S1 ${n(clients)} clients: latency p50`, unit: 'ms' },
+    { caseId: `s1.${clients}`, key: 'p99Ms', label: `S1 ${n(clients)} clients: latency p99`, unit: 'ms' },
+    { caseId: `s1.${clients}`, key: 'maxMs', label: `S1 ${n(clients)} clients: latency max`, unit: 'ms' },
+    { caseId: `s1.${clients}`, key: 'serverCpuCores', label: `S1 ${n(clients)} clients: server CPU`, unit: 'cores' },
+    { caseId: `s1.${clients}`, key: 'serverCpuUsPerDelivery', label: `S1 ${n(clients)} clients: server CPU per delivery`, unit: 'µs' },
+    { caseId: `s1.${clients}`, key: 'serverRssMB', label: `S1 ${n(clients)} clients: server RSS`, unit: 'MB' },
+  ]),
+  { caseId: 's2', key: 'p50Ms', label: `S2 ${fixedRate.rate} msg/s: latency p50`, unit: 'ms' },
+  { caseId: 's2', key: 'p99Ms', label: `S2 ${fixedRate.rate} msg/s: latency p99`, unit: 'ms', target: { of: 'ratio', op: '<=', value: 1.2, text: '≤ 1.2×' } },
+  { caseId: 's2', key: 'maxMs', label: `S2 ${fixedRate.rate} msg/s: latency max`, unit: 'ms' },
+  { caseId: 's2', key: 'serverCpuCores', label: `S2 ${fixedRate.rate} msg/s: server CPU`, unit: 'cores' },
+  {
+    caseId: 's3',
+    key: 'allSignedInS',
+    label: `S3 ${n(mass.clients)}: all signed in`,
+    unit: 's',
+    target: { of: 'ours', op: '<=', value: 10, text: '≤ 10 s' },
+  },
+  { caseId: 's3', key: 'loginsPerS', label: `S3 ${n(mass.clients)}: sign-ins/s`, unit: '/s' },
+  {
+    caseId: 's3',
+    key: 'rssPerConnKB',
+    label: `S3 ${n(mass.clients)}: RSS per connection`,
+    unit: 'KB',
+    target: { of: 'ours', op: '<=', value: 10, text: '≤ 10 KB' },
+  },
+  { caseId: 's3', key: 'heapPerConnKB', label: `S3 ${n(mass.clients)}: JS heap per connection`, unit: 'KB' },
+  { caseId: 's3', key: 'broadcastAllMs', label: `S3 ${n(mass.clients)}: a broadcast reaches all`, unit: 'ms' },
+  { caseId: 's3', key: 'serverRssMB', label: `S3 ${n(mass.clients)}: server RSS`, unit: 'MB' },
+  { caseId: 's4', key: 'p99BeforeMs', label: 'S4 chat p99 before the storm', unit: 'ms' },
+  { caseId: 's4', key: 'p99DuringMs', label: 'S4 chat p99 during the storm', unit: 'ms' },
+  {
+    caseId: 's4',
+    key: 'p99DuringOverBefore',
+    label: 'S4 chat p99 during / before',
+    unit: '×',
+    target: { of: 'ours', op: '<=', value: 2, text: '≤ 2×' },
+  },
+  { caseId: 's4', key: 'loginsPerS', label: `S4 storm sign-ins/s (N=${storm.scryptN})`, unit: '/s' },
+  { caseId: 's4', key: 'stormLoginMaxMs', label: 'S4 slowest storm sign-in', unit: 'ms' },
+  {
+    caseId: 's5',
+    key: 'acceptingS',
+    label: 'S5 start-up to accepting, big files',
+    unit: 's',
+    target: { of: 'ours', op: '<=', value: 1.5, text: '≤ 1.5 s' },
+  },
+  { caseId: 's5', key: 'emptyAcceptingS', baselineKey: 'acceptingS', label: 'S5 start-up to accepting, empty dir', unit: 's' },
+  { caseId: 's5', key: 'firstReplayMs', baselineKey: null, label: 'S5 first sign-in: password → replay end', unit: 'ms' },
+  { caseId: 's5', key: 'serverRssMB', label: 'S5 RSS after start-up, big files', unit: 'MB' },
+];
+const figureDefs = allFigureDefs.filter((f) => cases.some((c) => c.id === f.caseId));
+
+// ---- running -----------------------------------------------------------------------------------
+
+interface RunRecord {
+  caseId: string;
+  kind: ServerKind;
+  round: number;
+  result?: CaseResult;
+  error?: string;
+}
+
+const runs: RunRecord[] = [];
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function summary(caseId: string, result: CaseResult): string {
+  const f = result.figures;
+  const pick = (key: string, unit: string) => (key in f ? `${key}=${defaultFormat(f[key])}${unit}` : '');
+  const parts =
+    caseId === 's3'
+      ? [
+          pick('allSignedInS', 's'),
+          pick('rssPerConnKB', 'KB'),
+          pick('heapPerConnKB', 'KB'),
+          pick('broadcastAllMs', 'ms'),
+          pick('serverCpuCores', ' cores'),
+          ...Object.keys(f).filter((k) => k.startsWith('step_')).map((k) => pick(k, 'ms')),
+        ]
+      : caseId === 's4'
+        ? [pick('p99BeforeMs', 'ms'), pick('p99DuringMs', 'ms'), pick('loginsPerS', '/s')]
+        : caseId === 's5'
+          ? [pick('acceptingS', 's'), pick('emptyAcceptingS', 's'), pick('firstReplayMs', 'ms')]
+          : [
+              pick('deliveriesPerS', '/s'),
+              pick('p50Ms', 'ms'),
+              pick('p99Ms', 'ms'),
+              pick('serverCpuCores', ' cores'),
+              pick('serverCpuUsPerDelivery', 'µs'),
+              pick('generatorCpuCores', ' cores'),
+            ];
+  const integrity = result.integrity;
+  const problems = [
+    integrity.missing ? `MISSING ${integrity.missing}` : '',
+    integrity.duplicated ? `DUPLICATED ${integrity.duplicated}` : '',
+    integrity.droppedAfterLogin ? `dropped ${integrity.droppedAfterLogin}` : '',
+    integrity.failedLogins ? `failed sign-ins ${integrity.failedLogins}` : '',
+    ...result.notes,
+  ];
+  const other = Number.isFinite(result.otherCores) ? `(others ${result.otherCores.toFixed(2)} cores)` : '';
+  return [...parts, ...problems, other].filter(Boolean).join('  ');
+}
+
+async function measureScrypt(N: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    await hashPassword('bench', { N, r: 8, p: 1 });
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function median(values: number[]): number {
+  const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (finite.length === 0) return Number.NaN;
+  const mid = Math.floor(finite.length / 2);
+  return finite.length % 2 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
+}
+
+async function main(): Promise<number> {
+  const started = new Date();
+  const machine = machineDescription();
+  const loadBefore = os.loadavg();
+  log(`statechat benchmark — ${quick ? 'quick smoke run' : 'full run'}, ${rounds} round(s), ours and baseline alternating`);
+  log(`machine: ${machine.cpus} cores (${machine.model}), ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+  log(`ours: node bin/statechat.js server --port 0 --data-dir <fresh tmp dir>, real defaults (history fsync'ed on shutdown, written before delivery, log on)`);
+  log(`      users in clients.csv are pre-registered with scrypt N=${SETUP_SCRYPT_N} hashes so that filling a room is quick (sign-in is not what S1/S2 measure)`);
+  log(`      --scrypt-cost lowered only for the mass-login scenarios: S3 N=${mass.scryptN}, S4 N=${storm.scryptN} (the default is 131072)`);
+  log(`baseline: node bench/baseline-server.ts (node:net, the same LineFramer, per-turn batched writes, no auth, no history)`);
+  log(`load: ${settings.generators} generator processes, window ${settings.window} messages in flight per sender, ${settings.textLength}-character messages`);
+  const nofile = await fileLimit();
+  if (only.has('s3') && nofile < mass.clients + 1000) {
+    log(`warning: the open-file limit is ${nofile}; ${mass.clients} clients need more (raise it: ulimit -n ${mass.clients * 2})`);
+  }
+
+  // Build (or reuse) the data files first so that no case pays for it.
+  log('preparing data files (cached in os.tmpdir())…');
+  if (only.has('s5')) {
+    await clientsFile([{ prefix: 'u', count: startup.users, scryptN: SETUP_SCRYPT_N }]);
+    await historyFile(startup.historyLines);
+  }
+  const scryptMs = only.has('s4') ? await measureScrypt(storm.scryptN) : Number.NaN;
+  if (only.has('s4')) log(`scrypt N=${storm.scryptN}: ${scryptMs.toFixed(1)} ms per hash here, now`);
+
+  for (const def of cases) {
+    log(`\n${def.title}`);
+    for (let round = 1; round <= rounds; round++) {
+      for (const kind of KINDS) {
+        const record: RunRecord = { caseId: def.id, kind, round };
+        try {
+          record.result = await def.run(kind);
+          log(`  round ${round} ${kind.padEnd(8)} ${summary(def.id, record.result)}`);
+        } catch (err) {
+          record.error = err instanceof Error ? err.message : String(err);
+          log(`  round ${round} ${kind.padEnd(8)} FAILED: ${record.error.split('\n').slice(0, 6).join('\n    ')}`);
+        }
+        runs.push(record);
+      }
+    }
+  }
+
+  const loadAfter = os.loadavg();
+  const figures = figureDefs.map((def) => summarize(def));
+  const otherCores = median(runs.flatMap((r) => (r.result && Number.isFinite(r.result.otherCores) ? [r.result.otherCores] : [])));
+  const conditions = {
+    shared: true,
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: loadAfter,
+    otherProcessesCoresMedian: otherCores,
+    note: `Shared machine: other work used a median ${otherCores.toFixed(2)} of ${machine.cpus} cores while cases measured.`,
+  };
+  log('');
+  printTable(figures);
+  log('');
+  log(conditions.note);
+  log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
+  const integrity = integrityTotals();
+  log(integrity.ok ? 'integrity: every message arrived exactly once, in order.' : `integrity: ${integrity.text}`);
+  if (args.markdown) {
+    log('');
+    log(markdownTable(figures));
+  }
+
+  if (!args['no-write']) {
+    const stamp = started.toISOString().slice(0, 10) + (quick ? '-quick' : '');
+    const dir = path.join(REPO, 'bench', 'results');
+    await fs.mkdir(dir, { recursive: true });
+    const result = {
+      date: started.toISOString(),
+      quick,
+      rounds,
+      machine,
+      conditions,
+      settings,
+      scrypt: { setupN: SETUP_SCRYPT_N, massN: mass.scryptN, stormN: storm.scryptN, stormHashMs: scryptMs },
+      figures,
+      integrity,
+      runs: runs.map((r) => ({
+        case: r.caseId,
+        kind: r.kind,
+        round: r.round,
+        error: r.error,
+        figures: r.result ? roundFigures(r.result.figures) : undefined,
+        integrity: r.result?.integrity,
+        otherCores: r.result ? round3(r.result.otherCores) : undefined,
+        notes: r.result?.notes.length ? r.result.notes : undefined,
+      })),
+    };
+    await fs.writeFile(path.join(dir, `${stamp}.json`), `${JSON.stringify(result, null, 1)}\n`);
+    await fs.writeFile(path.join(dir, `${stamp}.svg`), chartFor(figures, started, machine, conditions.note, scryptMs));
+    log(`\nwrote bench/results/${stamp}.json and bench/results/${stamp}.svg`);
+  }
+  const failedRuns = runs.filter((r) => r.error).length;
+  if (args.check && (!integrity.ok || failedRuns > 0)) {
+    log(`check failed: ${integrity.ok ? '' : integrity.text} ${failedRuns ? `${failedRuns} case(s) could not run` : ''}`);
+    return 1;
+  }
+  return 0;
+}
+
+interface FigureSummary {
+  id: string;
+  label: string;
+  unit: string;
+  ours: { median: number; values: number[] };
+  baseline: { median: number; values: number[] } | null;
+  ratio: number | null;
+  target: Target | null;
+  met: boolean | null;
+}
+
+function summarize(def: FigureDef): FigureSummary {
+  const values = (kind: ServerKind, key: string) =>
+    runs.filter((r) => r.caseId === def.caseId && r.kind === kind && r.result).map((r) => r.result!.figures[key] ?? Number.NaN);
+  const ours = values('ours', def.key);
+  const baselineKey = def.baselineKey === undefined ? def.key : def.baselineKey;
+  const baseline = baselineKey === null ? null : values('baseline', baselineKey);
+  const oursMedian = median(ours);
+  const baselineMedian = baseline ? median(baseline) : Number.NaN;
+  const ratio = baseline && Number.isFinite(baselineMedian) && baselineMedian !== 0 ? oursMedian / baselineMedian : null;
+  let met: boolean | null = null;
+  if (def.target) {
+    const subject = def.target.of === 'ratio' ? ratio : oursMedian;
+    met = subject === null || !Number.isFinite(subject) ? false : def.target.op === '>=' ? subject >= def.target.value : subject <= def.target.value;
+  }
+  return {
+    id: `${def.caseId}.${def.key}`,
+    label: def.label,
+    unit: def.unit,
+    ours: { median: round3(oursMedian), values: ours.map(round3) },
+    baseline: baseline ? { median: round3(baselineMedian), values: baseline.map(round3) } : null,
+    ratio: ratio === null ? null : round3(ratio),
+    target: def.target ?? null,
+    met,
+  };
+}
+
+function round3(value: number): number {
+  if (!Number.isFinite(value)) return value;
+  const digits = Math.abs(value) >= 100 ? 0 : 3;
+  return Number(value.toFixed(digits));
+}
+
+function roundFigures(figures: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, round3(v)]));
+}
+
+function fmtValue(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return '–';
+  const text = defaultFormat(value);
+  return unit === '/s' ? `${text}/s` : unit === '×' ? `${value.toFixed(2)}×` : `${text} ${unit}`;
+}
+
+function targetText(f: FigureSummary): string {
+  if (!f.target) return '';
+  return `${f.target.of === 'ratio' ? 'ratio' : 'ours'} ${f.target.text} ${f.met ? '✓ met' : '✗ not met'}`;
+}
+
+function printTable(figures: FigureSummary[]): void {
+  const rows = figures.map((f) => [
+    f.label,
+    fmtValue(f.ours.median, f.unit),
+    f.baseline ? fmtValue(f.baseline.median, f.unit) : '',
+    f.ratio === null ? '' : `${f.ratio.toFixed(2)}×`,
+    targetText(f),
+  ]);
+  const header = ['figure (medians)', 'ours', 'baseline', 'ours/baseline', 'target'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  log(line(header));
+  log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) log(line(row));
+}
+
+function markdownTable(figures: FigureSummary[]): string {
+  const lines = ['| figure (medians) | ours | baseline | ours/baseline | target |', '|---|---:|---:|---:|---|'];
+  for (const f of figures) {
+    lines.push(
+      `| ${f.label} | ${fmtValue(f.ours.median, f.unit)} | ${f.baseline ? fmtValue(f.baseline.median, f.unit) : ''} | ${f.ratio === null ? '' : `${f.ratio.toFixed(2)}×`} | ${targetText(f)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function integrityTotals(): { ok: boolean; text: string; missing: number; duplicated: number; dropped: number; failedLogins: number; failedRuns: number } {
+  let missing = 0;
+  let duplicated = 0;
+  let dropped = 0;
+  let failedLogins = 0;
+  for (const r of runs) {
+    if (!r.result) continue;
+    missing += r.result.integrity.missing;
+    duplicated += r.result.integrity.duplicated;
+    dropped += r.result.integrity.droppedAfterLogin;
+    failedLogins += r.result.integrity.failedLogins;
+  }
+  const failedRuns = runs.filter((r) => r.error).length;
+  const ok = missing === 0 && duplicated === 0;
+  const text = `${missing} missing, ${duplicated} duplicated, ${dropped} connections dropped after sign-in, ${failedLogins} failed sign-ins, ${failedRuns} failed cases`;
+  return { ok, text, missing, duplicated, dropped, failedLogins, failedRuns };
+}
+
+async function fileLimit(): Promise<number> {
+  try {
+    const limits = await fs.readFile('/proc/self/limits', 'utf8');
+    const match = /Max open files\s+(\d+)/.exec(limits);
+    return match ? Number(match[1]) : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+// ---- the chart -----------------------------------------------------------------------------------
+
+function chartFor(figures: FigureSummary[], date: Date, machine: ReturnType<typeof machineDescription>, note: string, scryptMs: number): string {
+  const get = (id: string) => figures.find((f) => f.id === id);
+  const ratioNote = (f: FigureSummary | undefined) => (f?.ratio === null || f?.ratio === undefined ? undefined : `${f.ratio.toFixed(2)}×`);
+  const group = (label: string, f: FigureSummary | undefined, withTarget = true): BarGroup | undefined =>
+    f && {
+      label,
+      ours: f.ours.median,
+      baseline: f.baseline?.median,
+      note: ratioNote(f),
+      ok: withTarget && f.target?.of === 'ratio' ? (f.met ?? undefined) : undefined,
+    };
+  const panels: Panel[] = [];
+  const compact = (groups: (BarGroup | undefined)[]) => groups.filter((g): g is BarGroup => g !== undefined);
+
+  const fanout = compact(chat.sizes.map((c) => group(`${n(c)} clients`, get(`s1.${c}.deliveriesPerS`))));
+  if (fanout.length) {
+    panels.push({
+      title: '1 · Fan-out throughput, 10 senders at full speed',
+      subtitle: 'target ours ≥ 0.9× baseline',
+      unit: 'deliveries per second',
+      groups: fanout,
+    });
+    panels.push({
+      title: '1 · Latency at full speed',
+      subtitle: `${settings.window} messages in flight per sender`,
+      unit: 'ms',
+      log: true,
+      groups: compact(
+        chat.sizes.flatMap((c) => [group(`${n(c)}: p50`, get(`s1.${c}.p50Ms`)), group(`${n(c)}: p99`, get(`s1.${c}.p99Ms`))]),
+      ),
+    });
+  }
+  if (get('s2.p99Ms')) {
+    panels.push({
+      title: `2 · Latency at a fixed ${fixedRate.rate} msg/s into ${n(fixedRate.clients)}`,
+      subtitle: 'target p99 ≤ 1.2× baseline',
+      unit: 'ms',
+      log: true,
+      groups: compact([group('p50', get('s2.p50Ms'), false), group('p99', get('s2.p99Ms')), group('max', get('s2.maxMs'), false)]),
+    });
+  }
+  const rss = get('s3.rssPerConnKB');
+  if (rss) {
+    panels.push({
+      title: `3 · Memory per signed-in connection, ${n(mass.clients)} clients`,
+      subtitle: 'RSS growth ÷ connections, after GC',
+      unit: 'KB',
+      target: { value: 10, label: 'target 10 KB' },
+      groups: compact([
+        { label: 'RSS', ours: rss.ours.median, baseline: rss.baseline?.median, note: `${rss.ours.median.toFixed(1)} KB`, ok: rss.met ?? undefined },
+        group('JS heap', get('s3.heapPerConnKB'), false),
+      ]),
+    });
+    const all = get('s3.allSignedInS');
+    const reach = get('s3.broadcastAllMs');
+    if (all) {
+      panels.push({
+        title: `3 · ${n(mass.clients)} clients: connect + sign in all`,
+        subtitle: `scrypt N=${mass.scryptN}; and one broadcast reaching all`,
+        unit: 'seconds',
+        target: { value: 10, label: 'target 10 s' },
+        groups: compact([
+          { label: 'all signed in', ours: all.ours.median, baseline: all.baseline?.median, note: `${all.ours.median.toFixed(1)} s`, ok: all.met ?? undefined },
+          reach && { label: 'broadcast → all', ours: reach.ours.median / 1000, baseline: (reach.baseline?.median ?? Number.NaN) / 1000, note: ratioNote(reach) },
+        ]),
+        format: (v) => `${v < 1 ? v.toFixed(3) : v.toFixed(2)} s`,
+      });
+    }
+  }
+  const before = get('s4.p99BeforeMs');
+  const during = get('s4.p99DuringMs');
+  const ratio = get('s4.p99DuringOverBefore');
+  if (before && during) {
+    panels.push({
+      title: `4 · Chat p99 during a storm of ${storm.logins} sign-ins`,
+      subtitle: `scrypt N=${storm.scryptN} (${Number.isFinite(scryptMs) ? `${scryptMs.toFixed(0)} ms/hash here` : ''}); target during ≤ 2× before`,
+      unit: 'ms',
+      log: true,
+      groups: [
+        { label: 'before', ours: before.ours.median, baseline: before.baseline?.median },
+        {
+          label: 'during',
+          ours: during.ours.median,
+          baseline: during.baseline?.median,
+          note: ratio ? `${ratio.ours.median.toFixed(2)}× before` : undefined,
+          ok: ratio?.met ?? undefined,
+        },
+      ],
+    });
+  }
+  const boot = get('s5.acceptingS');
+  if (boot) {
+    const empty = get('s5.emptyAcceptingS');
+    panels.push({
+      title: '5 · Start-up to accepting connections',
+      subtitle: `${n(startup.historyLines)} history lines, ${n(startup.users)} users`,
+      unit: 'seconds from spawn (node + tsx included)',
+      target: { value: 1.5, label: 'target 1.5 s' },
+      format: (v) => `${v.toFixed(2)} s`,
+      groups: compact([
+        { label: 'big files', ours: boot.ours.median, baseline: boot.baseline?.median, note: `${boot.ours.median.toFixed(2)} s`, ok: boot.met ?? undefined },
+        empty && { label: 'empty data dir', ours: empty.ours.median },
+      ]),
+    });
+  }
+  return renderChart({
+    title: `statechat vs a bare node:net server — ${date.toISOString().slice(0, 10)}${quick ? ' (quick run)' : ''}`,
+    lines: [
+      `${machine.cpus} cores (${machine.model}), Node ${machine.node}, ${machine.os}; server, load generators (${settings.generators} processes) and bench on the same machine; ${rounds} rounds, A B A B.`,
+      note,
+    ],
+    panels,
+    footer: 'Generated by npm run bench (bench/run.ts). Figures and every round: the JSON file next to this one.',
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(2);
+  },
+);

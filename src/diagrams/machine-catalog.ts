@@ -1,0 +1,47 @@
+/**
+ * The machines statechat draws: each with the sentence that introduces its diagram. The order is
+ * the order of docs/machines.md. Pure (machines only), shared by `npm run diagrams` and the
+ * inspector page.
+ */
+import type { AnyStateMachine } from 'xstate';
+import { clientMachine } from '../machines/client.js';
+import { connectionMachine } from '../machines/connection.js';
+import { echoMachine } from '../machines/echo.js';
+import { listenerMachine } from '../machines/listener.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+
+export interface CatalogEntry {
+  machine: AnyStateMachine;
+  /** Where the machine is defined, for the reader who wants the code. */
+  source: string;
+  summary: string;
+}
+
+export const MACHINE_CATALOG: readonly CatalogEntry[] = [
+  {
+    machine: connectionMachine,
+    source: 'src/machines/connection.ts',
+    summary:
+      'One per accepted socket: login, registration and chat. States tagged `secret` (the password prompts) are the ones whose input the inspector never shows.',
+  },
+  {
+    machine: listenerMachine,
+    source: 'src/machines/listener.ts',
+    summary: 'Whether new connections are served (`accepting`), held (`paused`) or no longer taken (`stopped`).',
+  },
+  {
+    machine: supervisorMachine,
+    source: 'src/machines/supervisor.ts',
+    summary: "The server's control plane: console commands, chat routing (store, then deliver) and shutdown.",
+  },
+  {
+    machine: echoMachine,
+    source: 'src/machines/echo.ts',
+    summary: 'The echo server: one per connection, every line comes back.',
+  },
+  {
+    machine: clientMachine,
+    source: 'src/machines/client.ts',
+    summary: 'The terminal client: connect, wait for the server with backoff, chat, close.',
+  },
+];

@@ -1,0 +1,351 @@
+// @ts-nocheck — plain browser JavaScript, served as is (no build step).
+/**
+ * The inspector page's behaviour: it reads the inspection stream (JSON arrays of
+ * `@xstate.actor` / `@xstate.event` / `@xstate.snapshot` messages, see
+ * src/inspector/inspection-messages.ts) from /ws, keeps the latest snapshot of every actor, and
+ * shows them: the listener's and the supervisor's diagrams with their current state in amber,
+ * the table of connections, the selected connection on its diagram, and a log of the latest
+ * steps. Diagrams come from /diagrams.json (generated from the machines) and are drawn with the
+ * Mermaid bundle this server serves. The server has already redacted what it sends.
+ *
+ * For tests, each diagram's container carries `data-current`: its active leaf states, comma-separated.
+ */
+(() => {
+  'use strict';
+
+  const LOG_LIMIT = 300;
+  const ROW_LIMIT = 500;
+  const RECONNECT_MS = [500, 1000, 2000, 5000];
+
+  /** sessionId → { sessionId, name, machine, parentId, status, value, context, since } */
+  const actors = new Map();
+  let selected; // sessionId of the connection followed on the connection diagram
+  let selectedName;
+  let diagrams = {};
+  /** container element → { machineId, nodesByPath: Map<path, SVGGElement> } */
+  const rendered = new Map();
+  let eventCount = 0;
+  let dirty = false;
+  const pendingLog = [];
+
+  const $ = (selector) => document.querySelector(selector);
+  const containers = {
+    listener: $('#diagram-listener'),
+    supervisor: $('#diagram-supervisor'),
+    connection: $('#diagram-connection'),
+  };
+
+  // ───────────── state values ─────────────
+
+  /** Every active state's dotted path, ancestors included: {a: 'b'} → ['a', 'a.b']. */
+  function activePaths(value, prefix = '') {
+    if (value === undefined || value === null) return [];
+    if (typeof value === 'string') return [prefix + value];
+    return Object.entries(value).flatMap(([key, child]) => [prefix + key, ...activePaths(child, `${prefix}${key}.`)]);
+  }
+
+  /** The active leaf states only: {a: 'b'} → ['a.b']. */
+  function leafPaths(value, prefix = '') {
+    if (value === undefined || value === null) return [];
+    if (typeof value === 'string') return [prefix + value];
+    return Object.entries(value).flatMap(([key, child]) => leafPaths(child, `${prefix}${key}.`));
+  }
+
+  const describeValue = (value) => leafPaths(value).join(', ') || '—';
+  const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+  function machineOf(definition, fallback) {
+    try {
+      return JSON.parse(definition).id ?? fallback;
+    } catch {
+      return fallback;
+    }
+  }
+
+  // ───────────── diagrams ─────────────
+
+  let renderQueue = Promise.resolve();
+  let renderCount = 0;
+
+  /** Draws `machineId` into `container` (once), then indexes its state boxes by path. */
+  function drawDiagram(container, machineId) {
+    if (container.dataset.machine === machineId && rendered.has(container)) return renderQueue;
+    container.dataset.machine = machineId;
+    renderQueue = renderQueue.then(async () => {
+      const diagram = diagrams[machineId];
+      if (!diagram) return;
+      const renderId = `d${++renderCount}-${machineId}`;
+      try {
+        const { svg } = await window.mermaid.render(renderId, diagram.mermaid);
+        container.innerHTML = svg;
+      } catch (err) {
+        const error = document.createElement('pre');
+        error.className = 'diagram-error';
+        error.textContent = `Cannot draw the ${machineId} diagram: ${err && err.message ? err.message : err}`;
+        container.replaceChildren(error);
+        return;
+      }
+      // Mermaid names each state's group `<renderId>-state-<mermaid id>-<n>`.
+      const pattern = new RegExp(`^${renderId}-state-(.+)-\\d+$`);
+      const byMermaidId = new Map();
+      for (const group of container.querySelectorAll('g[id]')) {
+        const match = pattern.exec(group.id);
+        if (match && !byMermaidId.has(match[1])) byMermaidId.set(match[1], group);
+      }
+      const nodesByPath = new Map();
+      for (const [path, mermaidId] of Object.entries(diagram.nodeIds)) {
+        const group = byMermaidId.get(mermaidId);
+        if (group) nodesByPath.set(path, group);
+      }
+      rendered.set(container, { machineId, nodesByPath });
+      markDirty();
+    });
+    return renderQueue;
+  }
+
+  /** Puts the `current` class on the boxes of the active states (and only those). */
+  function highlight(container, value) {
+    container.dataset.current = leafPaths(value).join(',');
+    const drawn = rendered.get(container);
+    if (!drawn) return;
+    const active = new Set(activePaths(value));
+    for (const [path, group] of drawn.nodesByPath) group.classList.toggle('current', active.has(path));
+  }
+
+  // ───────────── the stream ─────────────
+
+  function apply(message) {
+    eventCount++;
+    const { snapshot } = message;
+    switch (message.type) {
+      case '@xstate.actor': {
+        actors.set(message.sessionId, {
+          sessionId: message.sessionId,
+          name: message.name,
+          machine: machineOf(message.definition, message.name),
+          parentId: message.parentId,
+          status: snapshot.status,
+          value: snapshot.value,
+          context: snapshot.context,
+          since: Number(message.createdAt),
+        });
+        break;
+      }
+      case '@xstate.snapshot': {
+        const actor = actors.get(message.sessionId);
+        if (!actor) return;
+        const from = actor.value;
+        const to = snapshot.value === undefined ? from : snapshot.value;
+        if (!sameValue(from, to)) actor.since = Number(message.createdAt);
+        actor.value = to;
+        actor.status = snapshot.status;
+        if (snapshot.context !== undefined) actor.context = snapshot.context;
+        if (!actor.parentId) pendingLog.push({ at: Number(message.createdAt), actor: actor.name, event: message.event, from, to, status: snapshot.status });
+        if (snapshot.status !== 'active') {
+          actors.delete(actor.sessionId);
+          if (actor.sessionId === selected) selectedName = `${actor.name} (ended)`;
+        }
+        break;
+      }
+      default:
+        return; // '@xstate.event': the snapshot that follows carries the same event
+    }
+    markDirty();
+  }
+
+  function markDirty() {
+    if (dirty) return;
+    dirty = true;
+    requestAnimationFrame(render);
+  }
+
+  // ───────────── rendering ─────────────
+
+  const rootActors = (machine) => [...actors.values()].filter((a) => !a.parentId && machine.includes(a.machine));
+  const connectionActors = () =>
+    rootActors(['connection', 'echo']).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+
+  function render() {
+    dirty = false;
+    const [listener] = rootActors(['listener']);
+    const [supervisor] = rootActors(['supervisor']);
+    $('#listener-state').textContent = listener ? describeValue(listener.value) : '—';
+    $('#supervisor-state').textContent = supervisor ? describeValue(supervisor.value) : '—';
+    if (listener) highlight(containers.listener, listener.value);
+    if (supervisor) highlight(containers.supervisor, supervisor.value);
+
+    // The connection diagram: the chat server's connections, or the echo server's.
+    const connectionMachine = supervisor?.context?.mode === 'echo' ? 'echo' : 'connection';
+    if (containers.connection.dataset.machine !== connectionMachine && diagrams[connectionMachine]) drawDiagram(containers.connection, connectionMachine);
+
+    const connections = connectionActors();
+    renderTable(connections);
+    const followed = selected && actors.get(selected);
+    if (followed) selectedName = followed.name;
+    $('#selected-connection').textContent = followed
+      ? `${followed.name}: ${describeValue(followed.value)}`
+      : selectedName ?? 'click a row to follow it';
+    highlight(containers.connection, followed ? followed.value : undefined);
+
+    renderLog();
+    $('#summary').textContent = `${connections.length} connection${connections.length === 1 ? '' : 's'} · ${eventCount} messages received`;
+  }
+
+  function renderTable(connections) {
+    $('#connection-count').textContent = String(connections.length);
+    $('#no-connections').hidden = connections.length > 0;
+    const rows = connections.slice(0, ROW_LIMIT).map((actor) => {
+      const row = document.createElement('tr');
+      row.dataset.sessionId = actor.sessionId;
+      row.dataset.connection = actor.name;
+      row.dataset.state = leafPaths(actor.value).join(',');
+      if (actor.sessionId === selected) row.classList.add('selected');
+      const login = actor.context?.login;
+      row.append(
+        cell(actor.name),
+        cell(actor.context?.remoteAddress ?? '—'),
+        cell(login ?? '—', login ? 'login-cell' : 'login-cell unknown'),
+        cell(describeValue(actor.value), 'state-cell'),
+        cell(sinceText(actor.since), 'since-cell', new Date(actor.since).toISOString()),
+      );
+      return row;
+    });
+    if (connections.length > ROW_LIMIT) {
+      const more = document.createElement('tr');
+      const td = cell(`… and ${connections.length - ROW_LIMIT} more`);
+      td.colSpan = 5;
+      more.append(td);
+      rows.push(more);
+    }
+    $('#connections tbody').replaceChildren(...rows);
+  }
+
+  function renderLog() {
+    if (pendingLog.length === 0) return;
+    const scroller = $('#log-scroll');
+    const atBottom = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 4;
+    const body = $('#event-log tbody');
+    const fragment = document.createDocumentFragment();
+    for (const entry of pendingLog.splice(0).slice(-LOG_LIMIT)) {
+      const row = document.createElement('tr');
+      row.className = 'fresh';
+      const same = sameValue(entry.from, entry.to);
+      const change = entry.status !== 'active' && entry.status !== 'done'
+        ? `${describeValue(entry.from)} → ${entry.status}`
+        : same ? `= ${describeValue(entry.to)}` : describeChange(entry.from, entry.to);
+      row.append(cell(clock(entry.at), 'time'), cell(entry.actor), breakable(cell(eventLabel(entry.event))), breakable(cell(change, same ? 'change same' : 'change')));
+      fragment.append(row);
+    }
+    body.append(fragment);
+    while (body.rows.length > LOG_LIMIT) body.deleteRow(0);
+    if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  /**
+   * `from → to`, with the states' common parent said once:
+   * `authenticating.registering: choosingPassword → repeatingPassword`.
+   */
+  function describeChange(from, to) {
+    const [before, after] = [leafPaths(from), leafPaths(to)];
+    if (before.length !== 1 || after.length !== 1) return `${describeValue(from)} → ${describeValue(to)}`;
+    const [a, b] = [before[0].split('.'), after[0].split('.')];
+    let common = 0;
+    while (common < a.length - 1 && common < b.length - 1 && a[common] === b[common]) common++;
+    const arrow = `${a.slice(common).join('.')} → ${b.slice(common).join('.')}`;
+    return common === 0 ? arrow : `${a.slice(0, common).join('.')}: ${arrow}`;
+  }
+
+  /** Lets a cell's long dotted paths wrap after a dot (a <wbr>: the text itself is unchanged). */
+  function breakable(td) {
+    const parts = td.textContent.split('.');
+    td.replaceChildren();
+    parts.forEach((part, i) => {
+      if (i > 0) td.append('.', document.createElement('wbr'));
+      td.append(part);
+    });
+    return td;
+  }
+
+  function cell(text, className, title) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (className) td.className = className;
+    if (title) td.title = title;
+    return td;
+  }
+
+  /** `client.line "hi"`, `done: checkLogin`, `after loginTimeout`, `started`. */
+  function eventLabel(event) {
+    if (!event || !event.type) return '—';
+    const { type } = event;
+    if (type === 'xstate.init') return 'started';
+    if (type === 'xstate.stop') return 'stopped';
+    let match = /^xstate\.(done|error)\.actor\.(.+)$/.exec(type);
+    if (match) return `${match[1]}: ${match[2]}`;
+    match = /^xstate\.after\.([^.]+)\./.exec(type);
+    if (match) return `after ${/^\d+$/.test(match[1]) ? `${Number(match[1]) / 1000}s` : match[1]}`;
+    if (typeof event.text === 'string') return `${type} "${event.text.length > 60 ? `${event.text.slice(0, 60)}…` : event.text}"`;
+    return type;
+  }
+
+  const pad = (n, width = 2) => String(n).padStart(width, '0');
+  function clock(ms) {
+    const d = new Date(ms);
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  }
+  function sinceText(ms) {
+    const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    const ago = seconds < 60 ? `${seconds}s` : seconds < 3600 ? `${Math.floor(seconds / 60)}m ${seconds % 60}s` : `${Math.floor(seconds / 3600)}h`;
+    return `${clock(ms).slice(0, 8)} (${ago})`;
+  }
+
+  // Clicking a connection follows it on the connection diagram.
+  $('#connections tbody').addEventListener('click', (event) => {
+    const row = event.target.closest('tr[data-session-id]');
+    if (!row) return;
+    selected = row.dataset.sessionId;
+    selectedName = row.dataset.connection;
+    markDirty();
+  });
+  // The "since" column ages by itself.
+  setInterval(() => {
+    for (const td of document.querySelectorAll('#connections td.since-cell')) td.textContent = sinceText(Date.parse(td.title));
+  }, 1000);
+
+  // ───────────── connection ─────────────
+
+  let attempt = 0;
+  function connect() {
+    const status = $('#link-status');
+    const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    socket.addEventListener('open', () => {
+      attempt = 0;
+      // The server replays every live actor first: start from a clean slate.
+      actors.clear();
+      status.dataset.status = 'live';
+      status.textContent = 'live';
+    });
+    socket.addEventListener('message', (event) => {
+      for (const message of JSON.parse(event.data)) apply(message);
+    });
+    socket.addEventListener('close', () => {
+      status.dataset.status = 'disconnected';
+      status.textContent = 'disconnected — reconnecting…';
+      setTimeout(connect, RECONNECT_MS[Math.min(attempt++, RECONNECT_MS.length - 1)]);
+    });
+  }
+
+  async function start() {
+    window.mermaid.initialize({ startOnLoad: false, securityLevel: 'strict', theme: 'default' });
+    diagrams = await (await fetch('/diagrams.json')).json();
+    drawDiagram(containers.listener, 'listener');
+    drawDiagram(containers.supervisor, 'supervisor');
+    drawDiagram(containers.connection, 'connection');
+    connect();
+    await renderQueue;
+    document.body.dataset.ready = 'true';
+  }
+
+  window.statechatInspector = { diagrams: () => diagrams, activePaths, leafPaths };
+  start();
+})();

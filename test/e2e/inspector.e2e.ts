@@ -1,0 +1,155 @@
+/**
+ * The inspector as a person uses it: `statechat server --inspect` in a real process, the page in
+ * Chromium, two `nc`-like clients. The page must show both connections in the right states,
+ * follow the clicked one on the connection diagram as it signs in, never show the password, and
+ * load nothing from anywhere but the server. Every diagram of docs/machines.md is drawn too.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient } from '../integration/harness.js';
+import { type Browser, launchChromium } from './chromium.js';
+import { type ServerProcess, startServerProcess } from './server-process.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SCREENSHOT = path.join(repoRoot, 'test-results', 'inspector.png');
+const PASSWORD = 'correct-horse-42';
+const WAIT = { timeout: 10_000 };
+
+let server: ServerProcess;
+let browser: Browser;
+let page: Page;
+const requested: string[] = [];
+const problems: string[] = [];
+
+beforeAll(async () => {
+  server = await startServerProcess();
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+  page.on('request', (request) => requested.push(request.url()));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The state a connection's row shows, once it shows `state`. */
+const rowInState = (connection: string, state: string) =>
+  page.waitForSelector(`#connections tbody tr[data-connection="${connection}"][data-state="${state}"]`, WAIT);
+
+/** The ids of the boxes highlighted on a diagram. */
+const highlightedIds = (diagram: string) =>
+  page.$$eval(`#diagram-${diagram} g.current`, (groups) => groups.map((g) => g.id));
+
+/** The Mermaid id of a state, from the page's own copy of the diagrams. */
+const nodeId = (machine: string, statePath: string) =>
+  page.evaluate(([m, p]) => (window as any).statechatInspector.diagrams()[m!].nodeIds[p!] as string, [machine, statePath]);
+
+/** The diagram highlights exactly `leaf` and the composite states around it — nothing else. */
+async function expectHighlighted(diagram: string, machine: string, leaf: string): Promise<void> {
+  await page.waitForSelector(`#diagram-${diagram}[data-current="${leaf}"]`, WAIT);
+  const segments = leaf.split('.');
+  const expected = await Promise.all(segments.map((_, i) => nodeId(machine, segments.slice(0, i + 1).join('.'))));
+  const highlighted = (await highlightedIds(diagram)).map((id) => /-state-(.+)-\d+$/.exec(id)?.[1]);
+  expect(highlighted.sort()).toEqual(expected.sort());
+}
+
+describe('the inspector page', () => {
+  it('draws the listener and supervisor diagrams with their current states', async () => {
+    await page.goto(server.inspectorUrl);
+    await page.waitForSelector('body[data-ready="true"]', WAIT);
+    await page.waitForSelector('#link-status[data-status="live"]', WAIT);
+
+    expect(await page.$$('.diagram-error')).toHaveLength(0);
+    await expectHighlighted('listener', 'listener', 'accepting');
+    await page.waitForSelector('#diagram-supervisor[data-current="running.logDisplay.shown,running.maintenance.idle"]', WAIT);
+    expect(await page.textContent('#listener-state')).toBe('accepting');
+  });
+
+  it('draws every diagram of docs/machines.md with the Mermaid it serves', async () => {
+    const markdown = await fs.readFile(path.join(repoRoot, 'docs/machines.md'), 'utf8');
+    const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks).toHaveLength(5);
+
+    const results = await page.evaluate(async (sources) => {
+      const out: string[] = [];
+      for (const [i, source] of sources.entries()) {
+        try {
+          const { svg } = await (window as any).mermaid.render(`doc-check-${i}`, source);
+          out.push(svg.includes('<svg') ? 'drawn' : 'no svg');
+        } catch (err) {
+          out.push(`error: ${(err as Error).message}`);
+        }
+      }
+      return out;
+    }, blocks);
+
+    expect(results).toEqual(['drawn', 'drawn', 'drawn', 'drawn', 'drawn']);
+  });
+
+  it('lists two connections and follows the clicked one through its sign-in', async () => {
+    const alice = await TestClient.connect(server.chatPort);
+    const bob = await TestClient.connect(server.chatPort);
+    await alice.expect(/^Enter your login:/);
+    await bob.expect(/^Enter your login:/);
+
+    await rowInState('c1', 'authenticating.awaitingLogin');
+    await rowInState('c2', 'authenticating.awaitingLogin');
+    expect(await page.textContent('#connection-count')).toBe('2');
+    expect(await page.textContent('#connections tr[data-connection="c1"] td:nth-child(2)')).toBe('127.0.0.1');
+
+    await page.click('#connections tbody tr[data-connection="c1"]');
+    await expectHighlighted('connection', 'connection', 'authenticating.awaitingLogin');
+
+    alice.send('alice');
+    await alice.expect(/choose a password/i);
+    await rowInState('c1', 'authenticating.registering.choosingPassword');
+    await expectHighlighted('connection', 'connection', 'authenticating.registering.choosingPassword');
+    expect(await page.textContent('#connections tr[data-connection="c1"] td:nth-child(3)')).toBe('alice');
+
+    alice.send(PASSWORD);
+    await alice.expect(/repeat/i);
+    await expectHighlighted('connection', 'connection', 'authenticating.registering.repeatingPassword');
+    alice.send(PASSWORD);
+    await alice.expect(/welcome/i);
+    await rowInState('c1', 'chatting.idle');
+    await expectHighlighted('connection', 'connection', 'chatting.idle');
+
+    alice.send('hello from alice');
+    await page.waitForFunction(
+      (text) => [...document.querySelectorAll('#event-log td')].some((td) => td.textContent === text),
+      'client.line "hello from alice"',
+      WAIT,
+    );
+
+    // Bob never moved; the page still shows him where he is.
+    await rowInState('c2', 'authenticating.awaitingLogin');
+    expect(await page.textContent('#selected-connection')).toBe('c1: chatting.idle');
+
+    await fs.mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    alice.close();
+    bob.close();
+  });
+
+  it('never shows the password: the typed lines of a password prompt read •••', async () => {
+    const html = await page.content();
+    expect(html).not.toContain(PASSWORD);
+    const events = await page.$$eval('#event-log td', (cells) => cells.map((td) => td.textContent));
+    expect(events.filter((text) => text === 'client.line "•••"')).toHaveLength(2); // the password, and its repeat
+  });
+
+  it('loaded nothing from anywhere but the inspector, without an error', async () => {
+    const origin = new URL(server.inspectorUrl).origin;
+    expect(requested.length).toBeGreaterThan(0);
+    expect(requested.filter((url) => !url.startsWith(origin) && !url.startsWith('data:'))).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,229 @@
+/**
+ * The connection machine as a test model: which events a client (and the server's own services)
+ * can produce in each state, with payloads, and the protocol oracle every replayed step is judged
+ * by — the same oracle for the pure machine and for the real server over TCP.
+ *
+ * Invoked services (checkLogin, verifyPassword, registerUser, joinChat, loadHistory) do not run
+ * during graph traversal, so their `xstate.done.actor.*` / `xstate.error.actor.*` events are
+ * offered as events, with outputs consistent with the login the path typed: each login below is a
+ * *scenario* the TCP replay can set up on a real server (a registered user, one already online,
+ * one registered by someone else meanwhile…).
+ */
+import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import { DEFAULTS } from '../../src/io/config.js';
+import { type ConnectionInput, connectionMachine, type JoinResult, type LoginCheck } from '../../src/machines/connection.js';
+import { loginKey, text } from '../../src/machines/protocol.js';
+import { type EmittedAction, eventsFrom, generatePaths, leafIds, linesOf, type ModelPath } from './graph.js';
+
+export const machine = connectionMachine;
+
+/** Mirrors the server defaults the TCP replay runs with. */
+export const MODEL_INPUT: ConnectionInput = {
+  connectionId: 'model',
+  remoteAddress: '127.0.0.1',
+  loginTimeoutMs: DEFAULTS.loginTimeoutMs,
+  minPasswordLength: DEFAULTS.minPasswordLength,
+  maxPasswordAttempts: DEFAULTS.maxPasswordAttempts,
+  historyReplay: DEFAULTS.historyReplay,
+  maxLineBytes: DEFAULTS.maxLineBytes,
+};
+
+/**
+ * The logins a path may type, each a scenario:
+ * - `newbie`: unknown, registers.
+ * - `racer`: unknown, but someone else registers it while this client is choosing its password
+ *   (the registration then reports `taken`).
+ * - `known`: registered as `Known` (the registered spelling wins), signs in with a password.
+ * - `busybee`: registered as `BusyBee` and online on another connection (refused at once, under
+ *   its registered spelling).
+ * - `dupe`: registered; someone else signs in as it between the password prompt and the join
+ *   (the join then reports `alreadyOnline`).
+ */
+export type Scenario = 'newbie' | 'racer' | 'known' | 'busybee' | 'dupe';
+
+export const SCENARIOS: Record<Scenario, { typed: string; registeredAs: string | undefined }> = {
+  newbie: { typed: 'newbie', registeredAs: undefined },
+  racer: { typed: 'racer', registeredAs: undefined },
+  known: { typed: 'known', registeredAs: 'Known' },
+  busybee: { typed: 'busybee', registeredAs: 'BusyBee' },
+  dupe: { typed: 'dupe', registeredAs: 'dupe' },
+};
+
+export function scenarioOf(login: string | undefined): Scenario | undefined {
+  if (login === undefined) return undefined;
+  return (Object.keys(SCENARIOS) as Scenario[]).find((s) => loginKey(SCENARIOS[s].typed) === loginKey(login));
+}
+
+/** Invalid logins: each gets its reason and the prompt again. */
+export const INVALID_LOGINS = ['', 'no spaces allowed'];
+export const PASSWORD = 'p4ssword';
+export const TOO_SHORT = 'abc';
+export const OTHER_PASSWORD = 'something-else';
+/** What a chatting user types: one of each kind the machine tells apart. */
+export const CHAT_LINES = [
+  'hello, everyone',
+  '   ',
+  '/who',
+  '/help',
+  '/history',
+  '/history 2',
+  '/history 0',
+  '/msg nobody are you there?',
+  '/msg',
+  '/frobnicate',
+  '/quit',
+];
+/** The one recipient of `/msg` in CHAT_LINES: never online. */
+export const NOBODY = 'nobody';
+
+const injected = { message: 'injected fault' };
+
+function checkResult(login: string | undefined): LoginCheck {
+  const scenario = scenarioOf(login);
+  if (!scenario) throw new Error(`checkingLogin with a login that is no scenario: ${login}`);
+  const { registeredAs } = SCENARIOS[scenario];
+  return { registeredAs, online: scenario === 'busybee' };
+}
+
+/** The events offered in a state, with payloads; see the module comment. */
+export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
+  const login = snapshot.context.login as string | undefined;
+  const awaiting = (state: string) => snapshot.matches({ authenticating: state });
+  return eventsFrom(snapshot, (type) => {
+    switch (type) {
+      case 'client.line':
+        if (awaiting('awaitingLogin')) {
+          return [...Object.values(SCENARIOS).map((s) => s.typed), ...INVALID_LOGINS].map((t) => line(t));
+        }
+        // The password typed is right or wrong as the verify outcome that follows says: the TCP
+        // replay types the one that produces it.
+        if (awaiting('awaitingPassword')) return [line(PASSWORD)];
+        if (snapshot.matches({ authenticating: { registering: 'choosingPassword' } })) return [line(TOO_SHORT), line(PASSWORD)];
+        if (snapshot.matches({ authenticating: { registering: 'repeatingPassword' } })) return [line(PASSWORD), line(OTHER_PASSWORD)];
+        if (snapshot.matches({ chatting: 'idle' })) return CHAT_LINES.map(line);
+        return [];
+      // The line pump delivers lines (too long or not) only in states tagged `input`.
+      case 'client.lineTooLong':
+        return snapshot.hasTag('input') ? [{ type, bytes: MODEL_INPUT.maxLineBytes + 1 }] : [];
+      case 'xstate.done.actor.checkLogin':
+        return [{ type, output: checkResult(login) }];
+      case 'xstate.done.actor.verifyPassword':
+        return [{ type, output: true }, { type, output: false }];
+      case 'xstate.done.actor.registerUser':
+        return [{ type, output: scenarioOf(login) === 'racer' ? 'taken' : 'registered' }];
+      case 'xstate.done.actor.joinChat': {
+        const output: JoinResult = scenarioOf(login) === 'dupe' ? { status: 'alreadyOnline' } : { status: 'joined', recent: [] };
+        return [{ type, output }];
+      }
+      case 'xstate.done.actor.loadHistory':
+        return [{ type, output: [] }];
+      default:
+        return type.startsWith('xstate.error.actor.') ? [{ type, error: injected }] : undefined;
+    }
+  });
+}
+
+function line(t: string): EventObject {
+  return { type: 'client.line', text: t } as EventObject;
+}
+
+export function connectionPaths(): ModelPath[] {
+  return generatePaths(machine, {
+    input: MODEL_INPUT,
+    events: connectionEvents,
+    limit: 20_000,
+    // A path never ends while a service runs: it goes on with the service's (first) completion.
+    settle: (snapshot) =>
+      leafIds(snapshot).some((id) => SERVICE_STATES.has(id))
+        ? connectionEvents(snapshot).find((e) => e.type.startsWith('xstate.done.actor.'))
+        : undefined,
+  });
+}
+
+// ---- the oracle --------------------------------------------------------------------------------
+
+/** What the server must have said last when it waits for input in a sign-in state. */
+export const PROMPTS: Record<string, RegExp> = {
+  'connection.authenticating.awaitingLogin': /login.*:$/i,
+  'connection.authenticating.awaitingPassword': /^Password:$/,
+  'connection.authenticating.registering.choosingPassword': /^Choose a password.*:$/,
+  'connection.authenticating.registering.repeatingPassword': /repeat.*password:$/i,
+};
+
+/** States in which the server is working (a service runs) and says nothing until it finishes. */
+export const SERVICE_STATES = new Set([
+  'connection.authenticating.checkingLogin',
+  'connection.authenticating.verifyingPassword',
+  'connection.authenticating.registering.saving',
+  'connection.authenticating.joining',
+  'connection.chatting.loadingHistory',
+]);
+
+/**
+ * Judges one step by what the client was told. `lines`: what the server sent during the step;
+ * `closed`: whether the server closed (or was asked to close) the connection.
+ * - a step that ends the session closes the connection;
+ * - a step after which the server waits for input in a sign-in state and that said anything ends
+ *   with that state's prompt, and entering such a state always says something (the prompt);
+ * - the step that reaches `chatting` says Welcome;
+ * - while a service runs the server says nothing.
+ * Returns the problems found (none: the step is consistent with the state it reached).
+ */
+export function judgeStep(before: AnyMachineSnapshot, after: AnyMachineSnapshot, lines: readonly string[], closed: boolean): string[] {
+  const problems: string[] = [];
+  const [leaf] = leafIds(after);
+  const [previous] = leafIds(before);
+  if (after.status === 'done') {
+    if (!closed) problems.push('the session ended but the connection was not closed');
+    return problems;
+  }
+  if (closed) problems.push(`the connection was closed in ${leaf}`);
+  const prompt = PROMPTS[leaf!];
+  if (prompt) {
+    if (lines.length > 0 && !prompt.test(lines[lines.length - 1]!)) {
+      problems.push(`waiting for input in ${leaf}, but the last line sent was ${JSON.stringify(lines[lines.length - 1])}, not a prompt matching ${prompt}`);
+    }
+    if (leaf !== previous && lines.length === 0) problems.push(`entered ${leaf} without a prompt`);
+  }
+  if (SERVICE_STATES.has(leaf!) && lines.length > 0) problems.push(`said ${JSON.stringify(lines)} while ${leaf} was still running`);
+  if (after.matches('chatting') && !before.matches('chatting') && !lines.some((l) => /Welcome/.test(l))) {
+    problems.push('reached chatting without a Welcome');
+  }
+  return problems;
+}
+
+/** Whether a step's actions close the connection. */
+export function closesConnection(actions: readonly EmittedAction[]): boolean {
+  return actions.some((a) => a.type === 'closeConnection');
+}
+
+/**
+ * What the client receives for a step, as the machine describes it: its `send` lines plus what
+ * the runtime's actions say to this client (`listOnline`, `sendPrivate` to someone offline).
+ * `online`: the logins online at that moment, for `/who`. A `noHistory` line stands for a history
+ * block (the TCP replay accepts any block there: earlier paths may have posted messages).
+ */
+export function expectedLines(actions: readonly EmittedAction[], online: () => string[]): string[] {
+  const lines: string[] = [];
+  for (const action of actions) {
+    switch (action.type) {
+      case 'send':
+        lines.push(...linesOf([action]));
+        break;
+      case 'listOnline': {
+        const logins = online();
+        lines.push(`Online (${logins.length}): ${logins.join(', ')}`);
+        break;
+      }
+      case 'sendPrivate': {
+        const { to } = action.params as { to: string };
+        if (to !== NOBODY) throw new Error(`the model only messages ${NOBODY}, not ${to}`);
+        lines.push(`No user named ${to} is online.`);
+        break;
+      }
+    }
+  }
+  return lines;
+}
+
+export const HISTORY_BLOCK = text.noHistory;
