@@ -14,6 +14,7 @@ import {
   type ScryptOptions,
 } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fsyncDir } from './durable-file.js';
 import { InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
@@ -172,13 +173,32 @@ const HASH_BYTES = 32;
 const MAX_N = 2 ** 20;
 const MAX_RP = 64;
 
-function scryptAsync(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
+/**
+ * Hashes that may run at once. scrypt runs on libuv's thread pool, and so does every file write
+ * (history appends, the log): with every pool thread hashing, a burst of sign-ins held chat
+ * delivery back until the burst was over (bench/, scenario 4: chat p99 ×15–30). So one pool
+ * thread is always left for the files, and one core for the event loop; the other sign-ins wait
+ * their turn here, in order.
+ */
+const MAX_HASHES = Math.max(1, Math.min((Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1, availableParallelism() - 1));
+let hashing = 0;
+const waitingForHash: (() => void)[] = [];
+
+async function scryptAsync(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
   // Node's default maxmem (32 MiB) is exactly what N=2^17, r=8 needs, with no room for the rest.
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 + (1 << 20) };
-  return new Promise((resolve, reject) => {
-    // NFC: the same password typed on two systems may arrive composed or decomposed.
-    scrypt(password.normalize('NFC'), salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  if (hashing < MAX_HASHES) hashing++;
+  else await new Promise<void>((resolve) => waitingForHash.push(resolve)); // a finished hash hands its slot over
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      // NFC: the same password typed on two systems may arrive composed or decomposed.
+      scrypt(password.normalize('NFC'), salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
+    });
+  } finally {
+    const next = waitingForHash.shift();
+    if (next) next();
+    else hashing--;
+  }
 }
 
 export async function hashPassword(password: string, params: ScryptParams): Promise<string> {
