@@ -16,6 +16,7 @@ import { type Actor, type AnyActorRef, createActor, fromPromise, waitFor } from 
 import { describeCause, PortInUseError, StatechatError } from '../io/errors.js';
 import { listenerMachine, type ListenerNotice } from '../machines/listener.js';
 import { text } from '../machines/protocol.js';
+import { openFileLimit } from '../io/open-file-limit.js';
 import { afterThisStep } from './after-this-step.js';
 import { encodeLines } from './client-link.js';
 import type { ServerLog } from './server-log.js';
@@ -46,6 +47,14 @@ export interface Listener {
 
 /** EMFILE and friends are logged at most this often; accept itself is retried by libuv. */
 const ACCEPT_ERROR_LOG_INTERVAL_MS = 1000;
+
+/**
+ * File descriptors kept free for everything that is not a client socket (data files, the log,
+ * stdio, the inspector). Out of descriptors, libuv silently accepts-and-closes new connections
+ * (its EMFILE trick), so Node never reports it; capping connections just below the limit makes
+ * the server drop the excess itself — and say so — while the files it must write stay openable.
+ */
+const FD_RESERVE = 32;
 
 export async function startListener(options: ListenerOptions): Promise<Listener> {
   const { log } = options;
@@ -206,6 +215,12 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     if (actor.getSnapshot().value === 'binding') return; // the bind actor reports it
     actor.send({ type: 'listener.acceptFailed', code: err.code ?? describeCause(err) });
   });
+  const fdLimit = openFileLimit();
+  if (fdLimit !== undefined) {
+    server.maxConnections = Math.max(1, fdLimit - FD_RESERVE);
+    // Node closes the dropped connection itself; the listener backs off by refusing until some close.
+    server.on('drop', () => actor.send({ type: 'listener.acceptFailed', code: `EMFILE, ${server.maxConnections} connections open` }));
+  }
 
   actor.subscribe({ error: (err) => log.info(`error: listener actor failed: ${describeCause(err)}`) });
   options.inspectActor?.(actor);
