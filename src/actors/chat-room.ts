@@ -4,7 +4,7 @@
  * A shared backend (Redis pub/sub across several servers) implements the same interface.
  */
 import { loginKey } from '../machines/protocol.js';
-import { encodeLines } from './client-link.js';
+import { encodeLines, LINE_END } from './client-link.js';
 
 export interface ChatMember {
   readonly connectionId: string;
@@ -25,6 +25,11 @@ export interface ChatRoom {
   readonly size: number;
   /** Encodes `line` once and delivers it to every member but `except`. Returns the recipients. */
   broadcast(line: string, except?: ChatMember): number;
+  /**
+   * Several lines in one buffer to every member, as if broadcast one after the other: a member
+   * that is the `except` of a line gets only the lines after it (it joined with that line).
+   */
+  broadcastAll(lines: readonly { line: string; except?: ChatMember }[]): number;
 }
 
 export class LocalChatRoom implements ChatRoom {
@@ -58,6 +63,27 @@ export class LocalChatRoom implements ChatRoom {
 
   get size(): number {
     return this.members.size;
+  }
+
+  broadcastAll(lines: readonly { line: string; except?: ChatMember }[]): number {
+    if (lines.length === 1) return this.broadcast(lines[0].line, lines[0].except);
+    const bytes = encodeLines(lines.map((l) => l.line));
+    /** For a member named as `except`: where the lines after its own start. */
+    const after = new Map<ChatMember, number>();
+    let end = 0;
+    for (const { line, except } of lines) {
+      end += Buffer.byteLength(line, 'utf8') + LINE_END.length;
+      if (except) after.set(except, end);
+    }
+    let recipients = 0;
+    for (const member of this.members.values()) {
+      const from = after.size > 0 ? after.get(member) : undefined;
+      if (from === undefined) member.deliver(bytes);
+      else if (from < bytes.length) member.deliver(bytes.subarray(from));
+      else continue;
+      recipients++;
+    }
+    return recipients;
   }
 
   broadcast(line: string, except?: ChatMember): number {

@@ -123,13 +123,13 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
    * would overtake them — a /msg or a leave notice ahead of the user's last message, a /history
    * reply without it. Deferring both the same way keeps the order in which the user typed.
    */
-  const route = <T>(step: () => T | Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => afterThisStep(() => router.enqueue(step).then(resolve, reject)));
+  const route = <T>(step: () => T | Promise<T>, opts?: { notices?: boolean }): Promise<T> =>
+    new Promise<T>((resolve, reject) => afterThisStep(() => router.enqueue(step, opts).then(resolve, reject)));
 
   const leaveRoom = () => {
     if (!member || !room.leave(member)) return;
     const left = member;
-    void route(() => room.broadcast(text.left(left.login), left));
+    void route(() => router.notice(text.left(left.login), left), { notices: true });
   };
 
   const end = (how: string) => {
@@ -200,9 +200,9 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
           if (!room.join(candidate)) return { status: 'alreadyOnline' } as const;
           member = candidate;
           link.holdDeliveries();
-          room.broadcast(text.joined(input.login), candidate);
+          router.notice(text.joined(input.login), candidate);
           return { status: 'joined', recent: await recent } as const;
-        });
+        }, { notices: true });
       },
     },
   };

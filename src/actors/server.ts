@@ -52,9 +52,12 @@ export interface RunningServer {
   readonly listener: Listener;
   /** Live connections (any state), by connection id. */
   readonly connections: ReadonlyMap<string, { link: ClientLink; actor: Actor<any> }>;
-  /** Resolves when the shutdown has finished (console `shutdown`, a signal, or `shutdown()`). */
-  readonly stopped: Promise<void>;
-  shutdown(): Promise<void>;
+  /**
+   * Resolves when the shutdown has finished (console `shutdown`, a signal, or `shutdown()`);
+   * `clean` is false when something could not be flushed or closed (the CLI then exits 1).
+   */
+  readonly stopped: Promise<{ clean: boolean }>;
+  shutdown(): Promise<{ clean: boolean }>;
 }
 
 interface ChatStores {
@@ -132,6 +135,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     );
   };
 
+  let cleanShutdown = true;
   const shutDown = async () => {
     listener.stop();
     const closing = new Promise<void>((resolve) => {
@@ -162,7 +166,12 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       actors: {
         clearLogFile: fromPromise(() => log.clearFile()),
         clearClientsFile: fromPromise(() => stores!.users.clear()),
-        shutDown: fromPromise(shutDown),
+        shutDown: fromPromise(() =>
+          shutDown().catch((err: unknown) => {
+            cleanShutdown = false;
+            throw err;
+          }),
+        ),
       },
       actions: {
         reply: (_, { lines }) => log.reply(lines),
@@ -209,13 +218,13 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     { id: 'supervisor', input: { mode: config.mode } },
   );
 
-  let resolveStopped!: () => void;
-  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  let resolveStopped!: (result: { clean: boolean }) => void;
+  const stopped = new Promise<{ clean: boolean }>((resolve) => (resolveStopped = resolve));
   supervisor.subscribe({
-    complete: () => resolveStopped(),
+    complete: () => resolveStopped({ clean: cleanShutdown }),
     error: (err) => {
       log.info(`error: supervisor failed: ${describeCause(err)}`);
-      resolveStopped();
+      resolveStopped({ clean: false });
     },
   });
 

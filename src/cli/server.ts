@@ -58,8 +58,8 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
       }
     });
   }
-  await server.stopped;
+  const { clean } = await server.stopped;
   await inspector?.close();
   // stdin may still hold the event loop open; everything that matters is closed and flushed.
-  process.exit(0);
+  process.exit(clean ? 0 : 1);
 }

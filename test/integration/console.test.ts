@@ -283,7 +283,7 @@ describe('shutdown', () => {
       expect(await client.expect(/shutting down/)).toBe(text.shuttingDown);
       await client.expectClosed();
     }
-    await t.server.stopped;
+    expect(await t.server.stopped).toEqual({ clean: true });
     const delivered = bob.lines.filter((l) => / alice: in flight \d+$/.test(l)).map((l) => l.slice(l.indexOf('in flight')));
     const stored = await t.readFile('history.csv');
     for (const message of delivered) expect(stored).toContain(message);

@@ -335,8 +335,9 @@ async function check(world: World, step: ReplayStep): Promise<void> {
       case 'reportFailure': {
         const what = params!.what as string;
         if (what === 'shutdown') {
-          // The shutdown still closed everything (and logged why it failed) before failing.
-          await t.server.stopped;
+          // The shutdown still closed everything (and logged why it failed) before failing,
+          // and says it was not clean (the CLI exits 1 on that).
+          expect(await t.server.stopped).toEqual({ clean: false });
           await waitForLogFile(t, /error: closing the data files failed: .*injected fault[^]*server stopped/);
           if (logShown) await cursor.expect(/error: shutdown failed: .*injected fault/);
         } else {
