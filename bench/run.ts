@@ -2,8 +2,8 @@
  * `npm run bench` — statechat against a bare node:net baseline, side by side in one run (issue 5).
  *
  *   npm run bench                  every scenario, 3 rounds (about 10 minutes on 2 cores)
- *   npm run bench -- --quick       smoke run (about a minute): smaller sizes, 1 round
- *   options: --rounds N  --generators N  --only s1,s2,s3,s4,s5  --check  --markdown  --no-write
+ *   npm run bench -- --quick       smoke run (under two minutes): smaller sizes, 1 round
+ *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5  --check  --markdown  --no-write
  *
  * For every scenario the two servers run alternately — ours, baseline, ours, baseline … — each
  * with a fresh data dir and fresh load-generator processes, and each figure is the median over
@@ -12,7 +12,7 @@
  * `--check` exits 1 only if a message went missing or arrived twice, or a server could not run —
  * never because of speed.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import { type BarGroup, defaultFormat, type Panel, renderChart } from './chart.j
 import { clientsFile, historyFile } from './fixtures.js';
 import type { ServerKind } from './gen-protocol.js';
 import { REPO } from './processes.js';
-import { type CaseResult, chatCase, massCase, type Settings, SETUP_SCRYPT_N, startupCase, stormCase } from './scenarios.js';
+import { type CaseResult, chatCase, hasRateLimit, massCase, RATE_LIMIT_OFF, type Settings, SETUP_SCRYPT_N, startupCase, stormCase } from './scenarios.js';
 import { machineDescription } from './sysstat.js';
 
 const { values: args } = parseArgs({
@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench -- [--quick] [--rounds N] [--generators N] [--only s1,s2,s3,s4,s5] [--check] [--markdown] [--no-write]\n',
+    'Usage: npm run bench -- [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5] [--check] [--markdown] [--no-write]\n',
   );
   process.exit(0);
 }
@@ -49,16 +49,30 @@ const rounds = Math.max(1, Number(args.rounds ?? (quick ? 1 : 3)));
 const only = new Set((args.only ?? 's1,s2,s3,s4,s5').split(',').map((s) => s.trim()));
 const KINDS: ServerKind[] = ['ours', 'baseline'];
 
-const settings: Settings = quick
+/**
+ * Every process (server, generators) may hold as many sockets as the open-file limit allows (Node
+ * raises its soft limit to the hard one); client counts are capped below it so that a machine
+ * with a low limit runs smaller cases instead of failing. The run says so when it caps.
+ */
+const openFileLimit = fileLimitSync();
+const cappedBy: string[] = [];
+const cap = (clients: number): number => {
+  const max = Math.max(50, openFileLimit - 300);
+  if (clients <= max) return clients;
+  cappedBy.push(`${clients} → ${max}`);
+  return max;
+};
+
+const presets: Settings = quick
   ? {
       generators: Number(args.generators ?? 2),
       window: Number(args.window ?? 100),
       textLength: 48,
       drainTimeoutMs: 60_000,
-      chat: { sizes: [100, 1000], senders: 10, warmupS: 0.5, measureS: 2 },
-      fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 0.5, measureS: 3 },
-      mass: { clients: 2000, scryptN: 16, broadcasts: 5 },
-      storm: { clients: 300, senders: 10, rate: 200, logins: 50, scryptN: 16384, beforeS: 2, afterS: 1 },
+      chat: { sizes: [100, 1000], senders: 10, warmupS: 0.5, measureS: 1.5 },
+      fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 0.5, measureS: 2 },
+      mass: { clients: 1000, scryptN: 16, broadcasts: 5 },
+      storm: { clients: 300, senders: 10, rate: 200, logins: 20, scryptN: 16384, beforeS: 2, afterS: 1 },
       startup: { users: 10_000, historyLines: 100_000 },
     }
   : {
@@ -72,6 +86,13 @@ const settings: Settings = quick
       storm: { clients: 1000, senders: 10, rate: 200, logins: 200, scryptN: 16384, beforeS: 4, afterS: 2 },
       startup: { users: 100_000, historyLines: 1_000_000 },
     };
+const settings: Settings = {
+  ...presets,
+  chat: { ...presets.chat, sizes: presets.chat.sizes.map(cap) },
+  fixedRate: { ...presets.fixedRate, clients: cap(presets.fixedRate.clients) },
+  mass: { ...presets.mass, clients: cap(presets.mass.clients) },
+  storm: { ...presets.storm, clients: cap(presets.storm.clients + presets.storm.logins) - presets.storm.logins },
+};
 
 // ---- cases and figures -------------------------------------------------------------------------
 
@@ -234,10 +255,10 @@ function summary(caseId: string, result: CaseResult): string {
           pick('heapPerConnKB', 'KB'),
           pick('broadcastAllMs', 'ms'),
           pick('serverCpuCores', ' cores'),
-          ...Object.keys(f).filter((k) => k.startsWith('step_')).map((k) => pick(k, 'ms')),
+          pick('generatorCpuCores', ' cores'),
         ]
       : caseId === 's4'
-        ? [pick('p99BeforeMs', 'ms'), pick('p99DuringMs', 'ms'), pick('loginsPerS', '/s')]
+        ? [pick('p99BeforeMs', 'ms'), pick('p99DuringMs', 'ms'), pick('loginsPerS', '/s'), pick('stormS', 's')]
         : caseId === 's5'
           ? [pick('acceptingS', 's'), pick('emptyAcceptingS', 's'), pick('firstReplayMs', 'ms')]
           : [
@@ -286,11 +307,13 @@ async function main(): Promise<number> {
   log(`ours: node bin/statechat.js server --port 0 --data-dir <fresh tmp dir>, real defaults (history fsync'ed on shutdown, written before delivery, log on)`);
   log(`      users in clients.csv are pre-registered with scrypt N=${SETUP_SCRYPT_N} hashes so that filling a room is quick (sign-in is not what S1/S2 measure)`);
   log(`      --scrypt-cost lowered only for the mass-login scenarios: S3 N=${mass.scryptN}, S4 N=${storm.scryptN} (the default is 131072)`);
+  if (hasRateLimit) {
+    log(`      S1 only: ${RATE_LIMIT_OFF.join(' ')} — the per-connection input limit (default 20 lines/s) would cap 10 senders at 200 msg/s`);
+  }
   log(`baseline: node bench/baseline-server.ts (node:net, the same LineFramer, per-turn batched writes, no auth, no history)`);
   log(`load: ${settings.generators} generator processes, window ${settings.window} messages in flight per sender, ${settings.textLength}-character messages`);
-  const nofile = await fileLimit();
-  if (only.has('s3') && nofile < mass.clients + 1000) {
-    log(`warning: the open-file limit is ${nofile}; ${mass.clients} clients need more (raise it: ulimit -n ${mass.clients * 2})`);
+  if (cappedBy.length > 0) {
+    log(`note: the open-file limit is ${openFileLimit}, so client counts were capped (${[...new Set(cappedBy)].join(', ')}); raise it (ulimit -Hn) for the full sizes`);
   }
 
   // Build (or reuse) the data files first so that no case pays for it.
@@ -480,9 +503,9 @@ function integrityTotals(): { ok: boolean; text: string; missing: number; duplic
   return { ok, text, missing, duplicated, dropped, failedLogins, failedRuns };
 }
 
-async function fileLimit(): Promise<number> {
+function fileLimitSync(): number {
   try {
-    const limits = await fs.readFile('/proc/self/limits', 'utf8');
+    const limits = readFileSync('/proc/self/limits', 'utf8');
     const match = /Max open files\s+(\d+)/.exec(limits);
     return match ? Number(match[1]) : Number.POSITIVE_INFINITY;
   } catch {
@@ -522,6 +545,16 @@ function chartFor(figures: FigureSummary[], date: Date, machine: ReturnType<type
       groups: compact(
         chat.sizes.flatMap((c) => [group(`${n(c)}: p50`, get(`s1.${c}.p50Ms`)), group(`${n(c)}: p99`, get(`s1.${c}.p99Ms`))]),
       ),
+    });
+  }
+  const perDelivery = compact(chat.sizes.map((c) => group(`${n(c)} clients`, get(`s1.${c}.serverCpuUsPerDelivery`), false)));
+  if (perDelivery.length) {
+    panels.push({
+      title: '1 · Server CPU per delivery, at full speed',
+      subtitle: 'CPU time ÷ deliveries: the least noisy figure on a shared machine',
+      unit: 'µs (lower is better)',
+      groups: perDelivery,
+      format: (v) => `${v.toFixed(2)} µs`,
     });
   }
   if (get('s2.p99Ms')) {
@@ -600,7 +633,7 @@ function chartFor(figures: FigureSummary[], date: Date, machine: ReturnType<type
   return renderChart({
     title: `statechat vs a bare node:net server — ${date.toISOString().slice(0, 10)}${quick ? ' (quick run)' : ''}`,
     lines: [
-      `${machine.cpus} cores (${machine.model}), Node ${machine.node}, ${machine.os}; server, load generators (${settings.generators} processes) and bench on the same machine; ${rounds} rounds, A B A B.`,
+      `${machine.cpus} cores (${machine.model}), Node ${machine.node}, ${machine.os}; server, load generators (${settings.generators} processes) and bench on the same machine; ${rounds} ${rounds === 1 ? 'round' : 'rounds'}, ours and baseline alternating.`,
       note,
     ],
     panels,

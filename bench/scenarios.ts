@@ -12,7 +12,7 @@ import { LineClient, nowUs } from './line-client.js';
 import { freePort, GeneratorPool, type MergedReport, ServerProcess } from './processes.js';
 import { progress } from './progress.js';
 import type { Histogram } from './histogram.js';
-import { cpuWindow, processRss } from './sysstat.js';
+import { cpuWindow, type CpuWindow, processRss } from './sysstat.js';
 
 /** The scrypt cost of the users that fill the room (sign-in is setup there, not measured). */
 export const SETUP_SCRYPT_N = 16;
@@ -106,6 +106,15 @@ async function endCase(running: Running): Promise<void> {
   if (running.dataDir) await removeDataDir(running.dataDir);
 }
 
+/** The processes whose CPU a case accounts for: the server, every generator, the bench itself. */
+function watched(server: ServerProcess, pool: GeneratorPool): Record<string, number | undefined> {
+  return { server: server.pid, bench: process.pid, ...Object.fromEntries(pool.pids.map((pid, i) => [`gen${i}`, pid])) };
+}
+
+function generatorCores(cpu: CpuWindow): number {
+  return Object.entries(cpu.cores).reduce((sum, [name, cores]) => (name.startsWith('gen') ? sum + (cores || 0) : sum), 0);
+}
+
 function integrityOf(report: MergedReport, failedLogins: number): CaseResult['integrity'] {
   return {
     missing: report.missing,
@@ -144,7 +153,7 @@ export async function chatCase(
     pool.phase(1);
     pool.startSending(opts.rate);
     await progress.timed(`${kind}: ${opts.label}, warming up`, opts.warmupS, sleep(opts.warmupS * 1000));
-    const window = cpuWindow({ server: server.pid, gen0: pool.pids[0], gen1: pool.pids[1], bench: process.pid });
+    const window = cpuWindow(watched(server, pool));
     pool.phase(2);
     await server.probe({ resetLoop: true });
     const profileDir = process.env.BENCH_PROFILE_DIR;
@@ -170,7 +179,7 @@ export async function chatCase(
         serverCpuCores: cpu.cores.server,
         // CPU time per delivery: the least noisy efficiency figure on a shared machine.
         serverCpuUsPerDelivery: (cpu.cores.server * cpu.seconds * 1e6) / merged.deliveries[2],
-        generatorCpuCores: (cpu.cores.gen0 || 0) + (cpu.cores.gen1 || 0),
+        generatorCpuCores: generatorCores(cpu),
         serverRssMB: rss / 2 ** 20,
         loopMaxMs: loop.loopMaxMs,
         loggedIn: joined.ok,
@@ -209,7 +218,7 @@ export async function massCase(kind: ServerKind, s: Settings): Promise<CaseResul
   try {
     await sleep(200);
     const idle = await server.probe({ gc: true });
-    const window = cpuWindow({ server: server.pid, gen0: pool.pids[0], gen1: pool.pids[1], bench: process.pid });
+    const window = cpuWindow(watched(server, pool));
     const started = nowUs();
     const joined = await pool.connect(`${kind}: signing in ${clients} clients`, clientSpecs('u', clients, 1), { concurrency: 250 });
     requireLogins(kind, 'mass sign-in', joined, server);
@@ -239,6 +248,7 @@ export async function massCase(kind: ServerKind, s: Settings): Promise<CaseResul
         broadcastP50Ms: ms(reach.quantile(0.5)),
         broadcastAllMs: ms(reach.quantile(1)),
         serverCpuCores: cpu.cores.server,
+        generatorCpuCores: generatorCores(cpu),
         ...stageFigures(joined.stages),
       },
       integrity: integrityOf(merged, joined.failed),
@@ -271,11 +281,11 @@ export async function stormCase(kind: ServerKind, s: Settings): Promise<CaseResu
     pool.phase(1);
     pool.startSending(rate / senders);
     await sleep(500); // the senders' first messages
-    const before = cpuWindow({ server: server.pid, gen0: pool.pids[0], gen1: pool.pids[1], bench: process.pid });
+    const before = cpuWindow(watched(server, pool));
     pool.phase(2);
     await progress.timed(`${kind}: chatting before the storm`, beforeS, sleep(beforeS * 1000));
     const beforeCpu = before.end();
-    const during = cpuWindow({ server: server.pid, gen0: pool.pids[0], gen1: pool.pids[1], bench: process.pid });
+    const during = cpuWindow(watched(server, pool));
     pool.phase(3);
     const stormStart = nowUs();
     const storm = await pool.connect(`${kind}: login storm, ${logins} sign-ins`, clientSpecs('s', logins, 0), {
@@ -303,6 +313,7 @@ export async function stormCase(kind: ServerKind, s: Settings): Promise<CaseResu
         stormLoginP50Ms: ms(storm.loginTime.quantile(0.5)),
         stormLoginMaxMs: ms(storm.loginTime.quantile(1)),
         serverCpuCoresDuring: stormCpu.cores.server,
+        generatorCpuCoresDuring: generatorCores(stormCpu),
       },
       integrity: integrityOf(merged, joined.failed + storm.failed),
       otherCores: (beforeCpu.otherCores + stormCpu.otherCores) / 2,

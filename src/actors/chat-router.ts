@@ -16,9 +16,12 @@ import type { ChatMessage, HistoryStore } from '../io/stores.js';
 import { formatChatLine } from '../machines/protocol.js';
 import type { ChatMember, ChatRoom } from './chat-room.js';
 
-/** How long notices may wait for company: longer in a bigger room, where each batch costs more. */
+/**
+ * How long notices may wait for company: longer in a bigger room, where each batch costs a write
+ * per member — 10 ms up to 100 members, 100 ms at 1,000, a second from 10,000 on.
+ */
 export function noticeDelayMs(members: number): number {
-  return Math.min(500, Math.max(10, members / 25));
+  return Math.min(1000, Math.max(10, members / 10));
 }
 
 export class ChatRouter {

@@ -6,7 +6,7 @@
  * them in a plain Map instead. A failure (an action throws, a service rejects unexpectedly)
  * stops only this actor: its socket is closed, the error is logged, the server goes on.
  */
-import { type Actor, type ActorSystem, type AnyActorRef, createActor, fromPromise } from 'xstate';
+import { type Actor, type ActorSystem, type AnyActorRef, createActor, fromPromise, type SnapshotFrom } from 'xstate';
 import type { ServerConfig } from '../io/config.js';
 import { describeCause } from '../io/errors.js';
 import type { HistoryStore, UserStore } from '../io/stores.js';
@@ -40,81 +40,33 @@ export interface ConnectionHandle {
   readonly actor: Actor<typeof connectionMachine>;
 }
 
-type Implementations = NonNullable<Parameters<typeof connectionMachine.provide>[0]>;
-type Actions = Required<NonNullable<Implementations['actions']>>;
-type PromiseArgs<Input> = { input: Input; signal: AbortSignal };
-
-/** One connection's effects: closures over its socket, its room member and the stores. */
-interface ConnectionEffects {
-  actions: Actions;
-  actors: {
-    checkLogin(args: PromiseArgs<{ login: string }>): Promise<LoginCheck>;
-    verifyPassword(args: PromiseArgs<{ login: string; password: string }>): Promise<boolean>;
-    registerUser(args: PromiseArgs<{ login: string; password: string; remoteAddress: string }>): Promise<'registered' | 'taken'>;
-    loadHistory(args: PromiseArgs<{ limit: number }>): Promise<ChatMessage[]>;
-    joinChat(args: PromiseArgs<{ login: string; historyReplay: number }>): Promise<JoinResult>;
-  };
-}
-
 /**
- * Every connection runs the *same* provided machine; its implementations find the connection's
- * own effects through the actor's system (each root actor has its own). `machine.provide()` per
- * connection rebuilt the whole state-node tree each time: ~30 KB of heap and ~0.3 ms of CPU per
- * connection (bench/, scenario 3).
+ * One connection's state and effects. Every connection runs the *same* provided machine, whose
+ * implementations find their connection through the actor's system (each root actor has its
+ * own): `machine.provide()` per connection rebuilt the whole state-node tree each time — ~30 KB of
+ * heap and ~0.3 ms of CPU per connection. And they are methods rather than closures: tsx compiles
+ * with esbuild's keepNames, which gives every *named* closure its own property dictionary
+ * (~0.3 KB); the 25 closures each connection made were ~8 KB of its heap (bench/, scenario 3).
  */
-const effectsBySystem = new WeakMap<ActorSystem<any>, ConnectionEffects>();
+class Connection {
+  member: Member | undefined;
+  actor!: Actor<typeof connectionMachine>;
+  private ended = false;
 
-function effectsOf(system: ActorSystem<any>): ConnectionEffects {
-  const effects = effectsBySystem.get(system);
-  if (!effects) throw new Error('no effects registered for this connection actor');
-  return effects;
-}
+  constructor(
+    readonly link: ClientLink,
+    readonly deps: ConnectionDeps,
+  ) {}
 
-let machineWithEffects: typeof connectionMachine | undefined;
+  get id(): string {
+    return this.link.connectionId;
+  }
 
-function providedMachine(): typeof connectionMachine {
-  return (machineWithEffects ??= connectionMachine.provide({
-    actions: {
-      send: (args, params) => effectsOf(args.system).actions.send(args, params),
-      closeConnection: (args, params) => effectsOf(args.system).actions.closeConnection(args, params),
-      postMessage: (args, params) => effectsOf(args.system).actions.postMessage(args, params),
-      sendPrivate: (args, params) => effectsOf(args.system).actions.sendPrivate(args, params),
-      listOnline: (args, params) => effectsOf(args.system).actions.listOnline(args, params),
-      leaveChat: (args, params) => effectsOf(args.system).actions.leaveChat(args, params),
-      log: (args, params) => effectsOf(args.system).actions.log(args, params),
-      reportFailure: (args, params) => effectsOf(args.system).actions.reportFailure(args, params),
-    },
-    actors: {
-      checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, system, signal }) =>
-        effectsOf(system).actors.checkLogin({ input, signal }),
-      ),
-      verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, system, signal }) =>
-        effectsOf(system).actors.verifyPassword({ input, signal }),
-      ),
-      registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
-        ({ input, system, signal }) => effectsOf(system).actors.registerUser({ input, signal }),
-      ),
-      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, system, signal }) =>
-        effectsOf(system).actors.loadHistory({ input, signal }),
-      ),
-      joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(({ input, system, signal }) =>
-        effectsOf(system).actors.joinChat({ input, signal }),
-      ),
-    },
-  }));
-}
-
-export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): ConnectionHandle {
-  const { config, users, history, router, throttle, log } = deps;
-  const { room } = router;
-  const id = link.connectionId;
-  let member: ChatMember | undefined;
-  let ended = false;
-
-  const who = () => {
-    const login = actor.getSnapshot().context.login;
-    return login ? `${log.pseudonym(login)} ` : '';
-  };
+  /** How the log names this connection's user, if it has one yet. */
+  who(): string {
+    const login = this.actor.getSnapshot().context.login;
+    return login ? `${this.deps.log.pseudonym(login)} ` : '';
+  }
 
   /**
    * Everything this connection routes (private messages, /history, its leave notice) goes
@@ -123,94 +75,182 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
    * would overtake them — a /msg or a leave notice ahead of the user's last message, a /history
    * reply without it. Deferring both the same way keeps the order in which the user typed.
    */
-  const route = <T>(step: () => T | Promise<T>, opts?: { notices?: boolean }): Promise<T> =>
-    new Promise<T>((resolve, reject) => afterThisStep(() => router.enqueue(step, opts).then(resolve, reject)));
+  route<T>(step: () => T | Promise<T>, opts?: { notices?: boolean }): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      afterThisStep(() => this.deps.router.enqueue(step, opts).then(resolve, reject)),
+    );
+  }
 
-  const leaveRoom = () => {
-    if (!member || !room.leave(member)) return;
-    const left = member;
-    void route(() => router.notice(text.left(left.login), left), { notices: true });
-  };
+  leaveRoom(): void {
+    const { member } = this;
+    if (!member || !this.deps.router.room.leave(member)) return;
+    void this.route(() => this.deps.router.notice(text.left(member.login), member), { notices: true });
+  }
 
-  const end = (how: string) => {
-    if (ended) return;
-    ended = true;
-    leaveRoom();
-    log.info(`disconnected ${who()}conn=${id} (${how})`);
-    deps.onEnded(id);
-  };
+  end(how: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.leaveRoom();
+    this.deps.log.info(`disconnected ${this.who()}conn=${this.id} (${how})`);
+    this.deps.onEnded(this.id);
+  }
 
-  const effects: ConnectionEffects = {
+  postMessage(body: string): void {
+    const { login } = this.member!;
+    afterThisStep(() => this.deps.postMessage(this.id, login, body));
+  }
+
+  sendPrivate(to: string, body: string): void {
+    const from = this.member!;
+    const { room } = this.deps.router;
+    // Through the router, so a private message never overtakes the sender's chat messages.
+    void this.route(() => {
+      const target = room.find(to);
+      if (!target || target === from) {
+        this.link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
+        return;
+      }
+      target.deliver(encodeLines([formatPrivateLine(new Date().toISOString(), from.login, body)]));
+      this.link.sendLines([`(private to ${target.login}) ${body}`]);
+    });
+  }
+
+  listOnline(): void {
+    const logins = this.deps.router.room.logins();
+    this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
+  }
+
+  logEntry(entry: string): void {
+    this.deps.log.info(`${entry} ${this.who()}conn=${this.id} from=${this.link.remoteAddress}`);
+  }
+
+  reportFailure(error: unknown): void {
+    this.deps.log.info(`error conn=${this.id}: ${describeCause(error)}`);
+  }
+
+  async checkLogin(login: string): Promise<LoginCheck> {
+    return { registeredAs: await this.deps.users.registeredLogin(login), online: this.deps.router.room.isOnline(login) };
+  }
+
+  async verifyPassword(login: string, password: string, signal: AbortSignal): Promise<boolean> {
+    const { throttle, users } = this.deps;
+    const key = loginKey(login);
+    await throttle.waitTurn(key, signal);
+    const ok = await users.verifyPassword(login, password);
+    if (ok) throttle.recordSuccess(key);
+    else throttle.recordFailure(key);
+    return ok;
+  }
+
+  /** Behind the router, so the user's own messages still being stored are included. */
+  loadHistory(limit: number): Promise<ChatMessage[]> {
+    return this.route(() => this.deps.history.recent(limit));
+  }
+
+  join(login: string, historyReplay: number): Promise<JoinResult> {
+    const { router, history } = this.deps;
+    const candidate = new Member(this.id, login, this.link, this.actor);
+    // Joining is a step of the router: the replay holds exactly what was delivered before
+    // the join, and live deliveries are held until the welcome is out — none lost, none twice.
+    return router.enqueue(
+      async () => {
+        const recent = history.recent(historyReplay);
+        if (!router.room.join(candidate)) return { status: 'alreadyOnline' } as const;
+        this.member = candidate;
+        this.link.holdDeliveries();
+        router.notice(text.joined(login), candidate);
+        return { status: 'joined', recent: await recent } as const;
+      },
+      { notices: true },
+    );
+  }
+
+  // The actor's observer.
+  next(snapshot: SnapshotFrom<typeof connectionMachine>): void {
+    if (snapshot.matches('chatting')) this.link.releaseDeliveries();
+  }
+
+  complete(): void {
+    this.end('closed');
+  }
+
+  error(err: unknown): void {
+    this.deps.log.info(`error conn=${this.id}: connection actor failed: ${describeCause(err)}`);
+    this.link.destroy();
+    this.end('actor failed');
+  }
+
+  flooded(): void {
+    const { config, log } = this.deps;
+    log.info(
+      `flooding: ${this.who()}conn=${this.id} kept sending faster than ${config.rateLimitPerSecond} lines a second for ${config.maxFloodMs / 1000} s, disconnected`,
+    );
+  }
+}
+
+/** A connection as the chat room sees it. */
+class Member implements ChatMember {
+  constructor(
+    readonly connectionId: string,
+    readonly login: string,
+    private readonly link: ClientLink,
+    private readonly actor: Actor<typeof connectionMachine>,
+  ) {}
+
+  deliver(bytes: Buffer): void {
+    this.link.deliver(bytes);
+  }
+
+  kick(): void {
+    this.actor.send({ type: 'server.kick' });
+  }
+}
+
+const connections = new WeakMap<ActorSystem<any>, Connection>();
+
+function connectionOf(system: ActorSystem<any>): Connection {
+  const connection = connections.get(system);
+  if (!connection) throw new Error('no connection registered for this actor');
+  return connection;
+}
+
+let machineWithEffects: typeof connectionMachine | undefined;
+
+function providedMachine(): typeof connectionMachine {
+  return (machineWithEffects ??= connectionMachine.provide({
     actions: {
-      send: (_, { lines }) => link.sendLines(lines),
-      closeConnection: () => link.close(),
-      postMessage: (_, { text: body }) => {
-        const { login } = member!;
-        afterThisStep(() => deps.postMessage(id, login, body));
-      },
-      sendPrivate: (_, { to, text: body }) => {
-        const from = member!;
-        // Through the router, so a private message never overtakes the sender's chat messages.
-        void route(() => {
-          const target = room.find(to);
-          if (!target || target === from) {
-            link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
-            return;
-          }
-          target.deliver(encodeLines([formatPrivateLine(new Date().toISOString(), from.login, body)]));
-          link.sendLines([`(private to ${target.login}) ${body}`]);
-        });
-      },
-      listOnline: () => {
-        const logins = room.logins();
-        link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
-      },
-      leaveChat: leaveRoom,
-      log: (_, { entry }) => log.info(`${entry} ${who()}conn=${id} from=${link.remoteAddress}`),
-      reportFailure: ({ event }) =>
-        log.info(`error conn=${id}: ${describeCause((event as { error?: unknown }).error)}`),
+      send: ({ system }, { lines }) => connectionOf(system).link.sendLines(lines),
+      closeConnection: ({ system }) => connectionOf(system).link.close(),
+      postMessage: ({ system }, { text: body }) => connectionOf(system).postMessage(body),
+      sendPrivate: ({ system }, { to, text: body }) => connectionOf(system).sendPrivate(to, body),
+      listOnline: ({ system }) => connectionOf(system).listOnline(),
+      leaveChat: ({ system }) => connectionOf(system).leaveRoom(),
+      log: ({ system }, { entry }) => connectionOf(system).logEntry(entry),
+      reportFailure: ({ system, event }) => connectionOf(system).reportFailure((event as { error?: unknown }).error),
     },
     actors: {
-      checkLogin: async ({ input }) => ({
-        registeredAs: await users.registeredLogin(input.login),
-        online: room.isOnline(input.login),
-      }),
-      verifyPassword: async ({ input, signal }) => {
-        const key = loginKey(input.login);
-        await throttle.waitTurn(key, signal);
-        const ok = await users.verifyPassword(input.login, input.password);
-        if (ok) throttle.recordSuccess(key);
-        else throttle.recordFailure(key);
-        return ok;
-      },
-      registerUser: ({ input }) => users.register(input.login, input.password, input.remoteAddress),
-      // Behind the router, so the user's own messages still being stored are included.
-      loadHistory: ({ input }) => route(() => history.recent(input.limit)),
-      joinChat: async ({ input }) => {
-        const candidate: ChatMember = {
-          connectionId: id,
-          login: input.login,
-          deliver: (bytes) => link.deliver(bytes),
-          kick: () => actor.send({ type: 'server.kick' }),
-        };
-        // Joining is a step of the router: the replay holds exactly what was delivered before
-        // the join, and live deliveries are held until the welcome is out — none lost, none twice.
-        return router.enqueue(async () => {
-          const recent = history.recent(input.historyReplay);
-          if (!room.join(candidate)) return { status: 'alreadyOnline' } as const;
-          member = candidate;
-          link.holdDeliveries();
-          router.notice(text.joined(input.login), candidate);
-          return { status: 'joined', recent: await recent } as const;
-        }, { notices: true });
-      },
+      checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, system }) => connectionOf(system).checkLogin(input.login)),
+      verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, system, signal }) =>
+        connectionOf(system).verifyPassword(input.login, input.password, signal),
+      ),
+      registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
+        ({ input, system }) => connectionOf(system).deps.users.register(input.login, input.password, input.remoteAddress),
+      ),
+      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, system }) => connectionOf(system).loadHistory(input.limit)),
+      joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(({ input, system }) =>
+        connectionOf(system).join(input.login, input.historyReplay),
+      ),
     },
-  };
+  }));
+}
 
+export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): ConnectionHandle {
+  const { config } = deps;
+  const connection = new Connection(link, deps);
   const actor = createActor(providedMachine(), {
-    id,
+    id: link.connectionId,
     input: {
-      connectionId: id,
+      connectionId: link.connectionId,
       remoteAddress: link.remoteAddress,
       loginTimeoutMs: config.loginTimeoutMs,
       minPasswordLength: config.minPasswordLength,
@@ -219,32 +259,23 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
       maxLineBytes: config.maxLineBytes,
     },
   });
+  connection.actor = actor;
+  connections.set(actor.system, connection);
 
-  actor.subscribe({
-    next: (snapshot) => {
-      if (snapshot.matches('chatting')) link.releaseDeliveries();
-    },
-    complete: () => end('closed'),
-    error: (err) => {
-      log.info(`error conn=${id}: connection actor failed: ${describeCause(err)}`);
-      link.destroy();
-      end('actor failed');
-    },
-  });
+  actor.subscribe(connection);
   link.socket.once('close', () => {
     // The machine normally reaches `closed` first; if it is stuck in a service, stop it here.
     if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed' });
     if (actor.getSnapshot().status === 'active') actor.stop();
-    end('socket closed');
+    connection.end('socket closed');
   });
 
-  effectsBySystem.set(actor.system, effects);
   deps.inspectActor?.(actor);
   actor.start();
   pumpLines(link, actor, config.maxLineBytes, {
     rateLimit: { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst },
     maxFloodMs: config.maxFloodMs,
-    onFlood: () => log.info(`flooding: ${who()}conn=${id} kept sending faster than ${config.rateLimitPerSecond} lines a second for ${config.maxFloodMs / 1000} s, disconnected`),
+    onFlood: connection.flooded.bind(connection),
   });
   return { link, actor };
 }

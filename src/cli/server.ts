@@ -24,6 +24,10 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
 
   // The inspection hub exists before the actors do: each is handed to it as it is created.
   const hub = config.inspector ? createInspectionHub(config.inspector) : undefined;
+  // A console that goes away (stdout piped into `head`, a closed terminal) must not take the
+  // server down with an unhandled EPIPE: the log file keeps every line.
+  process.stdout.on('error', () => {});
+
   let server;
   try {
     server = await createServer(config, { stdin: process.stdin, stdout: process.stdout, inspectActor: hub?.inspectActor });

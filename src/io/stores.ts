@@ -33,8 +33,9 @@ export interface UserStore {
 
 export interface HistoryStore {
   /**
-   * Appends a message. Group commit: every append made in the same event-loop turn goes out
-   * in one write; the promise resolves once that write has completed, so the caller delivers
+   * Appends a message. Group commit: every append made in the same event-loop turn — or while
+   * the previous write was under way — goes out in one write; the promise resolves once that
+   * write has completed, so the caller delivers
    * only what is already in the file. Rejects with StorageError (nothing half-written).
    */
   append(message: ChatMessage): Promise<void>;

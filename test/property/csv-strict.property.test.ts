@@ -1,0 +1,96 @@
+/**
+ * forEachRow reads the quote-free start of a file without csv-parse (a plain split, for start-up
+ * speed) and hands the rest to csv-parse. Whatever the bytes, it must agree with csv-parse alone
+ * under the same strict options: the same records, or a refusal naming the same line.
+ *
+ * One known difference: csv-parse's line counter also counts a lone CR (one not followed by LF,
+ * which is data inside a field); the plain part counts newline-terminated lines, as an editor
+ * does. Line numbers are compared only for input without a lone CR.
+ */
+import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CorruptFileError } from '../../src/io/errors.js';
+import { forEachRow } from '../../src/io/csv-strict.js';
+
+const COLUMNS = 3;
+
+/** The reference: csv-parse on the whole input, as forEachRow did before its fast path. */
+function reference(input: Buffer): { rows: [string[], number][] } | { errorLine: number } {
+  const rows: [string[], number][] = [];
+  let linesBefore = 0;
+  try {
+    parse(input, {
+      encoding: 'utf8',
+      bom: false,
+      record_delimiter: ['\n', '\r\n'],
+      relax_quotes: false,
+      relax_column_count: true,
+      skip_empty_lines: false,
+      skip_records_with_error: false,
+      on_record: (fields: string[], context) => {
+        const line = 1 + linesBefore;
+        linesBefore = context.lines;
+        if ((fields.length === 1 && fields[0] === '') || fields.length !== COLUMNS) throw Object.assign(new Error('bad'), { line });
+        rows.push([fields, line]);
+        return null;
+      },
+    });
+  } catch (err) {
+    return { errorLine: (err as { line?: number }).line ?? 1 + linesBefore };
+  }
+  return { rows };
+}
+
+function ours(input: Buffer): { rows: [string[], number][] } | { errorLine: number } {
+  const rows: [string[], number][] = [];
+  try {
+    forEachRow(input, { file: 'x.csv', firstLine: 1, columns: COLUMNS }, (fields, line) => {
+      rows.push([fields, line]);
+      return undefined;
+    });
+  } catch (err) {
+    if (!(err instanceof CorruptFileError)) throw err;
+    return { errorLine: err.line };
+  }
+  return { rows };
+}
+
+/** Lines of mostly plain cells, sometimes with a quote, a stray CR, a wrong field count or an empty line. */
+const piece = fc.constantFrom('a', 'b', 'é', '😀', ' ', '\t', '\r', ',', '"', '""', '=', '-', 'x y');
+const cell = fc.string({ unit: piece, maxLength: 5 });
+const lineText = fc.oneof(
+  { weight: 6, arbitrary: fc.array(cell, { minLength: COLUMNS, maxLength: COLUMNS }).map((cells) => cells.join(',')) },
+  { weight: 1, arbitrary: fc.array(cell, { minLength: 1, maxLength: 5 }).map((cells) => cells.join(',')) },
+  { weight: 1, arbitrary: fc.constant('') },
+);
+const file = fc
+  .tuple(fc.array(lineText, { maxLength: 12 }), fc.boolean())
+  .map(([lines, crlf]) => Buffer.from(lines.map((l) => `${l}${crlf ? '\r\n' : '\n'}`).join(''), 'utf8'));
+
+describe('forEachRow', () => {
+  it('agrees with csv-parse on any input: the same records on the same lines, or a refusal on the same line', () => {
+    fc.assert(
+      fc.property(file, (input) => {
+        const expected = reference(input);
+        const actual = ours(input);
+        const loneCr = /\r(?!\n)/.test(input.toString('utf8'));
+        if ('errorLine' in expected) {
+          expect('errorLine' in actual).toBe(true);
+          if (!loneCr) expect(actual).toEqual({ errorLine: expected.errorLine });
+        } else {
+          expect('rows' in actual).toBe(true);
+          const rows = (actual as { rows: [string[], number][] }).rows;
+          expect(rows.map(([fields]) => fields)).toEqual(expected.rows.map(([fields]) => fields));
+          if (!loneCr) expect(rows).toEqual(expected.rows);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps a CR inside a plain field and drops only the one before the newline', () => {
+    const input = Buffer.from('a\rb,c,d\r\r\ne,f,g\n');
+    expect(ours(input)).toEqual({ rows: [[['a\rb', 'c', 'd\r'], 1], [['e', 'f', 'g'], 2]] });
+  });
+});
