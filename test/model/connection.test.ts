@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../integration/harness.js';
 import { closesConnection, connectionPaths, expectedLines, judgeStep, machine, MODEL_INPUT } from './connection-model.js';
 import { isDrivableOverTcp, replayOverTcp, tcpGroupOf } from './connection-tcp.js';
-import { Coverage, type ModelPath, replayPure } from './graph.js';
+import { Coverage, expectFullCoverage, type ModelPath, replayPure } from './graph.js';
 
 // The real stores, with one-shot failures the paths can arm (faults.ts).
 vi.mock('../../src/io/user-store-csv.js', async (original) => (await import('./faults.js')).faultyUserStoreModule(await original()));
@@ -23,15 +23,6 @@ const named = (list: ModelPath[]) => list.map((p) => [p.name, p] as const);
  * connection machine is driven over TCP (store failures are injected, see faults.ts).
  */
 const TCP_EXCLUDED: Record<string, string> = {};
-
-function expectFullCoverage(coverage: Coverage, excluded: Record<string, string> = {}): void {
-  console.log(coverage.summary());
-  expect(coverage.missedStates()).toEqual([]);
-  expect(coverage.missedTransitions().filter((name) => !(name in excluded))).toEqual([]);
-  // The exclusion list names real transitions.
-  const all = coverage.allTransitionNames();
-  expect(Object.keys(excluded).filter((name) => !all.includes(name))).toEqual([]);
-}
 
 describe('connection model: generated paths on the pure machine', () => {
   const coverage = new Coverage('connection', machine);

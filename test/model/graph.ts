@@ -10,6 +10,7 @@
  * (wrong passwords, waiting connections) make distinct states: the traversal must be bounded by the
  * events offered, `stopWhen` and `limit`.
  */
+import { expect } from 'vitest';
 import {
   type AnyMachineSnapshot,
   type AnyStateMachine,
@@ -276,4 +277,16 @@ export function transitionName(definition: TransitionDefinition): string {
 
 function shortId(id: string): string {
   return id.split('.').slice(1).join('.') || id;
+}
+
+/**
+ * Prints the coverage line and fails if a state or transition was never reached — except the
+ * transitions `excluded` names (with the reason), which must themselves be real transitions.
+ */
+export function expectFullCoverage(coverage: Coverage, excluded: Record<string, string> = {}): void {
+  console.log(coverage.summary());
+  expect(coverage.missedStates()).toEqual([]);
+  expect(coverage.missedTransitions().filter((name) => !(name in excluded))).toEqual([]);
+  const all = coverage.allTransitionNames();
+  expect(Object.keys(excluded).filter((name) => !all.includes(name))).toEqual([]);
 }

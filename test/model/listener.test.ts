@@ -19,7 +19,7 @@ import { type ListenerInput, listenerMachine as machine, type ListenerNotice } f
 import { text } from '../../src/machines/protocol.js';
 import { makeDataDir, startTestServer, TEST_SCRYPT, TestClient, type TestServer } from '../integration/harness.js';
 import { ConsoleCursor } from './console-cursor.js';
-import { Coverage, describeEvent, eventsFrom, generatePaths, type ModelPath, replayPure, type ReplayStep } from './graph.js';
+import { Coverage, expectFullCoverage, describeEvent, eventsFrom, generatePaths, type ModelPath, replayPure, type ReplayStep } from './graph.js';
 
 const MAX_WAITING = 2;
 const INPUT: ListenerInput = { host: '127.0.0.1', port: 0, maxWaiting: MAX_WAITING };
@@ -71,14 +71,6 @@ const NOTICES: Record<ListenerNotice, RegExp> = {
   stopped: /listener stopped/,
   acceptFailed: /accept failed/,
 };
-
-function expectFullCoverage(coverage: Coverage, excluded: Record<string, string> = {}): void {
-  console.log(coverage.summary());
-  expect(coverage.missedStates()).toEqual([]);
-  expect(coverage.missedTransitions().filter((name) => !(name in excluded))).toEqual([]);
-  const all = coverage.allTransitionNames();
-  expect(Object.keys(excluded).filter((name) => !all.includes(name))).toEqual([]);
-}
 
 describe('listener model: generated paths on the pure machine', () => {
   const coverage = new Coverage('listener', machine);

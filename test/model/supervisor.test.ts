@@ -20,7 +20,7 @@ import { supervisorMachine as machine, type SupervisorInput } from '../../src/ma
 import { signIn, startTestServer, TestClient, type TestServer } from '../integration/harness.js';
 import { ConsoleCursor } from './console-cursor.js';
 import { type Fault, faults } from './faults.js';
-import { Coverage, describeEvent, eventsFrom, generatePaths, type ModelPath, replayPure, type ReplayStep } from './graph.js';
+import { Coverage, expectFullCoverage, describeEvent, eventsFrom, generatePaths, type ModelPath, replayPure, type ReplayStep } from './graph.js';
 
 vi.mock('../../src/io/user-store-csv.js', async (original) => (await import('./faults.js')).faultyUserStoreModule(await original()));
 vi.mock('../../src/io/history-store-csv.js', async (original) => (await import('./faults.js')).faultyHistoryStoreModule(await original()));
@@ -127,14 +127,6 @@ const FAULT_OF: Record<string, Fault> = {
  * transition is driven (store failures injected; SIGTERM as the CLI's handler delivers it).
  */
 const TCP_EXCLUDED: Record<string, string> = {};
-
-function expectFullCoverage(coverage: Coverage, excluded: Record<string, string> = {}): void {
-  console.log(coverage.summary());
-  expect(coverage.missedStates()).toEqual([]);
-  expect(coverage.missedTransitions().filter((name) => !(name in excluded))).toEqual([]);
-  const all = coverage.allTransitionNames();
-  expect(Object.keys(excluded).filter((name) => !all.includes(name))).toEqual([]);
-}
 
 describe('supervisor model: generated paths on the pure machine', () => {
   const coverage = new Coverage('supervisor', machine);
