@@ -3,7 +3,7 @@
  *
  *   npm run bench                  every scenario, 3 rounds (about 10 minutes on 2 cores)
  *   npm run bench -- --quick       smoke run (under two minutes): smaller sizes, 1 round
- *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5  --check  --markdown  --no-write
+ *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5 (or a case: s1.100)  --check  --markdown  --no-write
  *
  * For every scenario the two servers run alternately — ours, baseline, ours, baseline … — each
  * with a fresh data dir and fresh load-generator processes, and each figure is the median over
@@ -149,7 +149,7 @@ const allCases: CaseDef[] = [
     },
   },
 ];
-const cases = allCases.filter((c) => only.has(c.scenario));
+const cases = allCases.filter((c) => only.has(c.scenario) || only.has(c.id));
 
 interface Target {
   /** 'ratio': ours/baseline; 'ours': ours' own value. */

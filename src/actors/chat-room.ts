@@ -33,12 +33,22 @@ export interface ChatRoom {
 }
 
 export class LocalChatRoom implements ChatRoom {
+  /** Members by login key (presence), and… */
   private readonly members = new Map<string, ChatMember>();
+  /**
+   * …the same members in an array, for broadcasting: iterating an array is several times cheaper
+   * than a Map's iterator, and a broadcast to 1,000 members is the hottest loop of the server.
+   * A member leaves by swapping the last one into its place (order does not matter to anyone).
+   */
+  private readonly everyone: ChatMember[] = [];
+  private readonly slotOf = new Map<ChatMember, number>();
 
   join(member: ChatMember): boolean {
     const key = loginKey(member.login);
     if (this.members.has(key)) return false;
     this.members.set(key, member);
+    this.slotOf.set(member, this.everyone.length);
+    this.everyone.push(member);
     return true;
   }
 
@@ -46,6 +56,13 @@ export class LocalChatRoom implements ChatRoom {
     const key = loginKey(member.login);
     if (this.members.get(key) !== member) return false;
     this.members.delete(key);
+    const slot = this.slotOf.get(member)!;
+    const last = this.everyone.pop()!;
+    if (last !== member) {
+      this.everyone[slot] = last;
+      this.slotOf.set(last, slot);
+    }
+    this.slotOf.delete(member);
     return true;
   }
 
@@ -76,7 +93,7 @@ export class LocalChatRoom implements ChatRoom {
       if (except) after.set(except, end);
     }
     let recipients = 0;
-    for (const member of this.members.values()) {
+    for (const member of this.everyone) {
       const from = after.size > 0 ? after.get(member) : undefined;
       if (from === undefined) member.deliver(bytes);
       else if (from < bytes.length) member.deliver(bytes.subarray(from));
@@ -88,8 +105,10 @@ export class LocalChatRoom implements ChatRoom {
 
   broadcast(line: string, except?: ChatMember): number {
     const bytes = encodeLines([line]);
+    const { everyone } = this;
     let recipients = 0;
-    for (const member of this.members.values()) {
+    for (let i = 0; i < everyone.length; i++) {
+      const member = everyone[i]!;
       if (member === except) continue;
       member.deliver(bytes);
       recipients++;

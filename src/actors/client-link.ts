@@ -40,6 +40,8 @@ export class ClientLink {
   /** What this turn wrote, not yet handed to the socket (see `flush`). */
   private out: Buffer[] | undefined;
   private outBytes = 0;
+  /** What the socket held unread when this turn's first write came (see `write`). */
+  private unreadAtTurnStart = 0;
 
   constructor(
     readonly connectionId: string,
@@ -104,25 +106,35 @@ export class ClientLink {
     if (!this.socket.destroyed) this.socket.write(bytes);
   }
 
+  /**
+   * A slow consumer leaves what *earlier* turns handed to the socket unread beyond the bound.
+   * This turn's output does not count towards that: it has not even been offered to the kernel
+   * yet, and a burst bigger than the bound (one group commit of many long messages) would
+   * otherwise disconnect clients that read perfectly well. The hard cap bounds memory anyway.
+   *
+   * The socket is asked only at a turn's first write: what it holds unread cannot grow before
+   * this turn's flush (nothing else writes to it), so later writes of the turn — one per
+   * broadcast, the hot loop of a fan-out — compare against that figure, an upper bound.
+   */
   private write(bytes: Buffer): void {
-    if (this.isClosing) return;
-    // A slow consumer leaves what *earlier* turns handed to the socket unread beyond the bound.
-    // This turn's output does not count towards that: it has not even been offered to the kernel
-    // yet, and a burst bigger than the bound (one group commit of many long messages) would
-    // otherwise disconnect clients that read perfectly well. The hard cap bounds memory anyway.
+    if (this.closing) return;
+    if (this.out !== undefined) {
+      this.outBytes += bytes.length;
+      if (this.unreadAtTurnStart + this.outBytes > HARD_LIMIT_FACTOR * this.maxSendBufferBytes) {
+        this.outBytes -= bytes.length;
+        this.onSlowConsumer(this);
+        return;
+      }
+      this.out.push(bytes);
+      return;
+    }
+    if (this.socket.destroyed) return;
     const unread = this.socket.writableLength;
-    if (
-      unread > this.maxSendBufferBytes ||
-      unread + this.outBytes + bytes.length > HARD_LIMIT_FACTOR * this.maxSendBufferBytes
-    ) {
+    if (unread > this.maxSendBufferBytes || unread + bytes.length > HARD_LIMIT_FACTOR * this.maxSendBufferBytes) {
       this.onSlowConsumer(this);
       return;
     }
-    if (this.out !== undefined) {
-      this.out.push(bytes);
-      this.outBytes += bytes.length;
-      return;
-    }
+    this.unreadAtTurnStart = unread;
     this.out = [bytes];
     this.outBytes = bytes.length;
     unflushed.push(this);

@@ -2,9 +2,14 @@
  * createServer: wires the whole actor system for the chat server or the echo server.
  *
  *   console actor ──console.*──► supervisor ──pause/resume/stop──► listener ──serve──► connection actors
- *                                    ▲  │                                                   │
- *                                    │  └─ store-then-deliver (history, chat room)            │
- *                                    └──────────────── chat.posted ────────────────────────────┘
+ *                                    │ say, kick, shutdown                                  │
+ *                                    ▼                                                      │
+ *                     chat router: store, then deliver ◄── chat messages, /msg, joins, leaves
+ *
+ * The supervisor machine makes the control plane's decisions (console commands, the one
+ * shutdown). Chat messages are data: connection actors hand them straight to the router (history
+ * first, then the chat room) — a supervisor step per message cost a tenth of the CPU at full
+ * fan-out (bench/, scenario 1) and decided nothing.
  *
  * Startup refuses to run on a data file it cannot read exactly (corrupt CSV, wrong or missing
  * key): those errors propagate to the CLI, which prints them and exits non-zero, files untouched.
@@ -115,24 +120,11 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
           router: router!,
           throttle,
           log,
-          // Called once the connection's step is over (see `route` in connection-actor.ts).
-          postMessage: (id, login, body) => supervisor.send({ type: 'chat.posted', connectionId: id, login, text: body }),
           onEnded,
           inspectActor: io.inspectActor,
         })
       : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, onEnded, inspectActor: io.inspectActor });
     if (handle.actor.getSnapshot().status === 'active') connections.set(connectionId, handle);
-  };
-
-  const routeChatMessage = (connectionId: string, login: string, body: string) => {
-    const message = { at: new Date().toISOString(), login, text: body };
-    const sender = room.find(login);
-    router!.post(message, sender?.connectionId === connectionId ? sender : undefined).catch(
-      (err: unknown) => {
-        log.info(`error: history append failed, message refused: ${describeCause(err)}`);
-        connections.get(connectionId)?.link.sendLines(['Your message could not be saved, so it was not delivered. Try again later.']);
-      },
-    );
   };
 
   let cleanShutdown = true;
@@ -210,7 +202,6 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
         resumeListener: () => afterThisStep(() => listener.actor.send({ type: 'listener.resume' })),
         setLogDisplay: (_, { shown }) => log.setShown(shown),
         clearScreen: () => log.clearScreen(),
-        routeChatMessage: (_, { connectionId, login, text: body }) => routeChatMessage(connectionId, login, body),
         reportFailure: ({ event }, { what }) =>
           log.info(`error: ${what} failed: ${describeCause((event as { error?: unknown }).error)}`),
       },
@@ -261,6 +252,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       )
     : undefined;
 
+  log.flushConsole(); // start-up lines out before whatever the caller prints next
   return {
     get port() {
       return listener.port;

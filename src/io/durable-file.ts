@@ -13,7 +13,7 @@
  * told about, since the stores answer only once a write has completed. Without a marker nothing
  * is cut: damage of any other kind is the operator's to look at, and the stores refuse to start.
  */
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs, writeSync } from 'node:fs';
 import path from 'node:path';
 import { StorageError, UnreadableFileError } from './errors.js';
 
@@ -27,14 +27,18 @@ export interface AppendHandle {
 
 export type OpenAppendHandle = (file: string) => Promise<AppendHandle>;
 
+/**
+ * The real handle. Appends are written synchronously: a batch of chat messages is a few KB into
+ * the page cache, one write(2) of a few µs, while a thread-pool write made delivery wait for the
+ * next event-loop turn (and for any scrypt hashes queued on the pool before it) — history-first
+ * delivery cost fan-out a third of its throughput (bench/, scenario 1). Syncing to the device
+ * (`datasync`) stays asynchronous: that is the part that can take milliseconds.
+ */
 export const openAppendHandle: OpenAppendHandle = async (file) => {
   const handle = await fs.open(file, 'a', 0o600);
   return {
     async append(data) {
-      for (let offset = 0; offset < data.length; ) {
-        const { bytesWritten } = await handle.write(data, offset, data.length - offset);
-        offset += bytesWritten;
-      }
+      for (let offset = 0; offset < data.length; ) offset += writeSync(handle.fd, data, offset, data.length - offset);
     },
     truncate: (length) => handle.truncate(length),
     datasync: () => handle.datasync(),
@@ -99,7 +103,6 @@ export class AppendOnlyFile {
   private closed = false;
   /** `<file>.appending`, opened at the first append. */
   private marker: fs.FileHandle | undefined;
-  private idlePending = false;
   /** Set when a rollback itself failed: the tail of the file is unknown, so stop appending. */
   private broken: unknown = undefined;
 
@@ -144,36 +147,39 @@ export class AppendOnlyFile {
         this.broken = rollbackErr;
         throw new StorageError(this.file, err);
       }
-      this.markIdleSoon();
+      this.markIdle();
       throw new StorageError(this.file, err);
     }
-    this.markIdleSoon();
+    this.markIdle();
   }
 
-  /**
-   * Clears the marker once this append is over — off the caller's path (the append has already
-   * answered): queued behind whatever was queued meanwhile, and once for a run of appends, since
-   * each append overwrites the marker anyway.
-   */
-  private markIdleSoon(): void {
-    if (this.idlePending) return;
-    this.idlePending = true;
-    void this.serially(async () => {
-      this.idlePending = false;
-      await this.mark(IDLE_MARKER, false);
-    }).catch(() => undefined);
+  /** Clears the marker once the append is over (not synced: a stale marker only names a complete append). */
+  private markIdle(): void {
+    try {
+      if (this.marker) writeSync(this.marker.fd, IDLE_MARKER, 0, IDLE_MARKER.length, 0);
+    } catch {
+      // Harmless: recovery cuts nothing when the file already holds the whole append it names.
+    }
   }
 
   /**
    * Writes the in-flight marker in place (one small positional write: no new block, so it is not
    * itself torn). A synced append syncs its marker first, so that it survives what the data does.
+   *
+   * An unsynced append writes its marker synchronously: a 42-byte write into the page cache costs
+   * a syscall (~2 µs), while the thread pool's round trip made every history batch wait a turn
+   * longer, and queued it behind scrypt hashes in a login storm (bench/, scenarios 1 and 4).
    */
   private async mark(content: Buffer, sync: boolean): Promise<void> {
     const markerFile = appendMarkerFile(this.file);
     try {
       this.marker ??= await fs.open(markerFile, 'w', 0o600);
+      if (!sync) {
+        writeSync(this.marker.fd, content, 0, content.length, 0);
+        return;
+      }
       await this.marker.write(content, 0, content.length, 0);
-      if (sync) await this.marker.datasync();
+      await this.marker.datasync();
     } catch (err) {
       throw new StorageError(markerFile, err);
     }
@@ -186,7 +192,7 @@ export class AppendOnlyFile {
       await this.handle.datasync();
       this.size = length;
       this.broken = undefined;
-      if (this.marker) await this.mark(IDLE_MARKER, false);
+      this.markIdle();
     } catch (err) {
       throw new StorageError(this.file, err);
     }

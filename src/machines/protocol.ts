@@ -72,6 +72,7 @@ export const text = {
   loginTaken: (login: string) => `${login} was registered by someone else just now. Choose another login.`,
   registrationFailed: 'Registration failed: the server could not save it. Try again later.',
   serviceFailed: 'Sorry, the server hit an internal error. Disconnecting.',
+  messageNotSaved: 'Your message could not be saved, so it was not delivered. Try again later.',
   welcomeBack: (login: string) => `Welcome back, ${login}! Type /help for commands.`,
   welcomeNew: (login: string) => `Welcome, ${login}! You are registered. Type /help for commands.`,
   historyHeader: (n: number) => `--- last ${n} ${n === 1 ? 'message' : 'messages'} ---`,
@@ -119,9 +120,13 @@ export type ChatInput =
 export const MAX_HISTORY_REQUEST = 100;
 export const DEFAULT_HISTORY_REQUEST = 20;
 
+/** A command typed after a space is still a command: " /msg bob …" must never be broadcast. */
+export function isCommandLine(line: string): boolean {
+  return line.trimStart().startsWith('/');
+}
+
 export function parseChatInput(line: string, defaultHistory: number): ChatInput {
-  // A command typed after a space is still a command: " /msg bob …" must never be broadcast.
-  if (!line.trimStart().startsWith('/')) {
+  if (!isCommandLine(line)) {
     const clean = sanitizeChatText(line);
     return clean ? { kind: 'message', text: clean } : { kind: 'empty' };
   }

@@ -1,10 +1,11 @@
 /**
  * The supervisor machine: the server's control plane. It takes the operator's console
- * commands, routes chat messages (store first, then deliver), and runs the shutdown.
+ * commands and runs the shutdown.
  *
- * The registry of online users and the sockets live in the supervisor actor
- * (src/actors/supervisor-actor.ts) as plain maps updated in place — an xstate context copied
- * on every join would make 10,000 logins quadratic. What this machine owns is the *decisions*:
+ * The registry of online users, the sockets and the chat router live in the supervisor actor
+ * (src/actors/server.ts) as plain objects updated in place — an xstate context copied on every
+ * join would make 10,000 logins quadratic. Chat messages go from connection actors to the router
+ * without a step here: they are data, not decisions. What this machine owns is the *decisions*:
  * which command does what, in which state, and that a shutdown happens once.
  */
 import { fromPromise, setup } from 'xstate';
@@ -12,8 +13,6 @@ import type { ConsoleEvent } from './console-command.js';
 
 export type SupervisorEvent =
   | ConsoleEvent
-  /** A logged-in user said something: store it, then deliver it to everyone else. */
-  | { type: 'chat.posted'; connectionId: string; login: string; text: string }
   /** SIGINT / SIGTERM: same as the console's shutdown. */
   | { type: 'process.signal'; signal: string };
 
@@ -51,7 +50,6 @@ export const supervisorMachine = setup({
     resumeListener: () => {},
     setLogDisplay: (_, _params: { shown: boolean }) => {},
     clearScreen: () => {},
-    routeChatMessage: (_, _params: { connectionId: string; login: string; text: string }) => {},
     reportFailure: (_, _params: { what: string }) => {},
   },
   guards: {
@@ -87,12 +85,6 @@ export const supervisorMachine = setup({
           actions: {
             type: 'reply',
             params: ({ event }) => ({ lines: [`Unknown command "${event.input}". Type "help" for the list.`] }),
-          },
-        },
-        'chat.posted': {
-          actions: {
-            type: 'routeChatMessage',
-            params: ({ event }) => ({ connectionId: event.connectionId, login: event.login, text: event.text }),
           },
         },
       },

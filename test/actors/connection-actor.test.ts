@@ -47,7 +47,6 @@ function startServer(logLine: (line: string) => void) {
       router: new ChatRouter(room, history),
       throttle: new LoginThrottle(),
       log,
-      postMessage: () => {},
       onEnded: (id) => ended.push(id),
     });
   });

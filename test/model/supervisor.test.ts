@@ -2,10 +2,10 @@
  * Model-based tests of the supervisor machine (the operator's console): paths generated from the
  * machine with xstate/graph for the chat server and the echo server, replayed on the pure machine
  * and against a real server (a fresh one per path: every path starts from a new server), driven
- * through its console stdin, with real TCP clients for chat messages, kicks and announcements.
+ * through its console stdin, with real TCP clients for kicks and announcements.
  *
  * Each step is checked by its effects: the console's answers, what clients receive, the data
- * files (`clear log`, `clear file`, a stored chat message), and the log's record of failures.
+ * files (`clear log`, `clear file`), and the log's record of failures.
  * Store failures are injected one-shot (faults.ts). A command the model sends while a clear or
  * the shutdown is running is typed in the same stdin write as the command that started it (the
  * console reads them in one go, before that work can finish), so "busy" states are reachable.
@@ -28,11 +28,9 @@ vi.mock('../../src/io/log-file.js', async (original) => (await import('./faults.
 
 const KICKED = 'carol';
 const SAID = 'maintenance at noon';
-const POSTED = 'hello from alice';
 const injected = { message: 'injected fault' };
 
 function supervisorEvents(snapshot: AnyMachineSnapshot): EventObject[] {
-  const chat = (snapshot.context as SupervisorInput).mode === 'chat';
   return eventsFrom(snapshot, (type) => {
     switch (type) {
       case 'console.kick':
@@ -41,9 +39,6 @@ function supervisorEvents(snapshot: AnyMachineSnapshot): EventObject[] {
         return [{ type, text: SAID }];
       case 'console.unknown':
         return [{ type, input: 'frobnicate' }];
-      // Only a chat session posts; the echo server has none.
-      case 'chat.posted':
-        return chat ? [{ type, connectionId: 'alice', login: 'alice', text: POSTED }] : [];
       case 'process.signal':
         return [{ type, signal: 'SIGTERM' }];
       default:
@@ -83,9 +78,9 @@ const isInternal = (event: EventObject) => /^xstate\.(done|error)\.actor\./.test
 
 /**
  * Drivable from the console and TCP: a console command while busy must follow the command that
- * made it busy in the same write; a chat message or a signal needs a stable supervisor (they do
- * not come through stdin, so they cannot be aimed into the busy window); the echo server has no
- * history store whose closing could fail.
+ * made it busy in the same write; a signal needs a stable supervisor (it does not come through
+ * stdin, so it cannot be aimed into the busy window); the echo server has no history store whose
+ * closing could fail.
  */
 function isDrivable(mode: SupervisorInput['mode'], path: ModelPath): boolean {
   const { steps } = replayPure(machine, { mode }, path.events);
@@ -138,7 +133,7 @@ describe('supervisor model: generated paths on the pure machine', () => {
       for (const step of steps) {
         const types = step.actions.map((a) => a.type);
         // The echo server never acts on chat-only commands; it says they belong to the chat server.
-        if (mode === 'echo') expect(types.filter((t) => ['kick', 'say', 'showWho', 'routeChatMessage'].includes(t))).toEqual([]);
+        if (mode === 'echo') expect(types.filter((t) => ['kick', 'say', 'showWho'].includes(t))).toEqual([]);
         // A shutdown starts once: nothing is accepted any more once it has begun.
         if (!step.before.matches('running')) expect(isInternal(step.event)).toBe(true);
       }
@@ -229,10 +224,6 @@ async function perform(world: World, steps: readonly ReplayStep[], index: number
   const { t } = world;
   const step = steps[index]!;
   if (isInternal(step.event)) return index; // the server's own work finishing
-  if (step.event.type === 'chat.posted') {
-    world.online.get('alice')!.send(POSTED);
-    return index;
-  }
   if (step.event.type === 'process.signal') {
     // What the CLI's SIGTERM handler does (src/cli/server.ts); the test process cannot take the signal itself.
     t.server.supervisor.send({ type: 'process.signal', signal: 'SIGTERM' });
@@ -318,12 +309,6 @@ async function check(world: World, step: ReplayStep): Promise<void> {
         break;
       case 'clearScreen':
         break; // nothing to clear on a pipe; the log file is checked once the clear is reported
-      case 'routeChatMessage': {
-        // Stored first, then delivered to everyone else (never back to the sender).
-        await world.online.get('bob')!.expect(new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] alice: ${POSTED}$`));
-        expect(await t.readFile('history.csv')).toContain(`,alice,${POSTED}\n`);
-        break;
-      }
       case 'reportFailure': {
         const what = params!.what as string;
         if (what === 'shutdown') {

@@ -11,7 +11,8 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CorruptFileError } from '../../src/io/errors.js';
-import { forEachRow } from '../../src/io/csv-strict.js';
+import { stringify } from 'csv-stringify/sync';
+import { forEachRow, formatRow } from '../../src/io/csv-strict.js';
 
 const COLUMNS = 3;
 
@@ -92,5 +93,32 @@ describe('forEachRow', () => {
   it('keeps a CR inside a plain field and drops only the one before the newline', () => {
     const input = Buffer.from('a\rb,c,d\r\r\ne,f,g\n');
     expect(ours(input)).toEqual({ rows: [[['a\rb', 'c', 'd\r'], 1], [['e', 'f', 'g'], 2]] });
+  });
+});
+
+describe('formatRow', () => {
+  const anyText = fc.oneof(cell, fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }));
+
+  it('writes exactly what csv-stringify writes for the same record', () => {
+    fc.assert(
+      fc.property(fc.array(anyText, { minLength: 1, maxLength: 5 }), (fields) => {
+        expect(formatRow(fields)).toBe(stringify([fields]));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads back as the same fields', () => {
+    fc.assert(
+      fc.property(fc.array(anyText, { minLength: COLUMNS, maxLength: COLUMNS }), (fields) => {
+        const rows: string[][] = [];
+        forEachRow(Buffer.from(formatRow(fields)), { file: 'f.csv', firstLine: 1, columns: COLUMNS }, (read) => {
+          rows.push(read);
+          return undefined;
+        });
+        expect(rows).toEqual([fields]);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
