@@ -33,6 +33,12 @@ if (process.send) {
       globalThis.gc();
       globalThis.gc();
     }
+    // settleMs: V8 hands the pages a collection freed back to the OS a moment later (its sweeper
+    // and uncommit run concurrently), so RSS read at once still counts them.
+    if (msg.settleMs) setTimeout(() => answer(msg), msg.settleMs);
+    else answer(msg);
+  });
+  const answer = (msg) => {
     const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
     process.send({
@@ -50,7 +56,7 @@ if (process.send) {
       handles: process.getActiveResourcesInfo().length,
     });
     if (msg.resetLoop) loop.reset();
-  });
+  };
   // The probe must never keep a server alive.
   process.channel?.unref();
 }

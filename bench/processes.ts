@@ -132,8 +132,11 @@ export class ServerProcess {
     });
   }
 
-  /** Memory and event-loop figures from inside the server; `gc` collects garbage first. */
-  probe(opts: { gc?: boolean; resetLoop?: boolean } = {}): Promise<ProbeReply> {
+  /**
+   * Memory and event-loop figures from inside the server; `gc` collects garbage first, and
+   * `settleMs` waits that long after it before reading (see probe.mjs).
+   */
+  probe(opts: { gc?: boolean; resetLoop?: boolean; settleMs?: number } = {}): Promise<ProbeReply> {
     const id = this.nextProbe++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -144,7 +147,7 @@ export class ServerProcess {
         clearTimeout(timer);
         resolve(reply);
       });
-      this.child.send({ t: 'probe', id, gc: opts.gc ?? false, resetLoop: opts.resetLoop ?? false });
+      this.child.send({ t: 'probe', id, gc: opts.gc ?? false, resetLoop: opts.resetLoop ?? false, settleMs: opts.settleMs ?? 0 });
     });
   }
 

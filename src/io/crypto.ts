@@ -174,11 +174,12 @@ const MAX_N = 2 ** 20;
 const MAX_RP = 64;
 
 /**
- * Hashes that may run at once. scrypt runs on libuv's thread pool, and so does every file write
- * (history appends, the log): with every pool thread hashing, a burst of sign-ins held chat
- * delivery back until the burst was over (bench/, scenario 4: chat p99 ×15–30). So one pool
- * thread is always left for the files, and one core for the event loop; the other sign-ins wait
- * their turn here, in order.
+ * Hashes that may run at once. scrypt runs on libuv's thread pool: with every core hashing, a
+ * burst of sign-ins starved the event loop, and with every pool thread hashing, the file work
+ * that still goes through the pool (a registration's fsync, opening files) waited for the burst
+ * to end (bench/, scenario 4: chat p99 ×15–30 before this limit, when history appends also went
+ * through the pool). So one core is left for the event loop and one pool thread for the files;
+ * the other sign-ins wait their turn here, in order.
  */
 const MAX_HASHES = Math.max(1, Math.min((Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1, availableParallelism() - 1));
 let hashing = 0;
