@@ -9,15 +9,13 @@ import {
   createHmac,
   hkdfSync,
   randomBytes,
-  scrypt,
   timingSafeEqual,
-  type ScryptOptions,
 } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fsyncDir } from './durable-file.js';
 import { InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
+import { scryptPool } from './scrypt-pool.js';
 
 export interface Keyring {
   /** AES-256-GCM with a fresh 12-byte IV: `v1.<iv>.<tag>.<ciphertext>`, all base64url. */
@@ -173,33 +171,11 @@ const HASH_BYTES = 32;
 const MAX_N = 2 ** 20;
 const MAX_RP = 64;
 
-/**
- * Hashes that may run at once. scrypt runs on libuv's thread pool: with every core hashing, a
- * burst of sign-ins starved the event loop, and with every pool thread hashing, the file work
- * that still goes through the pool (a registration's fsync, opening files) waited for the burst
- * to end (bench/, scenario 4: chat p99 ×15–30 before this limit, when history appends also went
- * through the pool). So one core is left for the event loop and one pool thread for the files;
- * the other sign-ins wait their turn here, in order.
- */
-const MAX_HASHES = Math.max(1, Math.min((Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1, availableParallelism() - 1));
-let hashing = 0;
-const waitingForHash: (() => void)[] = [];
-
 async function scryptAsync(password: string, salt: Buffer, keylen: number, params: ScryptParams): Promise<Buffer> {
   // Node's default maxmem (32 MiB) is exactly what N=2^17, r=8 needs, with no room for the rest.
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 + (1 << 20) };
-  if (hashing < MAX_HASHES) hashing++;
-  else await new Promise<void>((resolve) => waitingForHash.push(resolve)); // a finished hash hands its slot over
-  try {
-    return await new Promise<Buffer>((resolve, reject) => {
-      // NFC: the same password typed on two systems may arrive composed or decomposed.
-      scrypt(password.normalize('NFC'), salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key)));
-    });
-  } finally {
-    const next = waitingForHash.shift();
-    if (next) next();
-    else hashing--;
-  }
+  const options = { N: params.N, r: params.r, p: params.p, maxmem: 128 * params.N * params.r * 2 + (1 << 20) };
+  // NFC: the same password typed on two systems may arrive composed or decomposed.
+  return scryptPool.hash({ password: password.normalize('NFC'), salt, keylen, options });
 }
 
 export async function hashPassword(password: string, params: ScryptParams): Promise<string> {

@@ -1,0 +1,125 @@
+/**
+ * Where password hashes are computed: a few worker threads running scrypt at a low CPU priority
+ * (nice 10), so that a burst of sign-ins yields the CPU to chat delivery whenever both want it.
+ *
+ * Why not libuv's thread pool (`crypto.scrypt`): its threads run at the same priority as the
+ * event loop, so hashing competed with chat delivery for the cores — 200 sign-ins at once
+ * (N=16384, ~35 ms of CPU each) raised chat p99 2.9× on 2 cores (bench/, scenario 4; 2.6× now,
+ * when the bare baseline, which hashes nothing, shows 2.8× from the burst of connections alone).
+ * A pool thread cannot be re-niced from JavaScript; a worker thread can lower its own priority
+ * (Linux keeps the nice value per thread). Nice 10, not 19: on a machine busy with other work,
+ * sign-ins still get about a tenth of a core instead of next to nothing.
+ *
+ * At most `maxHashes` run at once (one core is always left for the event loop); the others wait
+ * their turn here, in order. Workers start on first use; an idle one never keeps the process alive.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** The nice value hashing threads give themselves (0 is normal, 19 the lowest priority). */
+export const HASHING_NICE = 10;
+
+/** The worker's whole program (CommonJS, evaluated): hash what it is sent, one at a time. */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { scryptSync } = require('node:crypto');
+try { require('node:os').setPriority(0, ${HASHING_NICE}); } catch {}
+parentPort.on('message', ({ id, password, salt, keylen, options }) => {
+  try {
+    const key = scryptSync(password, Buffer.from(salt), keylen, options);
+    parentPort.postMessage({ id, key });
+  } catch (err) {
+    parentPort.postMessage({ id, error: err && err.message ? err.message : String(err) });
+  }
+});
+`;
+
+export interface ScryptJob {
+  password: string;
+  salt: Uint8Array;
+  keylen: number;
+  options: { N: number; r: number; p: number; maxmem: number };
+}
+
+interface Pending {
+  job: ScryptJob;
+  resolve: (key: Buffer) => void;
+  reject: (err: Error) => void;
+}
+
+class HashWorker {
+  private readonly worker: Worker;
+  /** The job being hashed, if any. */
+  current: Pending | undefined;
+  dead = false;
+
+  constructor(private readonly onIdle: (worker: HashWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker.unref();
+    this.worker.on('message', (msg: { id: number; key?: Uint8Array; error?: string }) => {
+      const done = this.current;
+      this.current = undefined;
+      this.worker.unref();
+      if (done) {
+        if (msg.key) done.resolve(Buffer.from(msg.key.buffer, msg.key.byteOffset, msg.key.byteLength));
+        else done.reject(new Error(msg.error ?? 'scrypt failed'));
+      }
+      this.onIdle(this);
+    });
+    // A worker that dies (out of memory, killed) fails its job; the pool makes a new one.
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`the hashing worker exited (code ${code})`)));
+  }
+
+  run(pending: Pending): void {
+    this.current = pending;
+    this.worker.ref(); // a hash in progress keeps the process alive; an idle worker does not
+    const { password, salt, keylen, options } = pending.job;
+    this.worker.postMessage({ id: 0, password, salt, keylen, options });
+  }
+
+  private fail(err: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    const lost = this.current;
+    this.current = undefined;
+    lost?.reject(err);
+    this.onIdle(this);
+  }
+}
+
+export class ScryptPool {
+  private readonly idle: HashWorker[] = [];
+  private workers = 0;
+  private readonly waiting: Pending[] = [];
+
+  constructor(readonly maxHashes: number) {}
+
+  hash(job: ScryptJob): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ job, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length > 0) {
+      let worker = this.idle.pop();
+      if (!worker) {
+        if (this.workers >= this.maxHashes) return;
+        this.workers++;
+        worker = new HashWorker((w) => this.workerIdle(w));
+      }
+      worker.run(this.waiting.shift()!);
+    }
+  }
+
+  private workerIdle(worker: HashWorker): void {
+    if (worker.dead) this.workers--;
+    else this.idle.push(worker);
+    this.dispatch();
+  }
+}
+
+/** One core for the event loop; the rest may hash. */
+export const scryptPool = new ScryptPool(Math.max(1, availableParallelism() - 1));
