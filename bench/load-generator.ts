@@ -174,7 +174,9 @@ class Conn {
 
   delivered(s: number, seq: number, ph: number, micros: number): void {
     deliveries[phase]++;
-    (latency[ph] ??= new Histogram()).record(micros);
+    // Latency is the room's: a late joiner (S4's storm) was not there "before", so timing it
+    // "during" would compare different receivers.
+    if (!this.late) (latency[ph] ??= new Histogram()).record(micros);
     const last = this.last[s];
     if (last === UNSET) {
       this.last[s] = seq;

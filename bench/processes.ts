@@ -263,11 +263,19 @@ export class GeneratorPool {
     for (const child of this.children) if (child.connected) child.send(msg);
   }
 
-  /** Connects and signs in `clients`, dealt round-robin; shows progress under `label`. */
-  async connect(label: string, clients: ClientSpec[], opts: { concurrency: number; late?: boolean }): Promise<ConnectResult> {
+  /**
+   * Connects and signs in `clients`, dealt round-robin over the generators `on` (default: all);
+   * shows progress under `label`.
+   */
+  async connect(
+    label: string,
+    clients: ClientSpec[],
+    opts: { concurrency: number; late?: boolean; on?: readonly number[] },
+  ): Promise<ConnectResult> {
     const batch = `${label}#${Math.random().toString(36).slice(2)}`;
     const shares: ClientSpec[][] = this.children.map(() => []);
-    clients.forEach((spec, i) => shares[i % shares.length].push(spec));
+    const on = opts.on ?? this.children.map((_, gen) => gen);
+    clients.forEach((spec, i) => shares[on[i % on.length]!].push(spec));
     const done = new Array<number>(this.children.length).fill(0);
     this.onOther = (msg, gen) => {
       if (msg.t === 'progress' && msg.batch === batch) {

@@ -23,6 +23,7 @@ import { type Keyring, loadKeyring } from '../io/crypto.js';
 import type { OpenAppendHandle } from '../io/durable-file.js';
 import { describeCause } from '../io/errors.js';
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
+import { scryptPool } from '../io/scrypt-pool.js';
 import { LogFile } from '../io/log-file.js';
 import type { HistoryStore, UserStore } from '../io/stores.js';
 import { loadTlsCredentials } from '../io/tls-files.js';
@@ -277,6 +278,7 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
   const recovered: string[] = [];
   const onRecovered = (file: string, what: string) => (bytes: number) =>
     recovered.push(`recovered ${file}: cut off ${bytes} bytes of ${what} interrupted by a crash (never acknowledged)`);
+  scryptPool.warmUp(); // the hashing threads boot while the files are read
   const users = await openCsvUserStore({
     file: files.clients,
     keyring,

@@ -95,6 +95,17 @@ export class ScryptPool {
 
   constructor(readonly maxHashes: number) {}
 
+  /**
+   * Starts every worker now (the chat server does at start-up): the first sign-in then does not
+   * wait ~30 ms for a thread to boot, and the workers' memory is part of the idle server's.
+   */
+  warmUp(): void {
+    while (this.workers < this.maxHashes) {
+      this.workers++;
+      this.idle.push(new HashWorker((w) => this.workerIdle(w)));
+    }
+  }
+
   hash(job: ScryptJob): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ job, resolve, reject });
