@@ -55,7 +55,6 @@ class HashWorker {
 
   constructor(private readonly onIdle: (worker: HashWorker) => void) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.worker.unref();
     this.worker.on('message', (msg: { id: number; key?: Uint8Array; error?: string }) => {
       const done = this.current;
       this.current = undefined;
@@ -69,6 +68,7 @@ class HashWorker {
     // A worker that dies (out of memory, killed) fails its job; the pool makes a new one.
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`the hashing worker exited (code ${code})`)));
+    this.worker.unref(); // after the listeners: adding a 'message' listener refs the worker again
   }
 
   run(pending: Pending): void {
