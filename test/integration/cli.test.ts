@@ -7,102 +7,16 @@
  * after the test whether it passed or failed. The tests run concurrently (each one pays for
  * starting Node and tsx); a fixture, unlike a shared afterEach, only kills its own test's processes.
  */
-import { type ChildProcess, spawn as spawnChild } from 'node:child_process';
+import { spawn as spawnChild } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it as base } from 'vitest';
 import { text } from '../../src/machines/protocol.js';
+import { BIN, CliProcess as Cli, REPO } from '../support/cli-process.js';
 import { makeDataDir, register, startTestServer, TestClient } from './harness.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = path.join(REPO, 'bin', 'statechat.js');
-/** Starting Node + tsx can take a few seconds on a loaded machine. */
-const STARTUP_MS = 15_000;
 const FAST = ['--scrypt-cost', '1024'];
-
-/** A child process whose output is collected and can be awaited. */
-class Cli {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly waiters = new Set<() => void>();
-  /** Set once the process has exited and its output streams are closed: nothing more will come. */
-  private done = false;
-
-  constructor(readonly child: ChildProcess, private readonly group: boolean) {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-      this.notify();
-    });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-      this.notify();
-    });
-    child.stdin?.on('error', () => {}); // writing to a process that has just exited
-    this.exited = new Promise((resolve) =>
-      child.once('close', (code, signal) => {
-        this.done = true;
-        this.notify();
-        resolve({ code, signal });
-      }),
-    );
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Resolves with stdout's first match of `pattern`; rejects if the process exits first. */
-  waitForStdout(pattern: RegExp, timeoutMs = STARTUP_MS): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = this.stdout.match(pattern);
-        if (match) return finish(() => resolve(match));
-        if (this.done) {
-          finish(() => reject(new Error(`exited before printing ${pattern}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`)));
-        }
-      };
-      const timer = setTimeout(
-        () => finish(() => reject(new Error(`timed out waiting for ${pattern}; stdout:\n${this.stdout}\nstderr:\n${this.stderr}`))),
-        timeoutMs,
-      );
-      const finish = (settle: () => void) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        settle();
-      };
-      this.waiters.add(check);
-      check();
-    });
-  }
-
-  /** The port from the banner "statechat … server listening on 127.0.0.1:<port> …". */
-  async port(): Promise<number> {
-    const [, port] = await this.waitForStdout(/server listening on 127\.0\.0\.1:(\d+)/);
-    return Number(port);
-  }
-
-  type(line: string): void {
-    this.child.stdin!.write(`${line}\n`);
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    if (!this.running) return;
-    if (this.group) process.kill(-this.child.pid!, signal);
-    else this.child.kill(signal);
-  }
-
-  async kill(): Promise<void> {
-    if (this.running) this.signal('SIGKILL');
-    await this.exited;
-  }
-
-  private notify(): void {
-    for (const check of this.waiters) check();
-  }
-}
 
 interface SpawnOptions {
   stdin?: 'pipe' | 'ignore';
