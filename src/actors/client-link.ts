@@ -90,6 +90,10 @@ export class ClientLink {
     else this.write(bytes);
   }
 
+  get isHoldingDeliveries(): boolean {
+    return this.held !== undefined;
+  }
+
   holdDeliveries(): void {
     this.held ??= [];
   }

@@ -176,7 +176,7 @@ class Connection {
   // The actor's observer, and the line pump's: one subscription, not two (each is an observer
   // object and three bound functions, ~0.2 KB a connection).
   next(snapshot: SnapshotFrom<typeof connectionMachine>): void {
-    if (snapshot.matches('chatting')) this.link.releaseDeliveries();
+    if (this.link.isHoldingDeliveries && snapshot.matches('chatting')) this.link.releaseDeliveries();
     this.pump?.next();
   }
 

@@ -113,7 +113,8 @@ export class LinePump {
   // there would be queued behind the current step and then judged by the *old* state. Drain once
   // the step is over.
   next(): void {
-    if (this.drainScheduled) return;
+    // Nothing waits (the usual case: one line, one step): new lines drain as they arrive.
+    if (this.drainScheduled || (this.queue.length === 0 && !this.inputEnded)) return;
     this.drainScheduled = true;
     queueMicrotask(() => {
       this.drainScheduled = false;
