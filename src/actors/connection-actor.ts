@@ -123,9 +123,12 @@ class Connection {
     });
   }
 
+  /** Through the router too, so the answer comes after those to lines typed before (a /msg's). */
   listOnline(): void {
-    const logins = this.deps.router.room.logins();
-    this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
+    void this.route(() => {
+      const logins = this.deps.router.room.logins();
+      this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
+    });
   }
 
   logEntry(entry: string): void {
@@ -234,6 +237,10 @@ function providedMachine(): typeof connectionMachine {
       send: ({ system }, { lines }) => connectionOf(system).link.sendLines(lines),
       closeConnection: ({ system }) => connectionOf(system).link.close(),
       postMessage: ({ system }, { text: body }) => connectionOf(system).postMessage(body),
+      postMessages: ({ system }, { texts }) => {
+        const connection = connectionOf(system);
+        for (const body of texts) connection.postMessage(body);
+      },
       sendPrivate: ({ system }, { to, text: body }) => connectionOf(system).sendPrivate(to, body),
       listOnline: ({ system }) => connectionOf(system).listOnline(),
       leaveChat: ({ system }) => connectionOf(system).leaveRoom(),

@@ -1,6 +1,7 @@
 /**
  * Feeds a socket's lines into a machine actor, one at a time, only while the machine is in a
- * state tagged `input`. Lines that arrive while the machine is busy (a password being checked,
+ * state tagged `input` — or, where the state is also tagged `chatLines`, a run of chat messages
+ * that arrived together as one `client.chatLines` event. Lines that arrive while the machine is busy (a password being checked,
  * a registration being saved) wait here, in order — typing ahead or pasting several lines
  * never loses one. A flood is pushed back onto TCP: the socket stops being read while the
  * queue is full.
@@ -17,7 +18,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Actor, AnyStateMachine } from 'xstate';
 import { type FramedLine, LineFramer } from '../io/line-framer.js';
-import { text } from '../machines/protocol.js';
+import { isChatMessageLine, text } from '../machines/protocol.js';
 import { fullBucket, isLimited, type RateLimit, takeToken, type TokenBucket } from '../machines/rate-limit.js';
 import type { ClientLink } from './client-link.js';
 
@@ -43,6 +44,7 @@ export interface PumpOptions {
 
 type LineEvent =
   | { type: 'client.line'; text: string }
+  | { type: 'client.chatLines'; texts: string[] }
   | { type: 'client.lineTooLong'; bytes: number }
   | { type: 'client.closed' };
 
@@ -174,19 +176,28 @@ export class LinePump {
 
   private drain(): void {
     if (this.tokenTimer || this.closedSent) return;
-    const { queue, limit, socket } = this;
+    const { queue, socket } = this;
     let snapshot = this.actor.getSnapshot();
     while (queue.length > 0 && snapshot.status === 'active' && snapshot.hasTag('input')) {
-      if (limit) {
-        const now = performance.now();
-        const taken = takeToken(this.bucket!, limit, now);
-        this.bucket = taken.bucket;
-        if (!taken.allowed) return this.waitForToken(taken.waitMs, now);
-        if (taken.wasFull) this.floodingSince = undefined;
+      let wait = this.nextToken();
+      if (wait) return this.waitForToken(wait.waitMs, wait.now);
+      const framed = this.shift();
+      if (framed.kind === 'tooLong') {
+        this.send({ type: 'client.lineTooLong', bytes: framed.bytes });
+      } else if (!snapshot.hasTag('chatLines') || !isChatMessageLine(framed.text)) {
+        this.send({ type: 'client.line', text: framed.text });
+      } else {
+        // A run of chat messages that came together goes as one event (see ConnectionEvent),
+        // each line still paying its token.
+        const texts = [framed.text];
+        for (let head = queue[0]; head?.kind === 'line' && isChatMessageLine(head.text); head = queue[0]) {
+          if ((wait = this.nextToken())) break;
+          this.shift();
+          texts.push(head.text);
+        }
+        this.send(texts.length === 1 ? { type: 'client.line', text: framed.text } : { type: 'client.chatLines', texts });
+        if (wait) return this.waitForToken(wait.waitMs, wait.now);
       }
-      const framed = queue.shift()!;
-      if (framed.kind === 'line') this.queuedChars -= framed.text.length;
-      this.send(framed.kind === 'line' ? { type: 'client.line', text: framed.text } : { type: 'client.lineTooLong', bytes: framed.bytes });
       snapshot = this.actor.getSnapshot();
     }
     // An emptied array keeps its backing store (shift() does not shrink it); setting the length
@@ -194,6 +205,24 @@ export class LinePump {
     if (queue.length === 0) queue.length = 0;
     if (!this.isFull() && socket.isPaused() && !this.inputEnded && !this.link.isClosing) socket.resume();
     if (this.inputEnded && queue.length === 0) this.sendClosed();
+  }
+
+  /** Takes the next line's token; when there is none yet, says how long to wait. */
+  private nextToken(): { waitMs: number; now: number } | undefined {
+    const { limit } = this;
+    if (!limit) return undefined;
+    const now = performance.now();
+    const taken = takeToken(this.bucket!, limit, now);
+    this.bucket = taken.bucket;
+    if (!taken.allowed) return { waitMs: taken.waitMs, now };
+    if (taken.wasFull) this.floodingSince = undefined;
+    return undefined;
+  }
+
+  private shift(): FramedLine {
+    const framed = this.queue.shift()!;
+    if (framed.kind === 'line') this.queuedChars -= framed.text.length;
+    return framed;
   }
 
   private enqueue(lines: FramedLine[]): void {

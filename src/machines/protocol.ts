@@ -125,6 +125,11 @@ export function isCommandLine(line: string): boolean {
   return line.trimStart().startsWith('/');
 }
 
+/** A line that is a chat message to everyone: no command, and something left once cleaned. */
+export function isChatMessageLine(line: string): boolean {
+  return !isCommandLine(line) && sanitizeChatText(line) !== '';
+}
+
 export function parseChatInput(line: string, defaultHistory: number): ChatInput {
   if (!isCommandLine(line)) {
     const clean = sanitizeChatText(line);

@@ -276,6 +276,23 @@ describe('chatting', () => {
     expect(await alice.expect(/^Online/)).toBe('Online (1): alice');
   });
 
+  it('keeps the order of chat messages and commands that arrive in one write', async () => {
+    const t = await start();
+    const alice = await signIn(t.port, 'alice', 'secret1');
+    const bob = await signIn(t.port, 'bob', 'secret2');
+
+    // The runs of plain messages go to alice's machine as one event each; the commands between them one by one.
+    alice.send('one', 'two', '/msg bob psst', 'three', '/who', 'four', 'five');
+
+    await bob.expect(/alice: five$/);
+    const fromAlice = bob.lines.filter((l) => /alice: /.test(l)).map((l) => l.replace(/^\[[\d:]+\] (\(private\) )?alice: /, '$1'));
+    expect(fromAlice).toEqual(['one', 'two', '(private) psst', 'three', 'four', 'five']);
+    expect(await alice.expect(/^\(private to bob\)/)).toBe('(private to bob) psst');
+    expect(await alice.expect(/^Online/)).toBe('Online (2): alice, bob');
+    const stored = historyRecords(await t.readFile('history.csv'));
+    expect(stored.map((r) => r.text)).toEqual(['one', 'two', 'three', 'four', 'five']);
+  });
+
   it('delivers a burst of 200 messages in order, and stores all 200 in history.csv', async () => {
     const t = await start();
     const alice = await signIn(t.port, 'alice', 'secret1');

@@ -672,6 +672,28 @@ describe('connection machine: chatting', () => {
     expect(summary(actions)).toEqual(expected);
   });
 
+  it('posts chat messages that arrived together in one step, cleaned, in order', () => {
+    const chatting = at('chatting');
+    expect(chatting.hasTag('chatLines')).toBe(true);
+
+    const [after, actions] = send(chatting, { type: 'client.chatLines', texts: ['one', ' two\u0007 ', 'three'] });
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([{ type: 'postMessages', params: { texts: ['one', 'two', 'three'] } }]);
+  });
+
+  it.each([['/msg bob psst'], ['  /quit'], ['   ']])('broadcasts nothing of a batch that holds %j, which is no chat message', (odd) => {
+    const [after, actions] = send(at('chatting'), { type: 'client.chatLines', texts: ['one', odd] });
+
+    expect(after.value).toEqual(CHATTING);
+    expect(actions).toEqual([]);
+  });
+
+  it('takes no batch while loading history (lines wait, one by one, in order)', () => {
+    const [loading] = send(at('chatting'), line('/history'));
+    expect(loading.hasTag('chatLines')).toBe(false);
+  });
+
   it.each([
     ['/history 5', 5],
     ['/HISTORY   100 ', 100],

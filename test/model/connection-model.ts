@@ -73,6 +73,9 @@ export const CHAT_LINES = [
   '/frobnicate',
   '/quit',
 ];
+/** Chat messages that arrive together: the line pump feeds them as one `client.chatLines`. */
+export const CHAT_RUN = ['hello, everyone', 'and a second line'];
+
 /** The one recipient of `/msg` in CHAT_LINES: never online. */
 export const NOBODY = 'nobody';
 
@@ -102,6 +105,8 @@ export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
         if (snapshot.matches({ authenticating: { registering: 'repeatingPassword' } })) return [line(PASSWORD), line(OTHER_PASSWORD)];
         if (snapshot.matches({ chatting: 'idle' })) return CHAT_LINES.map(line);
         return [];
+      case 'client.chatLines':
+        return snapshot.hasTag('chatLines') ? [{ type, texts: CHAT_RUN }] : [];
       // The line pump delivers lines (too long or not) only in states tagged `input`.
       case 'client.lineTooLong':
         return snapshot.hasTag('input') ? [{ type, bytes: MODEL_INPUT.maxLineBytes + 1 }] : [];

@@ -9,6 +9,7 @@
  *   the server. The client line before them is chosen, and the server preconditioned, so that
  *   they happen as the path says — the right or a wrong password, another session signing in or
  *   registering meanwhile, a one-shot injected store failure (see faults.ts);
+ * - `client.chatLines` sends its lines in one write (the pump batches them again);
  * - `client.lineTooLong` sends a line one byte over the limit; `client.closed` half-closes the
  *   socket; `server.kick` is the console's `kick`; `server.shutdown` shuts the server down; the
  *   login timeout is waited for (on a server with a short one).
@@ -185,6 +186,10 @@ async function perform(
       client.send(line);
       return identity;
     }
+    case 'client.chatLines':
+      // In one write, so they arrive together and the line pump batches them.
+      client.send(...(event as EventObject & { texts: string[] }).texts);
+      return identity;
     case 'client.lineTooLong':
       client.send('x'.repeat((event as EventObject & { bytes: number }).bytes));
       return identity;
