@@ -1,6 +1,6 @@
 /**
  * The connection actor: one per accepted socket, running the connection machine with its real
- * effects — socket writes, the user store, the throttle, the chat room, the supervisor.
+ * effects — socket writes, the user store, the throttle, the chat router and room.
  * Each actor is a root actor (not a child of the supervisor: xstate copies a parent's children
  * map on every spawn, which makes 10,000 connections quadratic); the supervisor actor tracks
  * them in a plain Map instead. A failure (an action throws, a service rejects unexpectedly)

@@ -6,7 +6,8 @@
  * (socket writes, the user store, the chat room) are supplied by src/actors/connection-actor.ts
  * through `.provide()`. States tagged `input` are the ones waiting for a line from the client:
  * the actor holds lines that arrive while the machine is busy (checking a password, saving a
- * registration) and feeds them one by one, so typing ahead never loses a line.
+ * registration) and feeds them one by one, so typing ahead never loses a line. A state also
+ * tagged `chatLines` takes a run of chat messages that arrived together as one event.
  */
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
 import {
@@ -104,7 +105,7 @@ export const connectionMachine = setup({
     send: (_, _params: { lines: readonly string[] }) => {},
     /** Ends the connection once everything sent so far is flushed. */
     closeConnection: () => {},
-    /** A chat message from this user, for the supervisor to store and broadcast. */
+    /** A chat message from this user, for the router to store and then deliver to everyone else. */
     postMessage: (_, _params: { text: string }) => {},
     /** Several, in order. */
     postMessages: (_, _params: { texts: readonly string[] }) => {},
