@@ -108,27 +108,26 @@ class Connection {
     });
   }
 
+  /**
+   * The answer to the sender comes at once, like every other answer, so answers keep the order
+   * of the lines typed; the message itself goes through the router, so it never overtakes the
+   * sender's chat messages to its recipient.
+   */
   sendPrivate(to: string, body: string): void {
     const from = this.member!;
-    const { room } = this.deps.router;
-    // Through the router, so a private message never overtakes the sender's chat messages.
-    void this.route(() => {
-      const target = room.find(to);
-      if (!target || target === from) {
-        this.link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
-        return;
-      }
-      target.deliver(encodeLines([formatPrivateLine(isoNow(), from.login, body)]));
-      this.link.sendLines([`(private to ${target.login}) ${body}`]);
-    });
+    const target = this.deps.router.room.find(to);
+    if (!target || target === from) {
+      this.link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
+      return;
+    }
+    this.link.sendLines([`(private to ${target.login}) ${body}`]);
+    const line = encodeLines([formatPrivateLine(isoNow(), from.login, body)]);
+    void this.route(() => target.deliver(line));
   }
 
-  /** Through the router too, so the answer comes after those to lines typed before (a /msg's). */
   listOnline(): void {
-    void this.route(() => {
-      const logins = this.deps.router.room.logins();
-      this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
-    });
+    const logins = this.deps.router.room.logins();
+    this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
   }
 
   logEntry(entry: string): void {

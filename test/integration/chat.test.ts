@@ -282,13 +282,16 @@ describe('chatting', () => {
     const bob = await signIn(t.port, 'bob', 'secret2');
 
     // The runs of plain messages go to alice's machine as one event each; the commands between them one by one.
-    alice.send('one', 'two', '/msg bob psst', 'three', '/who', 'four', 'five');
+    const before = alice.lines.length;
+    alice.send('one', 'two', '/msg bob psst', 'three', '/who', '/nope', 'four', 'five');
 
     await bob.expect(/alice: five$/);
     const fromAlice = bob.lines.filter((l) => /alice: /.test(l)).map((l) => l.replace(/^\[[\d:]+\] (\(private\) )?alice: /, '$1'));
     expect(fromAlice).toEqual(['one', 'two', '(private) psst', 'three', 'four', 'five']);
-    expect(await alice.expect(/^\(private to bob\)/)).toBe('(private to bob) psst');
-    expect(await alice.expect(/^Online/)).toBe('Online (2): alice, bob');
+    // Alice's answers come in the order she typed the commands.
+    await alice.expect(/^Unknown command/);
+    const answers = alice.lines.slice(before).filter((l) => !l.startsWith('* ')); // not bob's join notice
+    expect(answers).toEqual(['(private to bob) psst', 'Online (2): alice, bob', text.unknownCommand('/nope')]);
     const stored = historyRecords(await t.readFile('history.csv'));
     expect(stored.map((r) => r.text)).toEqual(['one', 'two', 'three', 'four', 'five']);
   });
