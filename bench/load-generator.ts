@@ -368,19 +368,24 @@ function startSending(msgRate: number | undefined): void {
   }
 }
 
+/**
+ * Messages a signed-in receiver still lacks of those the senders sent up to `finalSeq` (a sender
+ * does not get its own; a late joiner counts only from the first message it saw of each sender).
+ */
+function shortfallOf(conn: Conn, finalSeq: number[]): number {
+  if (conn.state !== 'ready') return 0;
+  let missing = 0;
+  for (let s = 0; s < finalSeq.length; s++) {
+    if (conn.spec.sender === s || finalSeq[s] < 0) continue;
+    const last = conn.last[s];
+    if (conn.late && last === UNSET) continue;
+    if (last < finalSeq[s]) missing += finalSeq[s] - last;
+  }
+  return missing;
+}
+
 function drain(finalSeq: number[], timeoutMs: number): Promise<boolean> {
-  const complete = () => {
-    for (const conn of conns) {
-      if (conn.state !== 'ready') continue;
-      for (let s = 0; s < finalSeq.length; s++) {
-        if (conn.spec.sender === s || finalSeq[s] < 0) continue;
-        const last = conn.last[s];
-        if (conn.late && last === UNSET) continue;
-        if (last < finalSeq[s]) return false;
-      }
-    }
-    return true;
-  };
+  const complete = () => conns.every((conn) => shortfallOf(conn, finalSeq) === 0);
   return new Promise((resolve) => {
     const deadline = Date.now() + timeoutMs;
     const check = () => {
@@ -394,17 +399,7 @@ function drain(finalSeq: number[], timeoutMs: number): Promise<boolean> {
 
 function report(finalSeq: number[] | undefined): GeneratorReport {
   let shortfall = 0;
-  if (finalSeq) {
-    for (const conn of conns) {
-      if (conn.state !== 'ready') continue;
-      for (let s = 0; s < finalSeq.length; s++) {
-        if (conn.spec.sender === s || finalSeq[s] < 0) continue;
-        const last = conn.last[s];
-        if (conn.late && last === UNSET) continue;
-        if (last < finalSeq[s]) shortfall += finalSeq[s] - last;
-      }
-    }
-  }
+  if (finalSeq) for (const conn of conns) shortfall += shortfallOf(conn, finalSeq);
   const cpu = process.cpuUsage();
   return {
     deliveries: [...deliveries],

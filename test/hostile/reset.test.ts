@@ -7,8 +7,8 @@
 import fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { openAppendHandle, type OpenAppendHandle } from '../../src/io/durable-file.js';
-import { makeDataDir, register, signIn, TestClient, useTestServers } from '../integration/harness.js';
-import { bystanders, eventually, expectUnharmed, historyRecords, reopenStores, serverSide, sleep } from './helpers.js';
+import { makeDataDir, register, signIn, TestClient, type TestServer, useTestServers } from '../integration/harness.js';
+import { type Bystanders, bystanders, eventually, expectUnharmed, historyRecords, reopenStores, serverSide, sleep } from './helpers.js';
 
 const start = useTestServers();
 
@@ -17,6 +17,15 @@ async function reset(client: TestClient): Promise<void> {
   await new Promise<void>((resolve) => client.socket.write('', () => resolve()));
   client.socket.resetAndDestroy();
   await client.closed;
+}
+
+/** After carol's reset connection is gone, she can sign in (neither online nor locked) and the others are unharmed. */
+async function expectCarolSignsInAfterReset(t: TestServer, b: Bystanders): Promise<void> {
+  await eventually(() => t.server.connections.size === 2, 'the reset connection to be gone');
+  const carol = await signIn(t.port, 'carol', 'secret3', true);
+  carol.send('/who');
+  expect(await carol.expect(/^Online/)).toBe('Online (3): alice, bob, carol');
+  await expectUnharmed(t, b);
 }
 
 /** An append handle whose appends to clients.csv wait until `release()` (a slow disk). */
@@ -42,11 +51,7 @@ describe('a reset in the middle of', () => {
 
     await reset(client);
 
-    await eventually(() => t.server.connections.size === 2, 'the reset connection to be gone');
-    const carol = await signIn(t.port, 'carol', 'secret3', true);
-    carol.send('/who');
-    expect(await carol.expect(/^Online/)).toBe('Online (3): alice, bob, carol');
-    await expectUnharmed(t, b);
+    await expectCarolSignsInAfterReset(t, b);
   });
 
   it('a sign-in, while the password is being checked: the check is dropped and the login still works', async () => {
@@ -65,11 +70,7 @@ describe('a reset in the middle of', () => {
 
     await reset(client);
 
-    await eventually(() => t.server.connections.size === 2, 'the reset connection to be gone');
-    const carol = await signIn(t.port, 'carol', 'secret3', true);
-    carol.send('/who');
-    expect(await carol.expect(/^Online/)).toBe('Online (3): alice, bob, carol');
-    await expectUnharmed(t, b);
+    await expectCarolSignsInAfterReset(t, b);
   });
 
   it('a registration being saved: the record is written whole, clients.csv parses, and the login works', async ({

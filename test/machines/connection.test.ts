@@ -45,6 +45,15 @@ const TIMEOUT = afterEvent('loginTimeout', 'connection.authenticating');
 const line = (t: string): Event => ({ type: 'client.line', text: t });
 const joined = (recent: ChatMessage[] = []): JoinResult => ({ status: 'joined', recent });
 
+/** Signing in as a known user, from a fresh connection to the chat. */
+const SIGNED_IN: Event[] = [
+  line('alice'),
+  doneActor('checkLogin', KNOWN),
+  line(PASSWORD),
+  doneActor('verifyPassword', true),
+  doneActor('joinChat', joined()),
+];
+
 /** How to reach each state from a fresh connection, its state value and its node id. */
 const states = {
   awaitingLogin: {
@@ -88,25 +97,12 @@ const states = {
     id: 'connection.authenticating.joining',
   },
   chatting: {
-    path: [
-      line('alice'),
-      doneActor('checkLogin', KNOWN),
-      line(PASSWORD),
-      doneActor('verifyPassword', true),
-      doneActor('joinChat', joined()),
-    ],
+    path: SIGNED_IN,
     value: { chatting: 'idle' },
     id: 'connection.chatting.idle',
   },
   loadingHistory: {
-    path: [
-      line('alice'),
-      doneActor('checkLogin', KNOWN),
-      line(PASSWORD),
-      doneActor('verifyPassword', true),
-      doneActor('joinChat', joined()),
-      line('/history 5'),
-    ],
+    path: [...SIGNED_IN, line('/history 5')],
     value: { chatting: 'loadingHistory' },
     id: 'connection.chatting.loadingHistory',
   },
