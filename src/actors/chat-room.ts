@@ -1,7 +1,8 @@
 /**
  * Presence and broadcast routing: who is online, and delivering one encoded line to many.
- * The local room is a Map updated in place (never copied per join: 10,000 logins stay linear).
- * A shared backend (Redis pub/sub across several servers) implements the same interface.
+ * The local room is a Map and an array updated in place (never copied per join: 10,000 logins
+ * stay linear). The interface is what a shared backend (pub/sub across several servers) would
+ * have to implement; there is none yet.
  */
 import { loginKey } from '../machines/protocol.js';
 import { encodeLines, LINE_END } from './client-link.js';

@@ -11,7 +11,8 @@
  * sign-ins still get about a tenth of a core instead of next to nothing.
  *
  * At most `maxHashes` run at once (one core is always left for the event loop); the others wait
- * their turn here, in order. Workers start on first use; an idle one never keeps the process alive.
+ * their turn here, in order. Workers start at `warmUp()` or on first use; an idle one never keeps
+ * the process alive.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -24,12 +25,12 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { scryptSync } = require('node:crypto');
 try { require('node:os').setPriority(0, ${HASHING_NICE}); } catch {}
-parentPort.on('message', ({ id, password, salt, keylen, options }) => {
+parentPort.on('message', ({ password, salt, keylen, options }) => {
   try {
     const key = scryptSync(password, Buffer.from(salt), keylen, options);
-    parentPort.postMessage({ id, key });
+    parentPort.postMessage({ key });
   } catch (err) {
-    parentPort.postMessage({ id, error: err && err.message ? err.message : String(err) });
+    parentPort.postMessage({ error: err && err.message ? err.message : String(err) });
   }
 });
 `;
@@ -55,7 +56,7 @@ class HashWorker {
 
   constructor(private readonly onIdle: (worker: HashWorker) => void) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
-    this.worker.on('message', (msg: { id: number; key?: Uint8Array; error?: string }) => {
+    this.worker.on('message', (msg: { key?: Uint8Array; error?: string }) => {
       const done = this.current;
       this.current = undefined;
       this.worker.unref();
@@ -75,7 +76,7 @@ class HashWorker {
     this.current = pending;
     this.worker.ref(); // a hash in progress keeps the process alive; an idle worker does not
     const { password, salt, keylen, options } = pending.job;
-    this.worker.postMessage({ id: 0, password, salt, keylen, options });
+    this.worker.postMessage({ password, salt, keylen, options });
   }
 
   private fail(err: Error): void {
@@ -100,10 +101,7 @@ export class ScryptPool {
    * wait ~30 ms for a thread to boot, and the workers' memory is part of the idle server's.
    */
   warmUp(): void {
-    while (this.workers < this.maxHashes) {
-      this.workers++;
-      this.idle.push(new HashWorker((w) => this.workerIdle(w)));
-    }
+    while (this.workers < this.maxHashes) this.idle.push(this.spawn());
   }
 
   hash(job: ScryptJob): Promise<Buffer> {
@@ -118,11 +116,15 @@ export class ScryptPool {
       let worker = this.idle.pop();
       if (!worker) {
         if (this.workers >= this.maxHashes) return;
-        this.workers++;
-        worker = new HashWorker((w) => this.workerIdle(w));
+        worker = this.spawn();
       }
       worker.run(this.waiting.shift()!);
     }
+  }
+
+  private spawn(): HashWorker {
+    this.workers++;
+    return new HashWorker((w) => this.workerIdle(w));
   }
 
   private workerIdle(worker: HashWorker): void {
