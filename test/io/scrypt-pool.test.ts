@@ -1,7 +1,7 @@
 import { scryptSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HASHING_NICE, ScryptPool } from '../../src/io/scrypt-pool.js';
+import { HASHING_NICE, JOBS_PER_WORKER, ScryptPool } from '../../src/io/scrypt-pool.js';
 
 const options = (N: number) => ({ N, r: 8, p: 1, maxmem: 128 * N * 8 * 2 + (1 << 20) });
 
@@ -40,6 +40,32 @@ describe('ScryptPool', () => {
     expect(ticks).toBeGreaterThan(5);
     // …and the worker that hashed it (idle now, kept for the next) runs at the lowered priority.
     expect(threadNiceValues().filter((nice) => nice === HASHING_NICE).length).toBe(before + 1);
+  });
+
+  it('answers in the order asked when one worker holds several jobs at once', async () => {
+    const pool = new ScryptPool(1);
+    const settled: number[] = [];
+    const jobs = Array.from({ length: 3 * JOBS_PER_WORKER }, (_, i) =>
+      pool.hash({ password: `p${i}`, salt: Buffer.alloc(16, i), keylen: 16, options: options(1024) }).then((key) => {
+        settled.push(i);
+        return key;
+      }),
+    );
+    const keys = await Promise.all(jobs);
+    expect(settled).toEqual(jobs.map((_, i) => i));
+    keys.forEach((key, i) => expect(key.equals(scryptSync(`p${i}`, Buffer.alloc(16, i), 16, options(1024)))).toBe(true));
+  });
+
+  it('fails only the job that failed, not the ones queued behind it on the same worker', async () => {
+    const pool = new ScryptPool(1);
+    const good = (i: number) => pool.hash({ password: `g${i}`, salt: Buffer.alloc(16), keylen: 16, options: options(16) });
+    const before = good(0);
+    const bad = pool.hash({ password: 'x', salt: Buffer.alloc(16), keylen: 16, options: options(1000) });
+    const after = [good(1), good(2)];
+    await expect(bad).rejects.toThrow(/N|parameter/i);
+    for (const [i, key] of (await Promise.all([before, ...after])).entries()) {
+      expect(key.equals(scryptSync(`g${i}`, Buffer.alloc(16), 16, options(16)))).toBe(true);
+    }
   });
 
   it('reports a failed hash and goes on hashing', async () => {
