@@ -3,12 +3,26 @@
  * listens, and exit 0 after a clean shutdown (console `shutdown`, SIGINT, SIGTERM) — or print a
  * clear error and exit non-zero when it cannot start (port in use, corrupt data file, bad key).
  */
+import { setFlagsFromString } from 'node:v8';
 import { ECHO_USAGE, parseServerArgs, SERVER_USAGE } from '../io/config.js';
 import { StatechatError } from '../io/errors.js';
 import { createServer } from '../actors/server.js';
 import { createInspectionHub, type RunningInspector, startInspector } from '../inspector/start-inspector.js';
 
+/**
+ * V8 "pretenures" an allocation site once most of its objects survive a scavenge: from then on
+ * they are born in the old space. A burst of sign-ins gets sites pretenured whose objects mostly
+ * die soon after — a sign-in's snapshots and invoked services — and they then die in the old space,
+ * leaving its pages part-empty. Measured at 10,000 clients (bench/, scenario 3): RSS per
+ * connection 15.5–17.3 KB with it, 12.8–13.9 KB without, and the sign-ins 4.8–5.2 s against
+ * 4.4–4.5 s; chat fan-out unchanged. Set before the server has allocated anything.
+ */
+function tuneGarbageCollector(): void {
+  setFlagsFromString('--no-allocation-site-pretenuring');
+}
+
 export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'): Promise<number> {
+  tuneGarbageCollector();
   let parsed;
   try {
     parsed = parseServerArgs(argv, mode);
