@@ -116,19 +116,27 @@ export class ScryptPool {
     });
   }
 
-  /** Each waiting job goes to the least busy worker with room, a new one if none has any. */
+  /** Hands waiting jobs out while some worker has room (see `workerFor`). */
   private dispatch(): void {
     while (this.waiting.length > 0) {
-      let worker: HashWorker | undefined;
-      for (const w of this.live) {
-        if (w.inFlight.length < JOBS_PER_WORKER && (!worker || w.inFlight.length < worker.inFlight.length)) worker = w;
-      }
-      if (!worker || (worker.inFlight.length > 0 && this.live.length < this.maxHashes)) {
-        if (this.live.length < this.maxHashes) worker = this.spawn();
-        else if (!worker) return;
-      }
+      const worker = this.workerFor();
+      if (!worker) return;
       worker.run(this.waiting.shift()!);
     }
+  }
+
+  /**
+   * An idle worker if there is one; else a new one while there may be more; else the least busy
+   * one with room in its queue; else none (every queue full: the job waits here).
+   */
+  private workerFor(): HashWorker | undefined {
+    let leastBusy: HashWorker | undefined;
+    for (const worker of this.live) {
+      if (!leastBusy || worker.inFlight.length < leastBusy.inFlight.length) leastBusy = worker;
+    }
+    if (leastBusy?.inFlight.length === 0) return leastBusy;
+    if (this.live.length < this.maxHashes) return this.spawn();
+    return leastBusy && leastBusy.inFlight.length < JOBS_PER_WORKER ? leastBusy : undefined;
   }
 
   private spawn(): HashWorker {
