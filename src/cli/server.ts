@@ -11,11 +11,11 @@ import { createInspectionHub, type RunningInspector, startInspector } from '../i
 
 /**
  * V8 "pretenures" an allocation site once most of its objects survive a scavenge: from then on
- * they are born in the old space. A burst of sign-ins gets sites pretenured whose objects mostly
- * die soon after — a sign-in's snapshots and invoked services — and they then die in the old space,
- * leaving its pages part-empty. Measured at 10,000 clients (bench/, scenario 3): RSS per
- * connection 15.5–17.3 KB with it, 12.8–13.9 KB without, and the sign-ins 4.8–5.2 s against
- * 4.4–4.5 s; chat fan-out unchanged. Set before the server has allocated anything.
+ * they are born in the old space. In a burst of sign-ins most young objects are alive, so sites
+ * get pretenured whose objects, later, mostly die soon after — in the old space, where they leave
+ * pages part-empty (which sites, V8 does not say; the effect is what was measured). At 10,000
+ * clients (bench/, scenario 3): RSS per connection 13.5–17.3 KB with it, 12.7–13.9 KB without,
+ * and less spread between runs; chat fan-out unchanged. Set before the server allocates anything.
  */
 function tuneGarbageCollector(): void {
   setFlagsFromString('--no-allocation-site-pretenuring');
