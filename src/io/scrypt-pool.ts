@@ -8,7 +8,10 @@
  * when the bare baseline, which hashes nothing, shows 2.8× from the burst of connections alone).
  * A pool thread cannot be re-niced from JavaScript; a worker thread can lower its own priority
  * (Linux keeps the nice value per thread). Nice 10, not 19: on a machine busy with other work,
- * sign-ins still get about a tenth of a core instead of next to nothing.
+ * sign-ins still get about a tenth of a core instead of next to nothing. What no priority fixes:
+ * on 2 vCPUs, a second core that is busy at all slows chat delivery, whatever runs there — a
+ * nice-19 busy loop that hashes nothing does it as much as a storm of sign-ins (`npm run bench --
+ * --busy-core`; README, Performance).
  *
  * At most `maxHashes` run at once (one core is always left for the event loop); each worker holds
  * a few jobs queued behind its current one (`JOBS_PER_WORKER`), the rest wait their turn here, in
