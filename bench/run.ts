@@ -85,7 +85,9 @@ const presets: Settings = quick
       textLength: 48,
       drainTimeoutMs: 30_000,
       chat: { sizes: [100, 1000], senders: 10, warmupS: 1, measureS: 5 },
-      fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 1, measureS: 10 },
+      // S2 is timed after 10 s of chat: the p99 of the first seconds is mostly warm-up (it is
+      // reported on its own, "while warming up"); with 1 s, ours' p99 was 6.1–7.5 ms, at 10 s 5.0–5.5.
+      fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 10, measureS: 10 },
       mass: { clients: 10_000, scryptN: 16, broadcasts: 5 },
       storm: { clients: 1000, senders: 10, rate: 200, logins: 200, scryptN: 16384, beforeS: 4, afterS: 2 },
       startup: { users: 100_000, historyLines: 1_000_000 },
@@ -192,6 +194,7 @@ const allFigureDefs: FigureDef[] = [
   { caseId: 's2', key: 'p50Ms', label: `S2 ${fixedRate.rate} msg/s: latency p50`, unit: 'ms' },
   { caseId: 's2', key: 'p99Ms', label: `S2 ${fixedRate.rate} msg/s: latency p99`, unit: 'ms', target: { of: 'ratio', op: '<=', value: 1.2, text: '≤ 1.2×' } },
   { caseId: 's2', key: 'maxMs', label: `S2 ${fixedRate.rate} msg/s: latency max`, unit: 'ms' },
+  { caseId: 's2', key: 'warmupP99Ms', label: `S2 ${fixedRate.rate} msg/s: p99 in its first ${fixedRate.warmupS} s`, unit: 'ms' },
   { caseId: 's2', key: 'serverCpuCores', label: `S2 ${fixedRate.rate} msg/s: server CPU`, unit: 'cores' },
   {
     caseId: 's3',
