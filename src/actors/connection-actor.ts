@@ -125,7 +125,14 @@ class Connection {
     void this.route(() => target.deliver(line));
   }
 
+  /**
+   * Answered at once (answers keep the order typed), but after the join and leave notices still
+   * gathering: a list that names a newcomer before the notice that they joined reads wrong.
+   * Delivering those notices early is safe — each was gathered by a router step that ran after
+   * everything routed before it had been delivered.
+   */
   listOnline(): void {
+    this.deps.router.flushNotices();
     const logins = this.deps.router.room.logins();
     this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
   }

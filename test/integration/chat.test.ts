@@ -260,6 +260,20 @@ describe('chatting', () => {
     expect(await bob.sync()).not.toContain(text.joined('bob'));
   });
 
+  it('shows a join notice before a /who that lists the newcomer', async () => {
+    const t = await start();
+    const alice = await signIn(t.port, 'alice', 'secret1');
+    const before = alice.lines.length;
+    await signIn(t.port, 'bob', 'secret2');
+    // At once: join notices wait a moment for company (10 ms in a small room), /who does not.
+    alice.send('/who');
+
+    await alice.expect(/^Online/);
+    const seen = alice.lines.slice(before);
+    expect(seen.indexOf(text.joined('bob'))).toBeGreaterThanOrEqual(0);
+    expect(seen.indexOf(text.joined('bob'))).toBeLessThan(seen.indexOf('Online (2): alice, bob'));
+  });
+
   it.each([
     ['/quit', (client: TestClient) => client.send('/quit')],
     ['dropping the connection', (client: TestClient) => client.close()],
