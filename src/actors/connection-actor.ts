@@ -117,24 +117,28 @@ class Connection {
     const from = this.member!;
     const target = this.deps.router.room.find(to);
     if (!target || target === from) {
-      this.link.sendLines([target ? 'That is you.' : `No user named ${to} is online.`]);
+      this.answer([target ? 'That is you.' : `No user named ${to} is online.`]);
       return;
     }
-    this.link.sendLines([`(private to ${target.login}) ${body}`]);
+    this.answer([`(private to ${target.login}) ${body}`]);
     const line = encodeLines([formatPrivateLine(isoNow(), from.login, body)]);
     void this.route(() => target.deliver(line));
   }
 
-  /**
-   * Answered at once (answers keep the order typed), but after the join and leave notices still
-   * gathering: a list that names a newcomer before the notice that they joined reads wrong.
-   * Delivering those notices early is safe — each was gathered by a router step that ran after
-   * everything routed before it had been delivered.
-   */
   listOnline(): void {
-    this.deps.router.flushNotices();
     const logins = this.deps.router.room.logins();
-    this.link.sendLines([`Online (${logins.length}): ${logins.join(', ')}`]);
+    this.answer([`Online (${logins.length}): ${logins.join(', ')}`]);
+  }
+
+  /**
+   * An answer about who is online goes out at once (answers keep the order typed), but after the
+   * join and leave notices still gathering: "Online: alice, bob" before "* bob joined the chat"
+   * reads wrong. Delivering those notices early is safe — each was gathered by a router step that
+   * ran after everything routed before it had been delivered.
+   */
+  private answer(lines: string[]): void {
+    this.deps.router.flushNotices();
+    this.link.sendLines(lines);
   }
 
   logEntry(entry: string): void {

@@ -260,18 +260,21 @@ describe('chatting', () => {
     expect(await bob.sync()).not.toContain(text.joined('bob'));
   });
 
-  it('shows a join notice before a /who that lists the newcomer', async () => {
+  it.each([
+    ['/who', 'Online (2): alice, bob'],
+    ['/msg bob hi', '(private to bob) hi'],
+  ])('shows a join notice before the answer to a %s that names the newcomer', async (command, answer) => {
     const t = await start();
     const alice = await signIn(t.port, 'alice', 'secret1');
     const before = alice.lines.length;
     await signIn(t.port, 'bob', 'secret2');
-    // At once: join notices wait a moment for company (10 ms in a small room), /who does not.
-    alice.send('/who');
+    // At once: join notices wait a moment for company (10 ms in a small room), answers do not.
+    alice.send(command);
 
-    await alice.expect(/^Online/);
+    await alice.expect(answer);
     const seen = alice.lines.slice(before);
     expect(seen.indexOf(text.joined('bob'))).toBeGreaterThanOrEqual(0);
-    expect(seen.indexOf(text.joined('bob'))).toBeLessThan(seen.indexOf('Online (2): alice, bob'));
+    expect(seen.indexOf(text.joined('bob'))).toBeLessThan(seen.indexOf(answer));
   });
 
   it.each([
