@@ -1,12 +1,13 @@
 /**
  * The connection actor: one per accepted socket, running the connection machine with its real
  * effects — socket writes, the user store, the throttle, the chat router and room.
- * Each actor is a root actor (not a child of the supervisor: xstate copies a parent's children
- * map on every spawn, which makes 10,000 connections quadratic); the supervisor actor tracks
- * them in a plain Map instead. A failure (an action throws, a service rejects unexpectedly)
- * stops only this actor: its socket is closed, the error is logged, the server goes on.
+ * Each actor is a child of the server's inert connections root (connection-system.ts), so that
+ * all connections share one actor system; not of the supervisor machine (xstate copies a
+ * machine's children map on every spawn, which makes 10,000 connections quadratic): the server
+ * tracks them in a plain Map instead. A failure (an action throws, a service rejects
+ * unexpectedly) stops only this actor: its socket is closed, the error is logged, the server goes on.
  */
-import { type Actor, type ActorSystem, type AnyActorRef, createActor, fromPromise, type SnapshotFrom } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, fromCallback, fromPromise, type SnapshotFrom } from 'xstate';
 import type { ServerConfig } from '../io/config.js';
 import { isoNow } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
@@ -16,6 +17,7 @@ import { type ChatMessage, formatPrivateLine, loginKey, text } from '../machines
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { ChatMember } from './chat-room.js';
 import type { ChatRouter } from './chat-router.js';
+import type { ConnectionsRoot } from './connection-system.js';
 import { encodeLines, type ClientLink } from './client-link.js';
 import { type LinePump, pumpLines } from './line-pump.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -28,6 +30,8 @@ export interface ConnectionDeps {
   router: ChatRouter;
   throttle: LoginThrottle;
   log: ServerLog;
+  /** The parent of every connection actor: the one actor system they share. */
+  root: ConnectionsRoot;
   /** Called once when the connection has ended, however it ended. */
   onEnded(connectionId: string): void;
   /** Hands the actor to the live inspector (src/inspector/) before it starts, if there is one. */
@@ -41,9 +45,9 @@ export interface ConnectionHandle {
 
 /**
  * One connection's state and effects. Every connection runs the *same* provided machine, whose
- * implementations find their connection through the actor's system (each root actor has its
- * own): `machine.provide()` per connection rebuilt the whole state-node tree each time — ~30 KB of
- * heap and ~0.3 ms of CPU per connection. And they are methods rather than closures: tsx compiles
+ * implementations find their connection from the actor they run for (`self`, or an invoked
+ * service's parent): `machine.provide()` per connection rebuilt the whole state-node tree each
+ * time — ~30 KB of heap and ~0.3 ms of CPU per connection. And they are methods rather than closures: tsx compiles
  * with esbuild's keepNames, which gives every *named* closure its own property dictionary
  * (~0.3 KB); the 25 closures each connection made were ~8 KB of its heap (bench/, scenario 3).
  */
@@ -231,10 +235,11 @@ class Member implements ChatMember {
   }
 }
 
-const connections = new WeakMap<ActorSystem<any>, Connection>();
+const connections = new WeakMap<AnyActorRef, Connection>();
 
-function connectionOf(system: ActorSystem<any>): Connection {
-  const connection = connections.get(system);
+/** The connection an action runs for (its `self`), or an invoked service (its parent). */
+function connectionOf(actor: AnyActorRef | undefined): Connection {
+  const connection = actor && connections.get(actor);
   if (!connection) throw new Error('no connection registered for this actor');
   return connection;
 }
@@ -244,30 +249,34 @@ let machineWithEffects: typeof connectionMachine | undefined;
 function providedMachine(): typeof connectionMachine {
   return (machineWithEffects ??= connectionMachine.provide({
     actions: {
-      send: ({ system }, { lines }) => connectionOf(system).link.sendLines(lines),
-      closeConnection: ({ system }) => connectionOf(system).link.close(),
-      postMessage: ({ system }, { text: body }) => connectionOf(system).postMessage(body),
-      postMessages: ({ system }, { texts }) => {
-        const connection = connectionOf(system);
+      send: ({ self }, { lines }) => connectionOf(self).link.sendLines(lines),
+      closeConnection: ({ self }) => connectionOf(self).link.close(),
+      postMessage: ({ self }, { text: body }) => connectionOf(self).postMessage(body),
+      postMessages: ({ self }, { texts }) => {
+        const connection = connectionOf(self);
         for (const body of texts) connection.postMessage(body);
       },
-      sendPrivate: ({ system }, { to, text: body }) => connectionOf(system).sendPrivate(to, body),
-      listOnline: ({ system }) => connectionOf(system).listOnline(),
-      leaveChat: ({ system }) => connectionOf(system).leaveRoom(),
-      log: ({ system }, { entry }) => connectionOf(system).logEntry(entry),
-      reportFailure: ({ system, event }) => connectionOf(system).reportFailure((event as { error?: unknown }).error),
+      sendPrivate: ({ self }, { to, text: body }) => connectionOf(self).sendPrivate(to, body),
+      listOnline: ({ self }) => connectionOf(self).listOnline(),
+      leaveChat: ({ self }) => connectionOf(self).leaveRoom(),
+      log: ({ self }, { entry }) => connectionOf(self).logEntry(entry),
+      reportFailure: ({ self, event }) => connectionOf(self).reportFailure((event as { error?: unknown }).error),
     },
     actors: {
-      checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, system }) => connectionOf(system).checkLogin(input.login)),
-      verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, system, signal }) =>
-        connectionOf(system).verifyPassword(input.login, input.password, signal),
+      loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(({ input, sendBack }) => {
+        const timer = setTimeout(() => sendBack({ type: 'timer.loginExpired' }), input.ms);
+        return () => clearTimeout(timer);
+      }),
+      checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, self }) => connectionOf(self._parent).checkLogin(input.login)),
+      verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, self, signal }) =>
+        connectionOf(self._parent).verifyPassword(input.login, input.password, signal),
       ),
       registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
-        ({ input, system }) => connectionOf(system).deps.users.register(input.login, input.password, input.remoteAddress),
+        ({ input, self }) => connectionOf(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
       ),
-      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, system }) => connectionOf(system).loadHistory(input.limit)),
-      joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(({ input, system }) =>
-        connectionOf(system).join(input.login, input.historyReplay),
+      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, self }) => connectionOf(self._parent).loadHistory(input.limit)),
+      joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(({ input, self }) =>
+        connectionOf(self._parent).join(input.login, input.historyReplay),
       ),
     },
   }));
@@ -278,6 +287,7 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
   const connection = new Connection(link, deps);
   const actor = createActor(providedMachine(), {
     id: link.connectionId,
+    parent: deps.root,
     input: {
       connectionId: link.connectionId,
       remoteAddress: link.remoteAddress,
@@ -289,15 +299,15 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
     },
   });
   connection.actor = actor;
-  connections.set(actor.system, connection);
+  connections.set(actor, connection);
 
   actor.subscribe(connection);
   // `on`, not `once`: a socket closes once anyway, and `once` keeps a wrapper, its state and a
   // bound function per connection for as long as the socket lives (~0.14 KB).
   link.socket.on('close', () => {
-    // The machine normally reaches `closed` first; if it is stuck in a service, stop it here.
+    // The machine normally reaches `closed` first; `client.closed` ends it from any state (and a
+    // child actor cannot be stopped from outside: see connection-system.ts).
     if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed' });
-    if (actor.getSnapshot().status === 'active') actor.stop();
     connection.end('socket closed');
   });
 

@@ -1,17 +1,25 @@
 /**
  * The echo actor: one per socket in echo mode, running the echo machine over the same line
- * pump and client link as the chat server.
+ * pump and client link as the chat server, a child of the server's connections root like a
+ * chat connection (connection-system.ts).
  */
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { describeCause } from '../io/errors.js';
 import { echoMachine } from '../machines/echo.js';
 import type { ClientLink } from './client-link.js';
+import type { ConnectionsRoot } from './connection-system.js';
 import { pumpLines } from './line-pump.js';
 import type { ServerLog } from './server-log.js';
 
 export function startEchoActor(
   link: ClientLink,
-  deps: { maxLineBytes: number; log: ServerLog; onEnded(connectionId: string): void; inspectActor?: (actor: AnyActorRef) => void },
+  deps: {
+    maxLineBytes: number;
+    log: ServerLog;
+    root: ConnectionsRoot;
+    onEnded(connectionId: string): void;
+    inspectActor?: (actor: AnyActorRef) => void;
+  },
 ): { link: ClientLink; actor: Actor<typeof echoMachine> } {
   let ended = false;
   const end = (how: string) => {
@@ -27,7 +35,7 @@ export function startEchoActor(
         closeConnection: () => link.close(),
       },
     }),
-    { id: link.connectionId },
+    { id: link.connectionId, parent: deps.root },
   );
   actor.subscribe({
     complete: () => end('closed'),
@@ -38,7 +46,7 @@ export function startEchoActor(
     },
   });
   link.socket.once('close', () => {
-    if (actor.getSnapshot().status === 'active') actor.stop();
+    if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed' });
     end('socket closed');
   });
   deps.inspectActor?.(actor);

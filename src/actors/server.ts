@@ -35,6 +35,7 @@ import { LocalChatRoom } from './chat-room.js';
 import { ChatRouter } from './chat-router.js';
 import { ClientLink } from './client-link.js';
 import { startConnectionActor } from './connection-actor.js';
+import { type ConnectionsRoot, createConnectionsRoot } from './connection-system.js';
 import { startConsole } from './console-actor.js';
 import { startEchoActor } from './echo-actor.js';
 import { type Listener, startListener } from './listener-actor.js';
@@ -58,6 +59,8 @@ export interface RunningServer {
   readonly listener: Listener;
   /** Live connections (any state), by connection id. */
   readonly connections: ReadonlyMap<string, { link: ClientLink; actor: Actor<any> }>;
+  /** The parent of every connection actor: the actor system they share. */
+  readonly connectionsRoot: ConnectionsRoot;
   /**
    * Resolves when the shutdown has finished (console `shutdown`, a signal, or `shutdown()`);
    * `clean` is false when something could not be flushed or closed (the CLI then exits 1).
@@ -102,6 +105,9 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     maxTracked: 100_000,
   });
   const connections = new Map<string, { link: ClientLink; actor: Actor<any> }>();
+  const connectionsRoot = createConnectionsRoot();
+  io.inspectActor?.(connectionsRoot);
+  connectionsRoot.start();
   let allClosed: (() => void) | undefined;
   const onEnded = (connectionId: string) => {
     connections.delete(connectionId);
@@ -121,10 +127,11 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
           router: router!,
           throttle,
           log,
+          root: connectionsRoot,
           onEnded,
           inspectActor: io.inspectActor,
         })
-      : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, onEnded, inspectActor: io.inspectActor });
+      : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor });
     if (handle.actor.getSnapshot().status === 'active') connections.set(connectionId, handle);
   };
 
@@ -138,6 +145,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     for (const { actor } of connections.values()) actor.send({ type: 'server.shutdown' });
     await Promise.race([closing, delay(SHUTDOWN_GRACE_MS)]);
     for (const { link } of connections.values()) link.destroy();
+    connectionsRoot.stop();
     await listener.closed;
     // A store that fails to close (the last history flush hit a full disk…) must not leave the
     // other store, the console and the log open: close everything, then fail the shutdown.
@@ -233,6 +241,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       tls: tlsCredentials && { ...tlsCredentials, handshakeTimeoutMs: config.loginTimeoutMs },
     });
   } catch (err) {
+    connectionsRoot.stop();
     await stores?.history.close();
     await stores?.users.close();
     await log.close();
@@ -262,6 +271,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     supervisor,
     listener,
     connections,
+    connectionsRoot,
     stopped,
     shutdown() {
       if (supervisor.getSnapshot().matches('running')) supervisor.send({ type: 'console.shutdown' });

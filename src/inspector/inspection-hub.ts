@@ -1,17 +1,18 @@
 /**
  * The inspection hub: turns xstate's inspection events into redacted JSON messages
  * (inspection-messages.ts) for whoever is subscribed — the inspector page's sockets, or a
- * forwarder to an external inspector. Every root actor is handed to `inspectActor` right after
- * it is created; the hub watches it (through xstate's `system.inspect`) only while someone is
- * subscribed.
+ * forwarder to an external inspector. Every actor the server creates is handed to `inspectActor`
+ * right after it is created; the hub watches its actor system (through xstate's
+ * `system.inspect`: one for the supervisor, one for the listener, one that all connections share)
+ * only while someone is subscribed.
  *
  * Cost is the point of its shape:
- *  - with nothing subscribed, no actor has an inspection observer at all: xstate then skips its
+ *  - with nothing subscribed, no system has an inspection observer at all: xstate then skips its
  *    inspection plumbing (which, once an observer exists, copies an object per step, action and
  *    event), so a server started with `--inspect` and no page open runs exactly the code of one
  *    started without it, plus one call per new connection;
- *  - the first subscriber attaches the observer to every live actor, the last one to leave
- *    detaches it again;
+ *  - the first subscriber attaches the observer to every live actor's system, the last one to
+ *    leave detaches it again;
  *  - with subscribers, each event is serialized once, as it happens (the redaction of a typed
  *    line depends on the receiver's state at that moment), and the JSON strings are handed out
  *    in batches, every `flushIntervalMs` (or sooner when `maxPending` build up), so a busy
@@ -19,7 +20,7 @@
  * A subscriber that joins late first gets the live actors' current snapshots (`@xstate.actor`),
  * then the stream.
  */
-import type { AnyActorRef, EventObject, InspectionEvent, Observer, Subscription } from 'xstate';
+import type { ActorSystem, AnyActorRef, EventObject, InspectionEvent, Observer, Subscription } from 'xstate';
 import {
   type ActorMessage,
   type EventMessage,
@@ -45,7 +46,7 @@ export interface InspectionHubOptions {
    * from); otherwise just `{"id":…}` (our page has its own diagrams).
    */
   includeDefinitions?: boolean;
-  /** The root actors alive now: watched when the first subscriber comes, replayed to each. */
+  /** The actors alive now, parents first: watched when the first subscriber comes, replayed to each. */
   liveActors?: () => Iterable<AnyActorRef>;
 }
 
@@ -68,9 +69,9 @@ export class InspectionHub {
   /** xstate's inspection observer, attached to the watched actors' systems. */
   private readonly observer: Observer<InspectionEvent>;
   private readonly sinks = new Set<InspectionSink>();
-  /** The root actors being watched, each with its observer's subscription. */
-  private readonly watched = new Map<AnyActorRef, Subscription>();
-  /** When `watched` reaches this size, actors that ended without a last snapshot are let go. */
+  /** The actor systems being watched, each with its observer's subscription and its root actor. */
+  private readonly watched = new Map<ActorSystem<any>, { root: AnyActorRef; subscription: Subscription }>();
+  /** When `watched` reaches this size, systems whose root ended without a last snapshot are let go. */
   private pruneAt = 64;
   private pending: string[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -111,14 +112,15 @@ export class InspectionHub {
     return this.sinks.size;
   }
 
-  /** Root actors with an inspection observer now (for tests and the curious). */
+  /** Actor systems with an inspection observer now (for tests and the curious). */
   get watchedCount(): number {
     return this.watched.size;
   }
 
   /**
-   * Call with every root actor right after createActor, before `start()`: while someone is
-   * subscribed it is watched from its first step on; otherwise nothing happens at all.
+   * Call with every actor the server creates, right after createActor, before `start()`: while
+   * someone is subscribed it is watched from its first step on; otherwise nothing happens at all.
+   * An actor whose system is watched already was announced by xstate itself (from its constructor).
    */
   readonly inspectActor = (actor: AnyActorRef): void => {
     if (this.sinks.size === 0) return;
@@ -175,28 +177,29 @@ export class InspectionHub {
     this.dropPending();
   }
 
-  /** Attaches the observer to a root actor's system; false if it was already watched. */
+  /** Attaches the observer to the actor's system; false if that system was already watched. */
   private watch(actor: AnyActorRef): boolean {
-    if (this.watched.has(actor)) return false;
+    const { system } = actor;
+    if (this.watched.has(system)) return false;
     if (this.watched.size >= this.pruneAt) this.prune();
-    this.watched.set(actor, actor.system.inspect(this.observer));
+    this.watched.set(system, { root: rootOf(actor), subscription: system.inspect(this.observer) });
     return true;
   }
 
-  private unwatch(actor: AnyActorRef): void {
-    this.watched.get(actor)?.unsubscribe();
-    this.watched.delete(actor);
+  private unwatch(system: ActorSystem<any>): void {
+    this.watched.get(system)?.subscription.unsubscribe();
+    this.watched.delete(system);
   }
 
   private unwatchAll(): void {
-    for (const subscription of this.watched.values()) subscription.unsubscribe();
+    for (const { subscription } of this.watched.values()) subscription.unsubscribe();
     this.watched.clear();
   }
 
-  /** Lets go of actors that ended without a last snapshot (an actor that failed). */
+  /** Lets go of systems whose root ended without a last snapshot (an actor that failed). */
   private prune(): void {
-    for (const actor of [...this.watched.keys()]) {
-      if ((readSnapshot(actor) as { status?: string } | undefined)?.status !== 'active') this.unwatch(actor);
+    for (const [system, { root }] of [...this.watched]) {
+      if ((readSnapshot(root) as { status?: string } | undefined)?.status !== 'active') this.unwatch(system);
     }
     this.pruneAt = Math.max(64, this.watched.size * 2);
   }
@@ -215,7 +218,9 @@ export class InspectionHub {
       case '@xstate.snapshot':
         message = this.snapshotMessage(event.actorRef as InspectedActor, event.event, event.snapshot, event.rootId);
         // A root actor's last step: nothing more will come from its system.
-        if ((event.snapshot as { status?: string }).status !== 'active') this.unwatch(event.actorRef as AnyActorRef);
+        if ((event.snapshot as { status?: string }).status !== 'active' && !(event.actorRef as InspectedActor)._parent) {
+          this.unwatch((event.actorRef as AnyActorRef).system);
+        }
         break;
       default:
         return; // microsteps and actions are not part of the stream
@@ -304,6 +309,13 @@ export class InspectionHub {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
   }
+}
+
+/** The actor at the top of an actor's system. */
+function rootOf(actor: AnyActorRef): AnyActorRef {
+  let root = actor;
+  while (root._parent) root = root._parent;
+  return root;
 }
 
 /** An actor's snapshot, or undefined while it cannot be read (during its constructor). */

@@ -25,12 +25,13 @@ export function createInspectionHub(config: InspectorConfig): InspectionHub {
 export async function startInspector(
   config: InspectorConfig,
   hub: InspectionHub,
-  server: Pick<RunningServer, 'supervisor' | 'listener' | 'connections'>,
+  server: Pick<RunningServer, 'supervisor' | 'listener' | 'connections' | 'connectionsRoot'>,
   log: (line: string) => void,
 ): Promise<RunningInspector> {
   hub.setLiveActors(() => [
     server.supervisor,
     server.listener.actor,
+    server.connectionsRoot,
     ...[...server.connections.values()].map(({ actor }) => actor),
   ]);
   if (config.kind === 'forward') {

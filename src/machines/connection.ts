@@ -9,7 +9,7 @@
  * registration) and feeds them one by one, so typing ahead never loses a line. A state also
  * tagged `chatLines` takes a run of chat messages that arrived together as one event.
  */
-import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import {
   type ChatMessage,
   DEFAULT_HISTORY_REQUEST,
@@ -52,6 +52,8 @@ export type ConnectionEvent =
   | { type: 'client.chatLines'; texts: string[] }
   | { type: 'client.lineTooLong'; bytes: number }
   | { type: 'client.closed' }
+  /** From the invoked `loginTimer`: the client took longer than `loginTimeoutMs` to sign in. */
+  | { type: 'timer.loginExpired' }
   | { type: 'server.kick' }
   | { type: 'server.shutdown' };
 
@@ -85,6 +87,14 @@ export const connectionMachine = setup({
     input: {} as ConnectionInput,
   },
   actors: {
+    /**
+     * Sends `timer.loginExpired` after `ms` (the real timer comes from the actor layer). Not an
+     * `after` delay: xstate keeps delayed events in a table shared by every actor of a system
+     * and scans all of it whenever any actor stops; all of a server's connections share one
+     * system (src/actors/connection-actor.ts), so 10,000 clients idling at the login prompt
+     * would make every stop — each sign-in's services included — cost 10,000 steps.
+     */
+    loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(() => {}),
     checkLogin: fromPromise<LoginCheck, { login: string }>(async () => ({
       registeredAs: undefined,
       online: false,
@@ -145,9 +155,6 @@ export const connectionMachine = setup({
       isCommandLine(event.text) &&
       parseChatInput(event.text, historyRequestDefault(context)).kind === 'history',
   },
-  delays: {
-    loginTimeout: ({ context }) => context.loginTimeoutMs,
-  },
 }).createMachine({
   id: 'connection',
   context: ({ input }) => ({
@@ -175,8 +182,9 @@ export const connectionMachine = setup({
     authenticating: {
       initial: 'awaitingLogin',
       entry: { type: 'send', params: { lines: [text.greeting] } },
-      after: {
-        loginTimeout: {
+      invoke: { id: 'loginTimer', src: 'loginTimer', input: ({ context }) => ({ ms: context.loginTimeoutMs }) },
+      on: {
+        'timer.loginExpired': {
           target: 'closed',
           actions: [
             { type: 'send', params: { lines: [text.loginTimeout] } },

@@ -8,6 +8,7 @@ import { LocalChatRoom } from '../../src/actors/chat-room.js';
 import { ChatRouter } from '../../src/actors/chat-router.js';
 import { ClientLink } from '../../src/actors/client-link.js';
 import { startConnectionActor } from '../../src/actors/connection-actor.js';
+import { createConnectionsRoot } from '../../src/actors/connection-system.js';
 import { LoginThrottle } from '../../src/actors/login-throttle.js';
 import type { ServerLog } from '../../src/actors/server-log.js';
 import { DEFAULTS } from '../../src/io/config.js';
@@ -38,6 +39,8 @@ function startServer(logLine: (line: string) => void) {
   const ended: string[] = [];
   const log = { info: logLine, pseudonym: (login: string) => login } as unknown as ServerLog;
   let nextId = 1;
+  // One actor system for every connection, as in the server: a failing child must not take it down.
+  const root = createConnectionsRoot().start();
   server = net.createServer((socket) => {
     const link = new ClientLink(`c${nextId++}`, socket, '127.0.0.1', 1 << 20, (l) => l.destroy());
     startConnectionActor(link, {
@@ -47,6 +50,7 @@ function startServer(logLine: (line: string) => void) {
       router: new ChatRouter(room, history),
       throttle: new LoginThrottle(),
       log,
+      root,
       onEnded: (id) => ended.push(id),
     });
   });

@@ -133,7 +133,10 @@ describe('the inspection stream', () => {
       snapshot: { value: { authenticating: { registering: 'repeatingPassword' } }, context: { login: 'bob', pendingPassword: '•••' } },
     });
     expect(page.frames.join('\n')).not.toContain(PASSWORD);
-    expect(page.messages().filter((m) => m.type === '@xstate.actor').map((m) => (m as { name: string }).name)).toEqual(['supervisor', 'listener', 'c1']);
+    // `connections`: the root of the actor system every connection actor shares (c1's parent).
+    const announced = page.messages().filter((m) => m.type === '@xstate.actor') as { name: string; sessionId: string; parentId?: string }[];
+    expect(announced.map((m) => m.name)).toEqual(['supervisor', 'listener', 'connections', 'c1']);
+    expect(announced[3]!.parentId).toBe(announced[2]!.sessionId);
   });
 
   it('refuses a WebSocket from another web site', async () => {

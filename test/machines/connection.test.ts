@@ -8,18 +8,16 @@ import {
 import { type ChatMessage, formatHistoryLine, text } from '../../src/machines/protocol.js';
 import {
   type AnyEventOf,
-  afterEvent,
-  cancelled,
   doneActor,
   drive,
   errorActor,
   leafStateIds,
   linesOf,
-  scheduled,
   spawned,
   stateIdsTagged,
   step,
   steps,
+  stoppedChildren,
   summary,
 } from './helpers.js';
 
@@ -40,7 +38,7 @@ const PASSWORD = 'Tr0ub4dor&3';
 const KNOWN: LoginCheck = { registeredAs: 'alice', online: false };
 const UNKNOWN: LoginCheck = { registeredAs: undefined, online: false };
 const ONLINE: LoginCheck = { registeredAs: 'alice', online: true };
-const TIMEOUT = afterEvent('loginTimeout', 'connection.authenticating');
+const TIMEOUT: Event = { type: 'timer.loginExpired' };
 
 const line = (t: string): Event => ({ type: 'client.line', text: t });
 const joined = (recent: ChatMessage[] = []): JoinResult => ({ status: 'joined', recent });
@@ -130,7 +128,7 @@ describe('connection machine: the states', () => {
 
     expect(snapshot.value).toEqual({ authenticating: 'awaitingLogin' });
     expect(linesOf(actions)).toEqual([text.greeting, text.loginPrompt]);
-    expect(scheduled(actions)).toEqual([{ event: TIMEOUT.type, delay: 60_000 }]);
+    expect(spawned(actions)).toEqual([{ id: 'loginTimer', src: 'loginTimer', input: { ms: 60_000 } }]);
   });
 
   it('has a path in this file to every state of the definition', () => {
@@ -266,7 +264,9 @@ describe('connection machine: state × event', () => {
 
     const [, actions] = send(at(state), { type: 'server.shutdown' });
 
-    expect(actions.some((a) => a.type === 'xstate.stopChild')).toBe(running);
+    const stopped = stoppedChildren(actions);
+    expect(stopped).toContain('loginTimer');
+    expect(stopped.some((id) => id !== 'loginTimer')).toBe(running);
   });
 });
 
@@ -314,8 +314,8 @@ describe('connection machine: login names', () => {
   it('keeps the login timer running when a refused name is asked again', () => {
     const [, actions] = send(at('awaitingLogin'), line('no spaces please'));
 
-    expect(scheduled(actions)).toEqual([]);
-    expect(cancelled(actions)).toEqual([]);
+    expect(spawned(actions)).toEqual([]);
+    expect(stoppedChildren(actions)).toEqual([]);
   });
 });
 
@@ -604,7 +604,7 @@ describe('connection machine: the login timeout', () => {
   it('cancels the login timer on reaching the chat', () => {
     const [, actions] = send(at('joining'), doneActor('joinChat', joined()));
 
-    expect(cancelled(actions)).toEqual([TIMEOUT.type]);
+    expect(stoppedChildren(actions)).toContain('loginTimer');
   });
 
   it('changes nothing when a late timeout arrives in the chat', () => {

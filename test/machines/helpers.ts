@@ -133,6 +133,11 @@ export function spawned(actions: readonly EmittedAction[]): { id: string; src: u
     });
 }
 
+/** The invoked or spawned children the step stopped, by id (the action's params are the child). */
+export function stoppedChildren(actions: readonly EmittedAction[]): string[] {
+  return actions.filter((a) => a.type === 'xstate.stopChild').map((a) => (a.params as { id: string }).id);
+}
+
 /** The delayed events the step scheduled: `{ event type, delay }` of each delayed `xstate.raise`. */
 export function scheduled(actions: readonly EmittedAction[]): { event: string; delay: unknown }[] {
   return actions

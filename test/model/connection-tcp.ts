@@ -59,7 +59,7 @@ export type TcpGroup = 'shared' | 'timeout' | 'shutdown';
 /** Timeout paths need a server with a short login timeout; a shutdown path ends its server. */
 export function tcpGroupOf(path: ModelPath): TcpGroup {
   const last = path.events[path.events.length - 1]?.type ?? '';
-  if (last.startsWith('xstate.after.')) return 'timeout';
+  if (last === 'timer.loginExpired') return 'timeout';
   if (last === 'server.shutdown') return 'shutdown';
   return 'shared';
 }
@@ -202,8 +202,9 @@ async function perform(
     case 'server.shutdown':
       void t.server.shutdown();
       return identity;
+    case 'timer.loginExpired':
+      return identity; // the server's timer: just wait
     default:
-      if (event.type.startsWith('xstate.after.')) return identity; // the server's timer: just wait
       throw new Error(`no TCP mapping for ${event.type}`);
   }
 }

@@ -27,6 +27,11 @@
   let eventCount = 0;
   let dirty = false;
   const pendingLog = [];
+  /**
+   * The machines the page draws and logs. Their actors' own services (checkLogin, loginTimer…)
+   * are not shown, nor `connections`, the inert parent every connection actor shares.
+   */
+  const SHOWN_MACHINES = ['listener', 'supervisor', 'connection', 'echo'];
 
   const $ = (selector) => document.querySelector(selector);
   const containers = {
@@ -140,7 +145,7 @@
         actor.value = to;
         actor.status = snapshot.status;
         if (snapshot.context !== undefined) actor.context = snapshot.context;
-        if (!actor.parentId) pendingLog.push({ at: Number(message.createdAt), actor: actor.name, event: message.event, from, to, status: snapshot.status });
+        if (SHOWN_MACHINES.includes(actor.machine)) pendingLog.push({ at: Number(message.createdAt), actor: actor.name, event: message.event, from, to, status: snapshot.status });
         if (snapshot.status !== 'active') {
           actors.delete(actor.sessionId);
           if (actor.sessionId === selected) selectedName = `${actor.name} (ended)`;
@@ -161,14 +166,14 @@
 
   // ───────────── rendering ─────────────
 
-  const rootActors = (machine) => [...actors.values()].filter((a) => !a.parentId && machine.includes(a.machine));
+  const actorsOf = (machine) => [...actors.values()].filter((a) => machine.includes(a.machine));
   const connectionActors = () =>
-    rootActors(['connection', 'echo']).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+    actorsOf(['connection', 'echo']).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
 
   function render() {
     dirty = false;
-    const [listener] = rootActors(['listener']);
-    const [supervisor] = rootActors(['supervisor']);
+    const [listener] = actorsOf(['listener']);
+    const [supervisor] = actorsOf(['supervisor']);
     $('#listener-state').textContent = listener ? describeValue(listener.value) : '—';
     $('#supervisor-state').textContent = supervisor ? describeValue(supervisor.value) : '—';
     if (listener) highlight(containers.listener, listener.value);
