@@ -11,6 +11,26 @@ import type { ConnectionsRoot } from './connection-system.js';
 import { pumpLines } from './line-pump.js';
 import type { ServerLog } from './server-log.js';
 
+/** Each actor's socket, for the one provided machine all echo actors run (see connection-actor.ts). */
+const links = new WeakMap<AnyActorRef, ClientLink>();
+
+function linkOf(actor: AnyActorRef): ClientLink {
+  const link = links.get(actor);
+  if (!link) throw new Error('no socket registered for this actor');
+  return link;
+}
+
+let machineWithEffects: typeof echoMachine | undefined;
+
+function echoWithEffects(): typeof echoMachine {
+  return (machineWithEffects ??= echoMachine.provide({
+    actions: {
+      send: ({ self }, { lines }) => linkOf(self).sendLines(lines),
+      closeConnection: ({ self }) => linkOf(self).close(),
+    },
+  }));
+}
+
 export function startEchoActor(
   link: ClientLink,
   deps: {
@@ -28,15 +48,8 @@ export function startEchoActor(
     deps.log.info(`disconnected conn=${link.connectionId} (${how})`);
     deps.onEnded(link.connectionId);
   };
-  const actor = createActor(
-    echoMachine.provide({
-      actions: {
-        send: (_, { lines }) => link.sendLines(lines),
-        closeConnection: () => link.close(),
-      },
-    }),
-    { id: link.connectionId, parent: deps.root },
-  );
+  const actor = createActor(echoWithEffects(), { id: link.connectionId, parent: deps.root });
+  links.set(actor, link);
   actor.subscribe({
     complete: () => end('closed'),
     error: (err) => {

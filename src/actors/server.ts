@@ -114,24 +114,27 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     if (connections.size === 0) allClosed?.();
   };
 
+  // One of each per server, not per connection: every connection keeps them for its whole life.
+  const onSlowConsumer = (slow: ClientLink) => {
+    log.info(`slow consumer conn=${slow.connectionId}: more than ${config.maxSendBufferBytes} bytes unread, disconnected`);
+    slow.destroy();
+  };
+  const chatDeps = stores && {
+    config,
+    users: stores.users,
+    history: stores.history,
+    router: router!,
+    throttle,
+    log,
+    root: connectionsRoot,
+    onEnded,
+    inspectActor: io.inspectActor,
+  };
+  const echoDeps = { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor };
+
   const serve = (socket: Socket, connectionId: string) => {
-    const link = new ClientLink(connectionId, socket, socket.remoteAddress ?? 'unknown', config.maxSendBufferBytes, (slow) => {
-      log.info(`slow consumer conn=${slow.connectionId}: more than ${config.maxSendBufferBytes} bytes unread, disconnected`);
-      slow.destroy();
-    });
-    const handle = stores
-      ? startConnectionActor(link, {
-          config,
-          users: stores.users,
-          history: stores.history,
-          router: router!,
-          throttle,
-          log,
-          root: connectionsRoot,
-          onEnded,
-          inspectActor: io.inspectActor,
-        })
-      : startEchoActor(link, { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor });
+    const link = new ClientLink(connectionId, socket, socket.remoteAddress ?? 'unknown', config.maxSendBufferBytes, onSlowConsumer);
+    const handle = chatDeps ? startConnectionActor(link, chatDeps) : startEchoActor(link, echoDeps);
     if (handle.actor.getSnapshot().status === 'active') connections.set(connectionId, handle);
   };
 
