@@ -3,7 +3,7 @@
  * a late subscriber gets first, and how a typed line is shown or hidden by the state it reaches.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type AnyActorRef, createActor, createMachine } from 'xstate';
+import { type AnyActorRef, createActor, createMachine, fromCallback } from 'xstate';
 import { InspectionHub, type InspectionSink } from '../../src/inspector/inspection-hub.js';
 import type { InspectionMessage } from '../../src/inspector/inspection-messages.js';
 
@@ -74,6 +74,35 @@ describe('InspectionHub', () => {
     expect(hub.watchedCount).toBe(0);
     const ticks = sink.messages.filter((m) => m.type === '@xstate.event' && m.event.type === 'tick');
     expect(ticks).toHaveLength(1);
+  });
+
+  it('watches a system that many actors share once: each step comes once, and a child ending leaves it watched', () => {
+    // As the server's connections: children of one inert root, so one actor system.
+    const hub = new InspectionHub({ flushIntervalMs: 1 });
+    const sink = new RecordingSink();
+    hub.subscribe(sink);
+    const root = inspected(hub, createActor(fromCallback(() => {}), { id: 'connections' }));
+    const first = inspected(hub, createActor(promptMachine, { id: 'c1', parent: root }));
+    const second = inspected(hub, createActor(promptMachine, { id: 'c2', parent: root }));
+
+    first.send({ type: 'tick' });
+    second.send({ type: 'client.line' });
+    hub.flush();
+
+    expect(hub.watchedCount).toBe(1);
+    const events = sink.messages.filter((m) => m.type === '@xstate.event' && m.event.type !== 'xstate.init');
+    expect(events.map((m) => (m as { event: { type: string } }).event.type)).toEqual(['tick', 'client.line']);
+    const announced = sink.messages.filter((m) => m.type === '@xstate.actor').map((m) => (m as { name: string }).name);
+    expect(announced).toEqual(['connections', 'c1', 'c2']);
+
+    const ending = createMachine({ id: 'ending', initial: 'a', states: { a: { on: { end: 'b' } }, b: { type: 'final' } } });
+    const third = inspected(hub, createActor(ending, { id: 'c3', parent: root }));
+    third.send({ type: 'end' });
+    first.send({ type: 'tick' });
+    hub.flush();
+
+    expect(hub.watchedCount).toBe(1);
+    expect(sink.messages.filter((m) => m.type === '@xstate.event' && m.event.type === 'tick')).toHaveLength(2);
   });
 
   it('hands messages out in batches: nothing before the interval, everything in order at it', () => {

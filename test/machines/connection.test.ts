@@ -5,6 +5,7 @@ import {
   type LoginCheck,
   connectionMachine,
 } from '../../src/machines/connection.js';
+import { echoMachine } from '../../src/machines/echo.js';
 import { type ChatMessage, formatHistoryLine, text } from '../../src/machines/protocol.js';
 import {
   type AnyEventOf,
@@ -39,6 +40,13 @@ const KNOWN: LoginCheck = { registeredAs: 'alice', online: false };
 const UNKNOWN: LoginCheck = { registeredAs: undefined, online: false };
 const ONLINE: LoginCheck = { registeredAs: 'alice', online: true };
 const TIMEOUT: Event = { type: 'timer.loginExpired' };
+
+interface TimedNode {
+  id: string;
+  after: readonly unknown[];
+  states: Record<string, TimedNode>;
+}
+const allStateNodes = (node: TimedNode): TimedNode[] => [node, ...Object.values(node.states).flatMap(allStateNodes)];
 
 const line = (t: string): Event => ({ type: 'client.line', text: t });
 const joined = (recent: ChatMessage[] = []): JoinResult => ({ status: 'joined', recent });
@@ -584,6 +592,17 @@ describe('connection machine: registering', () => {
 });
 
 describe('connection machine: the login timeout', () => {
+  it('is an invoked timer, not an `after` delay: no state of the connection or echo machine has one', () => {
+    // All connection actors share one actor system, whose delayed events xstate scans on every
+    // stop of any of its actors (src/actors/connection-system.ts): one `after` per waiting
+    // connection would make each stop cost as many steps as there are connections waiting.
+    const delayed = [connectionMachine, echoMachine].flatMap((machine) =>
+      allStateNodes(machine.root as unknown as TimedNode).filter((node) => node.after.length > 0).map((node) => node.id),
+    );
+
+    expect(delayed).toEqual([]);
+  });
+
   it.each(authenticatingStates)('closes with a message when the login times out in %s', (state) => {
     const [after, actions] = send(at(state), TIMEOUT);
 
