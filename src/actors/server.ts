@@ -46,7 +46,7 @@ export interface ServerIo {
   /** The operator's console; omitted → no console (tests drive `supervisor` directly). */
   stdin?: Readable;
   stdout: Writable;
-  /** Hands every root actor to the live inspector (src/inspector/) before it starts. */
+  /** Hands every actor the server creates to the live inspector (src/inspector/) before it starts. */
   inspectActor?: (actor: AnyActorRef) => void;
   /** Test seam: how clients.csv and history.csv open their append handles (inject disk failures). */
   openAppendHandle?: OpenAppendHandle;
