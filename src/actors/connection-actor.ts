@@ -47,9 +47,10 @@ export interface ConnectionHandle {
  * One connection's state and effects. Every connection runs the *same* provided machine, whose
  * implementations find their connection from the actor they run for (`self`, or an invoked
  * service's parent): `machine.provide()` per connection rebuilt the whole state-node tree each
- * time — ~30 KB of heap and ~0.3 ms of CPU per connection. And they are methods rather than closures: tsx compiles
- * with esbuild's keepNames, which gives every *named* closure its own property dictionary
- * (~0.3 KB); the 25 closures each connection made were ~8 KB of its heap (bench/, scenario 3).
+ * time — ~30 KB of heap and ~0.3 ms of CPU per connection. And they are methods rather than
+ * closures: tsx compiles with esbuild's keepNames, which gives every *named* closure its own
+ * property dictionary (~0.3 KB); the 25 closures each connection made were ~8 KB of its heap
+ * (bench/, scenario 3).
  */
 class Connection {
   member: Member | undefined;
