@@ -92,10 +92,6 @@ export function errorActor(id: string, error: unknown): InternalEvent {
   return { type: `xstate.error.actor.${id}`, error };
 }
 
-export function afterEvent(delay: string, stateId: string): InternalEvent {
-  return { type: `xstate.after.${delay}.${stateId}` };
-}
-
 /** The machine's own actions (xstate's spawnChild, stopChild, raise, cancel… left out). */
 export function ownActions(actions: readonly EmittedAction[]): EmittedAction[] {
   return actions.filter((a) => !a.type.startsWith('xstate.'));
@@ -136,23 +132,6 @@ export function spawned(actions: readonly EmittedAction[]): { id: string; src: u
 /** The invoked or spawned children the step stopped, by id (the action's params are the child). */
 export function stoppedChildren(actions: readonly EmittedAction[]): string[] {
   return actions.filter((a) => a.type === 'xstate.stopChild').map((a) => (a.params as { id: string }).id);
-}
-
-/** The delayed events the step scheduled: `{ event type, delay }` of each delayed `xstate.raise`. */
-export function scheduled(actions: readonly EmittedAction[]): { event: string; delay: unknown }[] {
-  return actions
-    .filter((a) => a.type === 'xstate.raise' && (a.params as { delay?: unknown }).delay !== undefined)
-    .map((a) => {
-      const p = a.params as { event: { type: string }; delay: unknown };
-      return { event: p.event.type, delay: p.delay };
-    });
-}
-
-/** The delayed events the step cancelled, by send id. */
-export function cancelled(actions: readonly EmittedAction[]): string[] {
-  return actions
-    .filter((a) => a.type === 'xstate.cancel')
-    .map((a) => (a.params as { sendId: string }).sendId);
 }
 
 interface NodeLike {
