@@ -3,9 +3,10 @@
  * or the baseline) and the load-generator pool. Both servers get the same preload
  * (bench/probe.mjs) that answers memory and CPU questions; nothing else is added to them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClientSpec, FromGenerator, GeneratorReport, ServerKind, ToGenerator } from './gen-protocol.js';
@@ -24,6 +25,34 @@ export interface ProbeReply {
   arrayBuffers: number;
   loopMaxMs: number;
   loopP99Ms: number;
+}
+
+/**
+ * The machine's CPUs split in two — the server's and the load generators' — as `taskset` lists,
+ * or undefined where that cannot be done (one CPU, no `taskset`). Used by the login storm (S4):
+ * there the server hashes on a worker thread, and a busy core shared with the generators slows
+ * the clocks that time the chat, not the server (see bench/README.md).
+ */
+export interface CoreSplit {
+  server: string;
+  generators: string;
+}
+
+export function splitCores(): CoreSplit | undefined {
+  const cpus = availableParallelism();
+  if (cpus < 2 || spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status !== 0) return undefined;
+  const half = Math.ceil(cpus / 2);
+  const list = (from: number, to: number) => (from === to ? String(from) : `${from}-${to}`);
+  return { server: list(0, half - 1), generators: list(half, cpus - 1) };
+}
+
+/** Keeps each process and all its threads, and every thread it starts later, on `cpus`. */
+function pinOrKill(children: ChildProcess[], cpus: string): void {
+  for (const child of children) {
+    if (spawnSync('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], { stdio: 'ignore' }).status === 0) continue;
+    for (const started of children) started.kill('SIGKILL');
+    throw new Error(`taskset could not pin process ${child.pid} to CPUs ${cpus}`);
+  }
 }
 
 export class ServerProcess {
@@ -78,7 +107,7 @@ export class ServerProcess {
    */
   static async start(
     kind: ServerKind,
-    opts: { dataDir?: string; port?: number; extraArgs?: string[]; waitListening?: boolean },
+    opts: { dataDir?: string; port?: number; extraArgs?: string[]; waitListening?: boolean; cpus?: string },
   ): Promise<ServerProcess> {
     const port = String(opts.port ?? 0);
     const args =
@@ -94,6 +123,7 @@ export class ServerProcess {
       stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, STATECHAT_KEY: '' },
     });
+    if (opts.cpus) pinOrKill([child], opts.cpus);
     const server = new ServerProcess(kind, child);
     if (opts.port) server.port = opts.port;
     if (opts.waitListening === false) return server;
@@ -211,6 +241,7 @@ export class GeneratorPool {
   static async start(
     count: number,
     init: Omit<Extract<ToGenerator, { t: 'init' }>, 't' | 'gen' | 'generators' | 'host'>,
+    cpus?: string,
   ): Promise<GeneratorPool> {
     const children = Array.from({ length: count }, () =>
       spawn(process.execPath, ['--import', 'tsx', 'bench/load-generator.ts'], {
@@ -218,6 +249,7 @@ export class GeneratorPool {
         stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       }),
     );
+    if (cpus) pinOrKill(children, cpus);
     const pool = new GeneratorPool(children);
     const ready = pool.collect((m) => m.t === 'ready');
     children.forEach((child, gen) => child.send({ t: 'init', gen, generators: count, host: HOST, ...init } satisfies ToGenerator));

@@ -23,7 +23,7 @@ import { hashPassword } from '../src/io/crypto.js';
 import { type BarGroup, defaultFormat, type Panel, renderChart } from './chart.js';
 import { clientsFile, historyFile } from './fixtures.js';
 import type { ServerKind } from './gen-protocol.js';
-import { REPO } from './processes.js';
+import { REPO, splitCores } from './processes.js';
 import { type CaseResult, chatCase, hasRateLimit, massCase, RATE_LIMIT_OFF, type Settings, SETUP_SCRYPT_N, startupCase, stormCase } from './scenarios.js';
 import { machineDescription } from './sysstat.js';
 
@@ -38,12 +38,13 @@ const { values: args } = parseArgs({
     markdown: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     'busy-core': { type: 'boolean', default: false },
+    'share-cores': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench -- [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5] [--check] [--markdown] [--no-write] [--busy-core]\n',
+    'Usage: npm run bench -- [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5] [--check] [--markdown] [--no-write] [--busy-core] [--share-cores]\n',
   );
   process.exit(0);
 }
@@ -67,6 +68,12 @@ const cap = (clients: number): number => {
   return max;
 };
 
+/**
+ * S4 runs the server on one half of the CPUs and the load generators on the other, unless
+ * `--share-cores` (how it ran before 2026-11-24, afternoon): see bench/README.md.
+ */
+const stormCores = args['share-cores'] ? undefined : splitCores();
+
 const presets: Settings = quick
   ? {
       generators: Number(args.generators ?? 2),
@@ -76,7 +83,7 @@ const presets: Settings = quick
       chat: { sizes: [100, 1000], senders: 10, warmupS: 0.5, measureS: 1.5 },
       fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 0.5, measureS: 2 },
       mass: { clients: 1000, scryptN: 16, broadcasts: 5 },
-      storm: { clients: 300, senders: 10, rate: 200, logins: 20, scryptN: 16384, beforeS: 2, afterS: 1 },
+      storm: { clients: 300, senders: 10, rate: 200, logins: 20, scryptN: 16384, beforeS: 2, afterS: 1, cores: stormCores },
       startup: { users: 10_000, historyLines: 100_000 },
     }
   : {
@@ -89,7 +96,7 @@ const presets: Settings = quick
       // servers are slower at first, and timed from 1 s in, the p99 ratio swung 1.04–1.53×.
       fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 10, measureS: 10 },
       mass: { clients: 10_000, scryptN: 16, broadcasts: 5 },
-      storm: { clients: 1000, senders: 10, rate: 200, logins: 200, scryptN: 16384, beforeS: 4, afterS: 2 },
+      storm: { clients: 1000, senders: 10, rate: 200, logins: 200, scryptN: 16384, beforeS: 4, afterS: 2, cores: stormCores },
       startup: { users: 100_000, historyLines: 1_000_000 },
     };
 const settings: Settings = {
@@ -319,6 +326,11 @@ async function main(): Promise<number> {
   }
   log(`baseline: node bench/baseline-server.ts (node:net, the same LineFramer, per-turn batched writes, no auth, no history)`);
   log(`load: ${settings.generators} generator processes, window ${settings.window} messages in flight per sender, ${settings.textLength}-character messages`);
+  log(
+    storm.cores
+      ? `S4 only: the server on CPU ${storm.cores.server}, the load generators on CPU ${storm.cores.generators} (taskset), so that its hashing cannot slow the generators' clocks`
+      : 'S4: server and load generators share every CPU (--share-cores, or no taskset / one CPU)',
+  );
   if (cappedBy.length > 0) {
     log(`note: the open-file limit is ${openFileLimit}, so client counts were capped (${[...new Set(cappedBy)].join(', ')}); raise it (ulimit -Hn) for the full sizes`);
   }
@@ -355,6 +367,7 @@ async function main(): Promise<number> {
   const otherCores = median(runs.flatMap((r) => (r.result && Number.isFinite(r.result.otherCores) ? [r.result.otherCores] : [])));
   const conditions = {
     shared: true,
+    stormCores: storm.cores ?? 'shared',
     loadAverageBefore: loadBefore,
     loadAverageAfter: loadAfter,
     otherProcessesCoresMedian: otherCores,

@@ -9,7 +9,7 @@ import { BENCH_PASSWORD, clientsFile, historyFile, login, makeDataDir, removeDat
 import { DEFAULTS } from '../src/io/config.js';
 import type { ClientSpec, ServerKind } from './gen-protocol.js';
 import { LineClient, nowUs } from './line-client.js';
-import { freePort, GeneratorPool, type MergedReport, ServerProcess } from './processes.js';
+import { type CoreSplit, freePort, GeneratorPool, type MergedReport, ServerProcess } from './processes.js';
 import { progress } from './progress.js';
 import type { Histogram } from './histogram.js';
 import { cpuWindow, type CpuWindow, processRss } from './sysstat.js';
@@ -25,7 +25,17 @@ export interface Settings {
   chat: { sizes: number[]; senders: number; warmupS: number; measureS: number };
   fixedRate: { clients: number; senders: number; rate: number; warmupS: number; measureS: number };
   mass: { clients: number; scryptN: number; broadcasts: number };
-  storm: { clients: number; senders: number; rate: number; logins: number; scryptN: number; beforeS: number; afterS: number };
+  storm: {
+    clients: number;
+    senders: number;
+    rate: number;
+    logins: number;
+    scryptN: number;
+    beforeS: number;
+    afterS: number;
+    /** The server on one half of the CPUs, the load generators on the other (undefined: shared). */
+    cores: CoreSplit | undefined;
+  };
   startup: { users: number; historyLines: number };
 }
 
@@ -69,6 +79,7 @@ async function startCaseFor(
     unlimitedInput?: boolean;
     /** Generator processes beyond `s.generators`, for clients dealt to them explicitly. */
     extraGenerators?: number;
+    cores?: CoreSplit;
   },
 ): Promise<Running> {
   const dataDir = kind === 'ours' ? await makeDataDir({ clients: opts.users ? await clientsFile(opts.users) : undefined }) : undefined;
@@ -80,16 +91,20 @@ async function startCaseFor(
           ...(process.env.BENCH_OURS_ARGS ?? '').split(/\s+/).filter(Boolean), // experiments only
         ]
       : (process.env.BENCH_BASELINE_ARGS ?? '').split(/\s+/).filter(Boolean); // e.g. "--batch cork"
-  const server = await ServerProcess.start(kind, { dataDir, extraArgs });
+  const server = await ServerProcess.start(kind, { dataDir, extraArgs, cpus: opts.cores?.server });
   try {
-    const pool = await GeneratorPool.start(s.generators + (opts.extraGenerators ?? 0), {
-      port: server.port,
-      kind,
-      senders: opts.senders,
-      window: s.window,
-      textLength: s.textLength,
-      sourceAddresses: sourceAddressesFor(Math.ceil(opts.clients / s.generators)),
-    });
+    const pool = await GeneratorPool.start(
+      s.generators + (opts.extraGenerators ?? 0),
+      {
+        port: server.port,
+        kind,
+        senders: opts.senders,
+        window: s.window,
+        textLength: s.textLength,
+        sourceAddresses: sourceAddressesFor(Math.ceil(opts.clients / s.generators)),
+      },
+      opts.cores?.generators,
+    );
     return { server, pool, dataDir };
   } catch (err) {
     await server.stop();
@@ -288,6 +303,9 @@ export async function stormCase(kind: ServerKind, s: Settings): Promise<CaseResu
     // held up the event loop of a generator that was also timing the room's chat, and the bare
     // baseline's chat p99 tripled "during the storm" from that alone.
     extraGenerators: 1,
+    // And the server keeps to its own CPUs: its hashing thread, on a core the generators used,
+    // slowed the generators that time the chat (bench/README.md, "The login storm's cores").
+    cores: s.storm.cores,
   });
   const { server, pool } = running;
   const roomGenerators = Array.from({ length: s.generators }, (_, gen) => gen);
