@@ -31,7 +31,8 @@ export interface ProbeReply {
  * The machine's CPUs split in two — the server's and the load generators' — as `taskset` lists,
  * or undefined where that cannot be done (one CPU, no `taskset`). Used by the login storm (S4):
  * there the server hashes on a worker thread, and a busy core shared with the generators slows
- * the clocks that time the chat, not the server (see bench/README.md).
+ * the clocks that time the chat, not the server (see bench/README.md). Assumes the bench may use
+ * CPUs 0 to n − 1 (it is not itself pinned to fewer).
  */
 export interface CoreSplit {
   server: string;
