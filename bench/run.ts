@@ -434,6 +434,9 @@ interface FigureSummary {
   met: boolean | null;
 }
 
+/** Whether this run's sizes are the targets' own (see `summarize`). */
+const judged = !quick && cappedBy.length === 0;
+
 function summarize(def: FigureDef): FigureSummary {
   const values = (kind: ServerKind, key: string) =>
     runs.filter((r) => r.caseId === def.caseId && r.kind === kind && r.result).map((r) => r.result!.figures[key] ?? Number.NaN);
@@ -444,7 +447,9 @@ function summarize(def: FigureDef): FigureSummary {
   const baselineMedian = baseline ? median(baseline) : Number.NaN;
   const ratio = baseline && Number.isFinite(baselineMedian) && baselineMedian !== 0 ? oursMedian / baselineMedian : null;
   let met: boolean | null = null;
-  if (def.target) {
+  // The targets are the issue's, at its sizes: a quick or capped run's smaller cases are not
+  // judged (a server's fixed memory spread over 1,000 connections is not its cost per connection).
+  if (def.target && judged) {
     const subject = def.target.of === 'ratio' ? ratio : oursMedian;
     met = subject === null || !Number.isFinite(subject) ? false : def.target.op === '>=' ? subject >= def.target.value : subject <= def.target.value;
   }
@@ -478,7 +483,8 @@ function fmtValue(value: number, unit: string): string {
 
 function targetText(f: FigureSummary): string {
   if (!f.target) return '';
-  return `${f.target.of === 'ratio' ? 'ratio' : 'ours'} ${f.target.text} ${f.met ? '✓ met' : '✗ not met'}`;
+  const verdict = f.met === null ? '– not judged at these sizes' : f.met ? '✓ met' : '✗ not met';
+  return `${f.target.of === 'ratio' ? 'ratio' : 'ours'} ${f.target.text} ${verdict}`;
 }
 
 function printTable(figures: FigureSummary[]): void {
