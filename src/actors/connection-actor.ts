@@ -17,7 +17,7 @@ import { type ChatMessage, formatPrivateLine, loginKey, text } from '../machines
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { ChatMember } from './chat-room.js';
 import type { ChatRouter } from './chat-router.js';
-import type { ConnectionsRoot } from './connection-system.js';
+import { type ConnectionsRoot, PerActor } from './connection-system.js';
 import { encodeLines, type ClientLink } from './client-link.js';
 import { type LinePump, pumpLines } from './line-pump.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -236,48 +236,42 @@ class Member implements ChatMember {
   }
 }
 
-const connections = new WeakMap<AnyActorRef, Connection>();
-
-/** The connection an action runs for (its `self`), or an invoked service (its parent). */
-function connectionOf(actor: AnyActorRef | undefined): Connection {
-  const connection = actor && connections.get(actor);
-  if (!connection) throw new Error('no connection registered for this actor');
-  return connection;
-}
+/** Found from an action's `self`, or from an invoked service's parent. */
+const connections = new PerActor<Connection>('connection');
 
 let machineWithEffects: typeof connectionMachine | undefined;
 
 function providedMachine(): typeof connectionMachine {
   return (machineWithEffects ??= connectionMachine.provide({
     actions: {
-      send: ({ self }, { lines }) => connectionOf(self).link.sendLines(lines),
-      closeConnection: ({ self }) => connectionOf(self).link.close(),
-      postMessage: ({ self }, { text: body }) => connectionOf(self).postMessage(body),
+      send: ({ self }, { lines }) => connections.of(self).link.sendLines(lines),
+      closeConnection: ({ self }) => connections.of(self).link.close(),
+      postMessage: ({ self }, { text: body }) => connections.of(self).postMessage(body),
       postMessages: ({ self }, { texts }) => {
-        const connection = connectionOf(self);
+        const connection = connections.of(self);
         for (const body of texts) connection.postMessage(body);
       },
-      sendPrivate: ({ self }, { to, text: body }) => connectionOf(self).sendPrivate(to, body),
-      listOnline: ({ self }) => connectionOf(self).listOnline(),
-      leaveChat: ({ self }) => connectionOf(self).leaveRoom(),
-      log: ({ self }, { entry }) => connectionOf(self).logEntry(entry),
-      reportFailure: ({ self, event }) => connectionOf(self).reportFailure((event as { error?: unknown }).error),
+      sendPrivate: ({ self }, { to, text: body }) => connections.of(self).sendPrivate(to, body),
+      listOnline: ({ self }) => connections.of(self).listOnline(),
+      leaveChat: ({ self }) => connections.of(self).leaveRoom(),
+      log: ({ self }, { entry }) => connections.of(self).logEntry(entry),
+      reportFailure: ({ self, event }) => connections.of(self).reportFailure((event as { error?: unknown }).error),
     },
     actors: {
       loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(({ input, sendBack }) => {
         const timer = setTimeout(() => sendBack({ type: 'timer.loginExpired' }), input.ms);
         return () => clearTimeout(timer);
       }),
-      checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, self }) => connectionOf(self._parent).checkLogin(input.login)),
+      checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, self }) => connections.of(self._parent).checkLogin(input.login)),
       verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, self, signal }) =>
-        connectionOf(self._parent).verifyPassword(input.login, input.password, signal),
+        connections.of(self._parent).verifyPassword(input.login, input.password, signal),
       ),
       registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
-        ({ input, self }) => connectionOf(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
+        ({ input, self }) => connections.of(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
       ),
-      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, self }) => connectionOf(self._parent).loadHistory(input.limit)),
+      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, self }) => connections.of(self._parent).loadHistory(input.limit)),
       joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(({ input, self }) =>
-        connectionOf(self._parent).join(input.login, input.historyReplay),
+        connections.of(self._parent).join(input.login, input.historyReplay),
       ),
     },
   }));

@@ -14,7 +14,7 @@
  * `client.closed` from any state), and xstate's delayed events are scanned system-wide on every
  * stop (the login timer is an invoked actor, not an `after`).
  */
-import { type Actor, createActor, fromCallback } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, fromCallback } from 'xstate';
 
 const inert = fromCallback(() => {});
 
@@ -23,4 +23,26 @@ export type ConnectionsRoot = Actor<typeof inert>;
 /** Created per server; hand it to the inspector before `start()`, stop it after the last connection. */
 export function createConnectionsRoot(): ConnectionsRoot {
   return createActor(inert, { id: 'connections' });
+}
+
+/**
+ * What each actor of a shared provided machine runs for — a connection, a socket. Every actor runs
+ * the same `machine.provide()` (one per server kind: per connection it rebuilt the state-node
+ * tree), so its effects find their own through the actor they run for.
+ */
+export class PerActor<T> {
+  private readonly values = new WeakMap<AnyActorRef, T>();
+
+  constructor(private readonly what: string) {}
+
+  set(actor: AnyActorRef, value: T): void {
+    this.values.set(actor, value);
+  }
+
+  /** An effect running for an actor nobody registered is a wiring bug: it throws. */
+  of(actor: AnyActorRef | undefined): T {
+    const value = actor && this.values.get(actor);
+    if (value === undefined) throw new Error(`no ${this.what} registered for this actor`);
+    return value;
+  }
 }

@@ -7,26 +7,20 @@ import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import { describeCause } from '../io/errors.js';
 import { echoMachine } from '../machines/echo.js';
 import type { ClientLink } from './client-link.js';
-import type { ConnectionsRoot } from './connection-system.js';
+import { type ConnectionsRoot, PerActor } from './connection-system.js';
 import { pumpLines } from './line-pump.js';
 import type { ServerLog } from './server-log.js';
 
-/** Each actor's socket, for the one provided machine all echo actors run (see connection-actor.ts). */
-const links = new WeakMap<AnyActorRef, ClientLink>();
-
-function linkOf(actor: AnyActorRef): ClientLink {
-  const link = links.get(actor);
-  if (!link) throw new Error('no socket registered for this actor');
-  return link;
-}
+/** Each echo actor's socket, for the one provided machine they all run. */
+const links = new PerActor<ClientLink>('socket');
 
 let machineWithEffects: typeof echoMachine | undefined;
 
 function echoWithEffects(): typeof echoMachine {
   return (machineWithEffects ??= echoMachine.provide({
     actions: {
-      send: ({ self }, { lines }) => linkOf(self).sendLines(lines),
-      closeConnection: ({ self }) => linkOf(self).close(),
+      send: ({ self }, { lines }) => links.of(self).sendLines(lines),
+      closeConnection: ({ self }) => links.of(self).close(),
     },
   }));
 }
