@@ -670,9 +670,10 @@ function chartFor(figures: FigureSummary[], date: Date, machine: ReturnType<type
 }
 
 /**
- * `--busy-core`: one process spinning at nice 19 for the whole run. It takes only the CPU nobody
- * else wants, like S4's hashing thread (nice 10) does, but hashes nothing and signs nobody in —
- * so what it does to chat latency is what a busy second core does, whoever the server is.
+ * `--busy-core`: one process spinning at nice 19 for the whole run, on whichever CPU the kernel
+ * gives it. It takes only the CPU nobody else wants, like S4's hashing thread (nice 10) does, but
+ * hashes nothing and signs nobody in — so what it does to chat latency is what a busy core does,
+ * whoever the server is (mostly by slowing the load generators: bench/README.md).
  */
 function startBusyLoop(): void {
   const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });

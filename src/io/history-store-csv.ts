@@ -1,7 +1,8 @@
 /**
  * The embedded HistoryStore: history.csv, one chat message per record, appended with group
- * commit (one write per chunk of input: see `scheduleBatch`). Startup reads only the tail of the file: a history of
- * millions of lines must not delay the server, and replay needs only the newest `keep` messages.
+ * commit (one write per chunk of input: see `scheduleBatch`). Startup reads only the tail of the
+ * file: a history of millions of lines must not delay the server, and replay needs only the
+ * newest `keep` messages.
  */
 import { promises as fs } from 'node:fs';
 import { checkHeader, countNewlines, forEachRow, formatRow, headerLine } from './csv-strict.js';

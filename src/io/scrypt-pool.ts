@@ -4,14 +4,14 @@
  *
  * Why not libuv's thread pool (`crypto.scrypt`): its threads run at the same priority as the
  * event loop, so hashing competed with chat delivery for the cores — 200 sign-ins at once
- * (N=16384, ~35 ms of CPU each) raised chat p99 2.9× on 2 cores (bench/, scenario 4; 2.6× now,
- * when the bare baseline, which hashes nothing, shows 2.8× from the burst of connections alone).
- * A pool thread cannot be re-niced from JavaScript; a worker thread can lower its own priority
- * (Linux keeps the nice value per thread). Nice 10, not 19: on a machine busy with other work,
- * sign-ins still get about a tenth of a core instead of next to nothing. What no priority fixes:
- * on 2 vCPUs, a second core that is busy at all slows chat delivery, whatever runs there — a
- * nice-19 busy loop that hashes nothing does it as much as a storm of sign-ins (`npm run bench --
- * --busy-core`; README, Performance).
+ * (N=16384, ~35 ms of CPU each) raised chat p99 2.9× on 2 cores (bench/, scenario 4, when the
+ * server and the load generators shared both cores). A pool thread cannot be re-niced from
+ * JavaScript; a worker thread can lower its own priority (Linux keeps the nice value per
+ * thread). Nice 10, not 19: on a machine busy with other work, sign-ins still get about a tenth
+ * of a core instead of next to nothing. What priority does not fix is a thread busy on a core
+ * that other latency-bound processes use: in the bench that was the load generators' core, and
+ * it slowed their timing more than the server (bench/README.md, "The login storm's cores"; with
+ * the server on a core of its own, hashing beside its event loop, the storm costs 1.3–1.5×).
  *
  * At most `maxHashes` run at once (one core is always left for the event loop); each worker holds
  * a few jobs queued behind its current one (`JOBS_PER_WORKER`), the rest wait their turn here, in
