@@ -1,11 +1,11 @@
 /**
  * The embedded HistoryStore: history.csv, one chat message per record, appended with group
- * commit (one write per chunk of input: see `scheduleBatch`). Startup reads only the tail of the
- * file: a history of millions of lines must not delay the server, and replay needs only the
- * newest `keep` messages.
+ * commit (one write per chunk of input: see `scheduleBatch`). Start-up checks every record but
+ * decodes only the newest `keep`, the ones replay needs: a history of millions of lines must not
+ * delay the server.
  */
 import { promises as fs } from 'node:fs';
-import { checkHeader, countNewlines, forEachRow, formatRow, headerLine } from './csv-strict.js';
+import { checkHeader, countNewlines, forEachRow, formatRow, headerLine, RecordError, scanRecords } from './csv-strict.js';
 import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend } from './durable-file.js';
 import { CorruptFileError, StorageError, UnreadableFileError } from './errors.js';
 import type { ChatMessage, HistoryStore } from './stores.js';
@@ -14,15 +14,14 @@ export const HISTORY_HEADER = ['timestamp', 'login', 'text'] as const;
 const HEADER = headerLine(HISTORY_HEADER);
 const CHUNK_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
-const QUOTE = 0x22;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 export interface CsvHistoryStoreOptions {
   file: string;
   /** Messages held in memory for replay (default 1000). */
   keep?: number;
-  /** How much of the file's end to parse first (default 1 MiB); grown until `keep` records fit. */
-  tailBytes?: number;
+  /** How much of the file start-up reads at a time (default 1 MiB); small in tests of record boundaries. */
+  chunkBytes?: number;
   /** Test seam: how the append handle is opened (inject disk failures). */
   openAppendHandle?: OpenAppendHandle;
   /** Told how many bytes of a batch interrupted by a crash were cut off at open. */
@@ -42,7 +41,7 @@ export async function openCsvHistoryStore(
   } catch (err) {
     throw new UnreadableFileError(file, err);
   }
-  const { size, messages } = await readTail(file, keep, opts.tailBytes ?? CHUNK_BYTES);
+  const { size, messages } = await readHistory(file, keep, opts.chunkBytes ?? CHUNK_BYTES);
   const out = await AppendOnlyFile.open(file, size, opts.openAppendHandle);
   if (size === 0) {
     // An empty file (e.g. a crash right after creation) gets its header before anything else.
@@ -51,19 +50,18 @@ export async function openCsvHistoryStore(
   return new CsvHistoryStore(file, keep, out, messages.slice(-keep));
 }
 
-function isIsoTimestamp(text: string): boolean {
+export function isIsoTimestamp(text: string): boolean {
   return ISO_8601.test(text) && !Number.isNaN(Date.parse(text));
 }
 
-// ---- startup: find and parse the tail ---------------------------------------------------------
+// ---- startup: check every record, keep the newest ---------------------------------------------
 
 /**
- * In strict CSV every quoted field holds an even number of '"' (open, close, doubled escapes) and
- * unquoted fields hold none, so a '\n' preceded by an even number of quotes ends a record. Counting
- * quotes is a Buffer.indexOf scan — far cheaper than parsing — and lets us start parsing at a
- * record boundary near the end. Records before the tail are not validated beyond quote balance.
+ * Reads history.csv at start-up: every record is checked (`scanRecords`, which decodes nothing)
+ * and only the newest `keep` are decoded for replay. Damage anywhere stops the start with the
+ * file's name, line and what is wrong; the file is only read.
  */
-async function readTail(file: string, keep: number, tailBytes: number): Promise<{ size: number; messages: ChatMessage[] }> {
+async function readHistory(file: string, keep: number, chunkBytes: number): Promise<{ size: number; messages: ChatMessage[] }> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, 'r');
@@ -79,19 +77,19 @@ async function readTail(file: string, keep: number, tailBytes: number): Promise<
     checkHeader(file, head.toString('utf8', 0, headerEnd === -1 ? head.length : headerEnd), HISTORY_HEADER);
     if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
     const bodyStart = headerEnd + 1;
-
-    const totalQuotes = await countQuotesInFile(handle, bodyStart, size);
-    if (totalQuotes % 2 !== 0) throw await locateCorruption(file, bodyStart);
-
-    for (let want = Math.max(1, tailBytes); ; want *= 2) {
-      const tailStart = Math.max(bodyStart, size - want);
-      const tail = await readAt(handle, tailStart, size - tailStart);
-      const recordStart = tailStart === bodyStart ? 0 : firstRecordStart(tail, totalQuotes - countQuotes(tail));
-      if (recordStart !== -1) {
-        const messages = await parseTail(file, handle, tail.subarray(recordStart), tailStart + recordStart);
-        if (messages.length >= keep || tailStart === bodyStart) return { size, messages };
-      }
+    if (size > bodyStart && (await readAt(handle, size - 1, 1))[0] !== NEWLINE) {
+      const line = (await countNewlinesInFile(handle, size)) + 1;
+      throw new CorruptFileError(file, line, 'the last record is not terminated by a newline (an interrupted write?)');
     }
+
+    const newest = await checkAllRecords(file, handle, { bodyStart, size, keep, chunkBytes });
+    const tail = await readAt(handle, newest, size - newest);
+    const messages: ChatMessage[] = [];
+    forEachRow(tail, { file, firstLine: 1, columns: HISTORY_HEADER.length }, ([at, login, text]) => {
+      messages.push({ at: at!, login: login!, text: text! });
+      return undefined;
+    });
+    return { size, messages };
   } catch (err) {
     if (err instanceof CorruptFileError) throw err;
     throw new UnreadableFileError(file, err);
@@ -100,66 +98,100 @@ async function readTail(file: string, keep: number, tailBytes: number): Promise<
   }
 }
 
-async function parseTail(file: string, handle: fs.FileHandle, tail: Buffer, offset: number): Promise<ChatMessage[]> {
-  const messages: ChatMessage[] = [];
-  try {
-    forEachRow(tail, { file, firstLine: 1, columns: HISTORY_HEADER.length }, ([at, login, text]) => {
-      if (!isIsoTimestamp(at)) return 'timestamp is not an ISO 8601 date-time';
-      messages.push({ at, login, text });
-      return undefined;
-    });
-  } catch (err) {
-    if (!(err instanceof CorruptFileError)) throw err;
-    // Only now is it worth counting the lines before the tail.
-    const linesBefore = await countNewlinesInFile(handle, offset);
-    throw new CorruptFileError(file, linesBefore + err.line, err.reason);
+/** The longest record accepted at start-up: longer means a quote left open, not a message. */
+const MAX_RECORD_BYTES = 16 << 20;
+
+/**
+ * Scans the records in [bodyStart, size) chunk by chunk, carrying a record cut by a chunk's end
+ * into the next; returns the offset of the oldest of the newest `keep` records (`size` if none).
+ */
+async function checkAllRecords(
+  file: string,
+  handle: fs.FileHandle,
+  { bodyStart, size, keep, chunkBytes }: { bodyStart: number; size: number; keep: number; chunkBytes: number },
+): Promise<number> {
+  const newest = new Float64Array(Math.max(1, keep)); // a ring of the last record starts
+  let seen = 0;
+  let base = bodyStart; // file offset of chunk[0]
+  let chunk: Buffer = Buffer.alloc(0);
+  const scan = {
+    columns: HISTORY_HEADER.length,
+    checkFirstField: timestampChecker(),
+    onRecord: (start: number) => {
+      newest[seen++ % newest.length] = base + start;
+    },
+  };
+  for (let position = bodyStart; position < size; ) {
+    // At least as much as is carried over: a long record costs a doubling, not a re-scan per chunk.
+    const want = Math.max(1, chunkBytes, chunk.length);
+    const read = await readAt(handle, position, Math.min(want, size - position));
+    if (read.length === 0) break; // the file shrank under us: what was read is all there is
+    position += read.length;
+    chunk = chunk.length === 0 ? read : Buffer.concat([chunk, read]);
+    const final = position >= size;
+    const result = scanRecords(chunk, 0, final, scan);
+    if (result instanceof RecordError) throw await corruptAt(file, handle, base + result.recordStart, result.reason);
+    if (!final && chunk.length - result > MAX_RECORD_BYTES) {
+      throw await corruptAt(file, handle, base + result, `a record longer than ${MAX_RECORD_BYTES >> 20} MiB (a quoted field never closed?)`);
+    }
+    base += result;
+    chunk = chunk.subarray(result);
   }
-  return messages;
+  if (keep === 0 || seen === 0) return size;
+  return seen < newest.length ? newest[0]! : newest[seen % newest.length]!;
 }
 
-/** Index just after the first '\n' outside a quoted field, or -1. */
-function firstRecordStart(tail: Buffer, quotesBefore: number): number {
-  let parity = quotesBefore % 2;
-  for (let from = 0; ; ) {
-    const newline = tail.indexOf(NEWLINE, from);
-    if (newline === -1) return -1;
-    parity = (parity + countQuotes(tail.subarray(from, newline))) % 2;
-    if (parity === 0) return newline + 1;
-    from = newline + 1;
-  }
+/** Names the line where the bad record starts: counting newlines is paid only on this path. */
+async function corruptAt(file: string, handle: fs.FileHandle, offset: number, reason: string): Promise<CorruptFileError> {
+  return new CorruptFileError(file, (await countNewlinesInFile(handle, offset)) + 1, reason);
 }
 
-/** Unbalanced quotes somewhere: parse the whole body (error path only) to name the line. */
-async function locateCorruption(file: string, bodyStart: number): Promise<CorruptFileError> {
-  let content: Buffer;
-  try {
-    content = await fs.readFile(file);
-  } catch {
-    // Beyond readFile's 2 GiB limit: still refuse to start, without a precise line.
-    return new CorruptFileError(file, 2, 'a quoted field is never closed somewhere in this file (it is too large to locate)');
-  }
-  try {
-    forEachRow(content.subarray(bodyStart), { file, firstLine: 2, columns: HISTORY_HEADER.length }, ([at]) =>
-      isIsoTimestamp(at) ? undefined : 'timestamp is not an ISO 8601 date-time',
-    );
-  } catch (err) {
-    if (err instanceof CorruptFileError) return err;
-    throw err;
-  }
-  // Unreachable for strict CSV (an odd quote count cannot parse), kept as a safe verdict.
-  return new CorruptFileError(file, countNewlines(content), 'the quotes in this file are unbalanced');
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+/** `2025-01-01T00:00:00.000Z` as toISOString writes it: D a digit, any other byte itself. */
+const ISO_PATTERN = Buffer.from('DDDD-DD-DDTDD:DD:DD.DDDZ');
+const DATE_AND_HOUR = 13;
+
+/**
+ * A first-field check for `scanRecords`: the reason a field is not a timestamp, or undefined.
+ * A timestamp in the server's own form, of the same date and hour (≤ 23) as the last one found
+ * valid, needs only its minutes and seconds checked — Date.parse per row was most of the cost of
+ * checking a million rows (docs in README, "Data files"); test/io/history-timestamp.test.ts
+ * checks that it agrees with `isIsoTimestamp`.
+ */
+export function timestampChecker(): (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined {
+  const lastValidHour = Buffer.alloc(DATE_AND_HOUR);
+  let haveLastValidHour = false;
+  return (input, start, end, quoted) => {
+    const ownForm = !quoted && end - start === ISO_PATTERN.length && hasIsoShape(input, start);
+    if (ownForm && haveLastValidHour && sameBytes(input, start, lastValidHour)) {
+      const minutes = (input[start + 14]! - DIGIT_0) * 10 + (input[start + 15]! - DIGIT_0);
+      const seconds = (input[start + 17]! - DIGIT_0) * 10 + (input[start + 18]! - DIGIT_0);
+      if (minutes <= 59 && seconds <= 59) return undefined;
+    }
+    const text = input.toString('utf8', start, end);
+    if (!isIsoTimestamp(quoted ? text.replaceAll('""', '"') : text)) return 'timestamp is not an ISO 8601 date-time';
+    const hour = (input[start + 11]! - DIGIT_0) * 10 + (input[start + 12]! - DIGIT_0);
+    if (ownForm && hour <= 23) {
+      input.copy(lastValidHour, 0, start, start + DATE_AND_HOUR);
+      haveLastValidHour = true;
+    }
+    return undefined;
+  };
 }
 
-function countQuotes(bytes: Buffer): number {
-  let count = 0;
-  for (let at = bytes.indexOf(QUOTE); at !== -1; at = bytes.indexOf(QUOTE, at + 1)) count++;
-  return count;
+/** Whether `input` at `start` begins with `prefix` (a loop: Buffer#compare with offsets cost more than the check). */
+function sameBytes(input: Buffer, start: number, prefix: Buffer): boolean {
+  for (let i = 0; i < prefix.length; i++) if (input[start + i] !== prefix[i]) return false;
+  return true;
 }
 
-async function countQuotesInFile(handle: fs.FileHandle, start: number, end: number): Promise<number> {
-  let count = 0;
-  await forEachChunk(handle, start, end, (chunk) => (count += countQuotes(chunk)));
-  return count;
+function hasIsoShape(input: Buffer, start: number): boolean {
+  for (let i = 0; i < ISO_PATTERN.length; i++) {
+    const byte = input[start + i]!;
+    if (ISO_PATTERN[i] === 0x44 /* D */ ? byte < DIGIT_0 || byte > DIGIT_9 : byte !== ISO_PATTERN[i]) return false;
+  }
+  return true;
 }
 
 async function countNewlinesInFile(handle: fs.FileHandle, end: number): Promise<number> {

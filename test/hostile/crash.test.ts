@@ -106,6 +106,15 @@ describe.concurrent('a damaged data dir', () => {
       error: /history\.csv, line 5: /,
     },
     {
+      // Start-up keeps only the newest rows for replay, but checks every one.
+      what: 'history.csv with a bad timestamp in its first row, more than 1 MiB before its end',
+      file: 'history.csv',
+      damage: (text: string) =>
+        text.replace(line(text, 2), line(text, 2).replace(/^[^,]+/, '2026-13-01T00:00:00.000Z')) +
+        Array.from({ length: 30_000 }, (_, i) => `${new Date(Date.UTC(2026, 1, 1) + i * 1000).toISOString()},bob,filler ${i}\n`).join(''),
+      error: /history\.csv, line 2: timestamp is not an ISO 8601 date-time/,
+    },
+    {
       what: 'clients.csv with a stray quote in a record',
       file: 'clients.csv',
       damage: (text: string) => text.replace(line(text, 2), `${line(text, 2).slice(0, 70)}"${line(text, 2).slice(70)}`),

@@ -117,7 +117,7 @@ describe('CSV history store', () => {
     );
     await fs.writeFile(file, HEADER_LINE + stringify(all.map((m) => [m.at, m.login, m.text])));
     for (const keep of [5, 40, 300]) {
-      const store = await open({ keep, tailBytes: 4096 });
+      const store = await open({ keep, chunkBytes: 4096 });
       expect(await store.recent(keep)).toEqual(all.slice(-keep));
       await store.close();
     }
@@ -127,7 +127,7 @@ describe('CSV history store', () => {
     const big = `"${'x'.repeat(300)}\n`.repeat(20);
     const all = [message(1, big), message(2, 'after')];
     await fs.writeFile(file, HEADER_LINE + stringify(all.map((m) => [m.at, m.login, m.text])));
-    const store = await open({ keep: 1, tailBytes: 2000 });
+    const store = await open({ keep: 1, chunkBytes: 2000 });
     expect(await store.recent(1)).toEqual([message(2, 'after')]);
   });
 
@@ -163,13 +163,14 @@ describe('CSV history store', () => {
   });
 
   describe('refuses a corrupt file, names the line and leaves the file untouched', () => {
-    async function expectCorrupt(content: string, line: number, reason: RegExp, tailBytes?: number): Promise<void> {
+    async function expectCorrupt(content: string, line: number, reason: RegExp, chunkBytes?: number): Promise<void> {
       await fs.writeFile(file, content);
       const before = await fs.readFile(file);
-      const attempt = open({ tailBytes });
+      const attempt = open({ chunkBytes });
       await expect(attempt).rejects.toThrow(CorruptFileError);
       await expect(attempt).rejects.toMatchObject({ file, line, reason: expect.stringMatching(reason) });
-      expect(await fs.readFile(file)).toEqual(before);
+      // Buffer#equals: toEqual compares a megabyte byte by byte, for seconds.
+      expect((await fs.readFile(file)).equals(before), 'the file is byte-identical').toBe(true);
     }
     const rows = (from: number, count: number) =>
       stringify(Array.from({ length: count }, (_, i) => message(from + i)).map((m) => [m.at, m.login, m.text]));
@@ -193,6 +194,19 @@ describe('CSV history store', () => {
     it('an unclosed quote far before the tail', async () => {
       const bad = '2024-01-01T00:00:00.000Z,a,"never closed\n';
       await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}${bad}${rows(10, 2000)}`, 12, /never closed/, 1024);
+    });
+
+    // Start-up checks every row, not only those it keeps for replay (1,000 by default).
+    it('a row with a wrong column count more than 1 MiB before the end', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T00:00:00.000Z,only two\n${rows(10, 30_000)}`, 12, /expected 3 fields, found 2/);
+    });
+
+    it('a bad timestamp more than 1 MiB before the end', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T25:00:00.000Z,a,b\n${rows(10, 30_000)}`, 12, /ISO 8601/);
+    });
+
+    it('an empty line more than 1 MiB before the end, read in small chunks', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}\n${rows(10, 30_000)}`, 12, /empty line/, 512);
     });
 
     it('a stray quote in the tail', async () => {

@@ -69,19 +69,19 @@ describe('history.csv round trip', () => {
     );
   });
 
-  it('finds the newest messages when reopening reads only a small tail of the file', async () => {
+  it('finds the newest messages when reopening reads the file in small chunks', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(message, { minLength: 1, maxLength: 30 }),
         fc.integer({ min: 1, max: 10 }),
         fc.integer({ min: 1, max: 256 }),
-        async (messages, keep, tailBytes) => {
+        async (messages, keep, chunkBytes) => {
           const file = nextFile('history.csv');
           const store = await openCsvHistoryStore({ file });
           await Promise.all(messages.map((m) => store.append(m)));
           await store.close();
 
-          const reopened = await openCsvHistoryStore({ file, keep, tailBytes });
+          const reopened = await openCsvHistoryStore({ file, keep, chunkBytes });
           try {
             expect(await reopened.recent(keep)).toEqual(messages.slice(-keep));
           } finally {

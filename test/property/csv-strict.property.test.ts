@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CorruptFileError } from '../../src/io/errors.js';
 import { stringify } from 'csv-stringify/sync';
-import { forEachRow, formatRow } from '../../src/io/csv-strict.js';
+import { countNewlines, forEachRow, formatRow, RecordError, scanRecords } from '../../src/io/csv-strict.js';
 
 const COLUMNS = 3;
 
@@ -93,6 +93,74 @@ describe('forEachRow', () => {
   it('keeps a CR inside a plain field and drops only the one before the newline', () => {
     const input = Buffer.from('a\rb,c,d\r\r\ne,f,g\n');
     expect(ours(input)).toEqual({ rows: [[['a\rb', 'c', 'd\r'], 1], [['e', 'f', 'g'], 2]] });
+  });
+});
+
+/**
+ * scanRecords, the start-up check of every history row, decodes nothing: it must accept exactly
+ * what csv-parse accepts, refuse on the line where csv-parse refuses, and give the same verdict
+ * however the input is cut into the chunks start-up reads.
+ */
+function scanned(input: Buffer, cut = input.length): { lines: number[] } | { errorLine: number } {
+  const lines: number[] = [];
+  const lineOf = (offset: number) => 1 + countNewlines(input, offset);
+  let base = 0;
+  const opts = {
+    columns: COLUMNS,
+    checkFirstField: () => undefined,
+    onRecord: (start: number) => void lines.push(lineOf(base + start)),
+  };
+  let result = scanRecords(input.subarray(0, cut), 0, cut === input.length, opts);
+  if (cut < input.length && !(result instanceof RecordError)) {
+    base = result;
+    result = scanRecords(input.subarray(base), 0, true, opts);
+  }
+  if (result instanceof RecordError) return { errorLine: lineOf(base + result.recordStart) };
+  return { lines };
+}
+
+describe('scanRecords', () => {
+  it('agrees with csv-parse on any input, cut anywhere: the same records on the same lines, or a refusal on the same line', () => {
+    fc.assert(
+      fc.property(
+        file.chain((input) => fc.tuple(fc.constant(input), fc.integer({ min: 0, max: input.length }))),
+        ([input, cut]) => {
+          const expected = reference(input);
+          const loneCr = /\r(?!\n)/.test(input.toString('utf8'));
+          for (const actual of [scanned(input), scanned(input, cut)]) {
+            if ('errorLine' in expected) {
+              expect('errorLine' in actual, 'csv-parse refuses this input').toBe(true);
+              if (!loneCr) expect(actual).toEqual({ errorLine: expected.errorLine });
+            } else {
+              expect('lines' in actual, 'csv-parse accepts this input').toBe(true);
+              const lines = (actual as { lines: number[] }).lines;
+              expect(lines.length).toBe(expected.rows.length);
+              if (!loneCr) expect(lines).toEqual(expected.rows.map(([, line]) => line));
+            }
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('hands its first-field check the bytes inside the quotes, and refuses with its reason', () => {
+    const seen: string[] = [];
+    const check = (input: Buffer, start: number, end: number, quoted: boolean) => {
+      seen.push(`${quoted ? 'q' : 'p'}:${input.toString('utf8', start, end)}`);
+      return seen.length === 3 ? 'third is bad' : undefined;
+    };
+    const input = Buffer.from('plain,b,c\n"a""q",b,c\r\nthird,b,c\n');
+    const result = scanRecords(input, 0, true, { columns: COLUMNS, checkFirstField: check, onRecord: () => {} });
+    expect(seen).toEqual(['p:plain', 'q:a""q', 'p:third']);
+    expect(result).toEqual(new RecordError(input.indexOf('third'), 'third is bad'));
+  });
+
+  it('leaves a record cut by the end of a chunk for the next one, and refuses it at the end of the file', () => {
+    const input = Buffer.from('a,b,c\nd,e,"open\n');
+    const opts = { columns: COLUMNS, checkFirstField: () => undefined, onRecord: () => {} };
+    expect(scanRecords(input, 0, false, opts)).toBe(6);
+    expect(scanRecords(input, 0, true, opts)).toEqual(new RecordError(6, 'a quoted field is never closed'));
   });
 });
 
