@@ -15,11 +15,13 @@
  * key): those errors propagate to the CLI, which prints them and exits non-zero, files untouched.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
 import { dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';
+import { acquireDataDirLock } from '../io/data-dir-lock.js';
 import type { OpenAppendHandle } from '../io/durable-file.js';
 import { describeCause } from '../io/errors.js';
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
@@ -75,6 +77,8 @@ interface ChatStores {
   history: HistoryStore;
   /** What crash recovery did while the stores opened, for the log (which opens after them). */
   recovered: string[];
+  /** Set when a too-open key file was used anyway (--allow-insecure-key), for the log. */
+  insecureKeyNote: string | undefined;
 }
 
 /** How long shutdown waits for clients to read their goodbye before cutting them off. */
@@ -83,16 +87,35 @@ const SHUTDOWN_GRACE_MS = 2000;
 export async function createServer(config: ServerConfig, io: ServerIo): Promise<RunningServer> {
   const files = dataFiles(config.dataDir);
   // Before any data file is touched: a bad certificate must not leave a new data dir behind.
-  const tlsCredentials = config.tls ? await loadTlsCredentials(config.tls) : undefined;
+  const tlsCredentials = config.tls ? await loadTlsCredentials(config.tls, config.allowInsecureKey) : undefined;
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const stores = config.mode === 'chat' ? await openChatStores(config, io.openAppendHandle) : undefined;
-  const logFile = await LogFile.open(files.log);
+  // Before anything in the dir is read: a second server on it stops here, having changed nothing.
+  const lock = await acquireDataDirLock(config.dataDir);
+  let stores: ChatStores | undefined;
+  let logFile: LogFile;
+  let tightened: string | undefined;
+  try {
+    tightened = await keepDataDirPrivate(config.dataDir);
+    stores = config.mode === 'chat' ? await openChatStores(config, io.openAppendHandle) : undefined;
+    logFile = await LogFile.open(files.log);
+  } catch (err) {
+    await stores?.history.close();
+    await stores?.users.close();
+    await lock.release();
+    throw err;
+  }
   const log = new ServerLog(
     logFile,
     io.stdout,
     // Logs never hold a plaintext login: a keyed hash identifies the user across lines.
     stores ? (login) => `user#${stores.keyring.loginKey(login).slice(0, 10)}` : undefined,
   );
+  if (lock.tookOverFrom) {
+    const { pid, since } = lock.tookOverFrom;
+    log.info(`data dir: took over ${lock.file} from ${pid ? `pid ${pid} (since ${since})` : 'an unreadable lock'}, which is no longer running`);
+  }
+  if (tightened) log.info(tightened);
+  if (stores?.insecureKeyNote) log.info(stores.insecureKeyNote);
   for (const note of stores?.recovered ?? []) log.info(note);
 
   const room = new LocalChatRoom();
@@ -162,14 +185,16 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     log.info('server stopped');
     stopConsole?.();
     await log.close();
+    await lock.release();
     if (failure) throw failure.cause;
   };
 
   const supervisor = createActor(
     supervisorMachine.provide({
       actors: {
-        clearLogFile: fromPromise(() => log.clearFile()),
-        clearClientsFile: fromPromise(() => stores!.users.clear()),
+        // Only while the lock is still ours: never clear files another server now holds.
+        clearLogFile: fromPromise(() => lock.verify().then(() => log.clearFile())),
+        clearClientsFile: fromPromise(() => lock.verify().then(() => stores!.users.clear())),
         shutDown: fromPromise(() =>
           shutDown().catch((err: unknown) => {
             cleanShutdown = false;
@@ -248,6 +273,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     await stores?.history.close();
     await stores?.users.close();
     await log.close();
+    await lock.release();
     throw err;
   }
   io.inspectActor?.(supervisor);
@@ -287,7 +313,16 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
   const files = dataFiles(config.dataDir);
   // A new key may only be made when there is nothing encrypted under an old one.
   const mayCreate = !(await clientsFileHasRecords(files.clients));
-  const { keyring } = await loadKeyring({ dataDir: config.dataDir, envKey: config.envKey, mayCreate });
+  const { keyring, insecureMode } = await loadKeyring({
+    dataDir: config.dataDir,
+    envKey: config.envKey,
+    mayCreate,
+    allowInsecureKey: config.allowInsecureKey,
+  });
+  const insecureKeyNote =
+    insecureMode === undefined
+      ? undefined
+      : `warning: the key file has mode ${(insecureMode & 0o777).toString(8).padStart(4, '0')} (readable by group or others); used because of --allow-insecure-key`;
   const recovered: string[] = [];
   const onRecovered = (file: string, what: string) => (bytes: number) =>
     recovered.push(`recovered ${file}: cut off ${bytes} bytes of ${what} interrupted by a crash (never acknowledged)`);
@@ -305,11 +340,22 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
       openAppendHandle,
       onRecovered: onRecovered(files.history, 'a batch of messages'),
     });
-    return { keyring, users, history, recovered };
+    return { keyring, users, history, recovered, insecureKeyNote };
   } catch (err) {
     await users.close();
     throw err;
   }
+}
+
+/**
+ * The data dir is created 0700; one that exists with group or other access (a fresh clone's
+ * `data/`) is tightened to 0700 — it holds only this server's files. Returns a line for the log.
+ */
+async function keepDataDirPrivate(dataDir: string): Promise<string | undefined> {
+  const { mode, uid } = await fs.stat(dataDir);
+  if ((mode & 0o077) === 0 || uid !== process.getuid?.()) return undefined;
+  await fs.chmod(dataDir, 0o700);
+  return `data dir: tightened ${path.resolve(dataDir)} from mode ${(mode & 0o777).toString(8).padStart(4, '0')} to 0700`;
 }
 
 function delay(ms: number): Promise<void> {

@@ -39,6 +39,8 @@ export interface ServerConfig {
   /** TLS: the PEM certificate (chain) and private key files. Plain TCP when undefined. */
   tls: { certFile: string; keyFile: string } | undefined;
   scrypt: ScryptParams;
+  /** Use a key file (the master key, the TLS key) that group or others can read, instead of refusing it. */
+  allowInsecureKey: boolean;
   /** STATECHAT_KEY: the master key, instead of the key file. */
   envKey: string | undefined;
   /** `--inspect [port]` / `--inspect-ws <url>`: the live inspector; off when absent. */
@@ -68,6 +70,7 @@ export const DEFAULTS: Omit<ServerConfig, 'envKey'> = {
   loginDelayBaseMs: 1000,
   loginDelayMaxMs: 30_000,
   tls: undefined,
+  allowInsecureKey: false,
   scrypt: OWASP_SCRYPT,
 };
 
@@ -91,7 +94,8 @@ Options:
                            0 = no limit)
   --rate-burst <n>         lines a client may send at once before the limit applies (default ${DEFAULTS.rateLimitBurst})
   --tls-cert <file>        speak TLS, with this PEM certificate (chain); needs --tls-key
-  --tls-key <file>         the PEM private key of --tls-cert
+  --tls-key <file>         the PEM private key of --tls-cert (refused if group or others can read it)
+  --allow-insecure-key     use a key file (statechat.key, --tls-key) that group or others can read
   --scrypt-cost <N>        scrypt N, a power of two (default ${DEFAULTS.scrypt.N}, OWASP's minimum;
                            lower it only for tests and benchmarks)
   --inspect [port]         serve the live inspector page on <host>:<port> (default ${DEFAULT_INSPECT_PORT};
@@ -112,7 +116,8 @@ Options:
   --max-line <bytes>       longest accepted line (default ${DEFAULTS.maxLineBytes})
   --max-waiting <n>        connections held while listening is stopped (default ${DEFAULTS.maxWaiting})
   --tls-cert <file>        speak TLS, with this PEM certificate (chain); needs --tls-key
-  --tls-key <file>         the PEM private key of --tls-cert
+  --tls-key <file>         the PEM private key of --tls-cert (refused if group or others can read it)
+  --allow-insecure-key     use a --tls-key file that group or others can read
   --inspect [port]         serve the live inspector page (default port ${DEFAULT_INSPECT_PORT}; 0 picks a free one)
   --inspect-ws <url>       send the inspection stream to an external inspector instead
   -h, --help               this text
@@ -147,6 +152,7 @@ export function parseServerArgs(
         'max-waiting': { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        'allow-insecure-key': { type: 'boolean' },
         inspect: { type: 'string' },
         'inspect-ws': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -183,6 +189,7 @@ export function parseServerArgs(
       rateLimitPerSecond: number('--rate-limit', str('rate-limit'), DEFAULTS.rateLimitPerSecond, 0, 1_000_000),
       rateLimitBurst: integer('--rate-burst', str('rate-burst'), DEFAULTS.rateLimitBurst, 1, 1_000_000),
       tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+      allowInsecureKey: values['allow-insecure-key'] === true,
       scrypt: { ...DEFAULTS.scrypt, N: scryptN },
       envKey: env.STATECHAT_KEY || undefined,
       inspector: inspectorConfig(str('inspect'), str('inspect-ws'), str('host') ?? DEFAULTS.host),

@@ -14,7 +14,7 @@ import {
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fsyncDir } from './durable-file.js';
-import { InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
+import { InsecureKeyFileError, InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
 import { scryptPool } from './scrypt-pool.js';
 
 export interface Keyring {
@@ -75,12 +75,14 @@ export async function loadKeyring(opts: {
   dataDir: string;
   envKey?: string;
   mayCreate: boolean;
-}): Promise<{ keyring: Keyring; source: 'env' | 'file' | 'created' }> {
+  /** Use a key file that group or others can read instead of refusing it (InsecureKeyFileError). */
+  allowInsecureKey?: boolean;
+}): Promise<{ keyring: Keyring; source: 'env' | 'file' | 'created'; insecureMode?: number }> {
   if (opts.envKey !== undefined) return { keyring: keyringFromKey(parseEnvKey(opts.envKey)), source: 'env' };
 
   const keyFile = path.join(opts.dataDir, KEY_FILE_NAME);
-  const existing = await readKeyFile(keyFile);
-  if (existing) return { keyring: keyringFromKey(existing), source: 'file' };
+  const existing = await readKeyFile(keyFile, opts.allowInsecureKey ?? false);
+  if (existing) return { keyring: keyringFromKey(existing.key), source: 'file', insecureMode: existing.insecureMode };
   if (!opts.mayCreate) {
     throw new KeyMissingError(
       `clients.csv holds encrypted records but no key was found: set STATECHAT_KEY or restore ${keyFile}`,
@@ -104,25 +106,36 @@ function parseEnvKey(raw: string): Buffer {
   );
 }
 
-/** The key bytes, or undefined when there is no key file. Tightens a too-open mode to 0600. */
-async function readKeyFile(keyFile: string): Promise<Buffer | undefined> {
+/**
+ * The key bytes, or undefined when there is no key file. A file that group or others can read is
+ * refused, as ssh refuses such a private key: tightening it quietly would hide that the key may
+ * have been copied already. With `allowInsecure` it is used, and its mode is returned for the log.
+ */
+async function readKeyFile(keyFile: string, allowInsecure: boolean): Promise<{ key: Buffer; insecureMode?: number } | undefined> {
   let text: string;
+  let mode: number;
   try {
     const handle = await fs.open(keyFile, fsConstants.O_RDONLY);
     try {
-      const { mode } = await handle.stat();
-      if ((mode & 0o077) !== 0) await handle.chmod(0o600);
+      ({ mode } = await handle.stat());
+      if (isReadableByOthers(mode) && !allowInsecure) throw new InsecureKeyFileError(keyFile, mode);
       text = await handle.readFile('utf8');
     } finally {
       await handle.close();
     }
   } catch (err) {
+    if (err instanceof InsecureKeyFileError) throw err;
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new UnreadableFileError(keyFile, err);
   }
   const match = /^([0-9a-fA-F]{64})\r?\n?$/.exec(text);
   if (!match) throw new InvalidKeyError(`${keyFile} does not hold a key: expected 64 hex characters and an optional newline`);
-  return Buffer.from(match[1], 'hex');
+  return { key: Buffer.from(match[1], 'hex'), insecureMode: isReadableByOthers(mode) ? mode : undefined };
+}
+
+/** Any permission bit for group or others: ssh's rule for private keys. */
+export function isReadableByOthers(mode: number): boolean {
+  return (mode & 0o077) !== 0;
 }
 
 /**
@@ -147,9 +160,9 @@ async function createKeyFile(keyFile: string): Promise<{ key: Buffer; won: boole
     return { key, won: true };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UnreadableFileError(keyFile, err);
-    const theirs = await readKeyFile(keyFile);
+    const theirs = await readKeyFile(keyFile, false);
     if (!theirs) throw new UnreadableFileError(keyFile, err);
-    return { key: theirs, won: false };
+    return { key: theirs.key, won: false };
   } finally {
     await fs.rm(tmp, { force: true });
   }

@@ -55,6 +55,31 @@ export class InvalidKeyError extends StatechatError {
   }
 }
 
+/** A key file (the master key, a TLS private key) that group or others can read: it may have been copied. */
+export class InsecureKeyFileError extends StatechatError {
+  constructor(readonly file: string, readonly mode: number) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+    super(
+      'STATECHAT_ERR_INSECURE_KEY',
+      `${file} is readable by group or others (mode ${octal}), so the key may already have been copied: ` +
+        `run "chmod 600 ${file}" (and consider a new key), or pass --allow-insecure-key to use it anyway.`,
+    );
+  }
+}
+
+/** Another statechat server holds the data dir (its lock file names a live process). */
+export class DataDirLockedError extends StatechatError {
+  constructor(readonly dir: string, readonly pid: number | undefined, since: string | undefined, detail?: string) {
+    const holder = pid === undefined ? 'another process' : `pid ${pid}${pid === process.pid ? ', this process' : ''}${since ? `, since ${since}` : ''}`;
+    super(
+      'STATECHAT_ERR_DATA_DIR_LOCKED',
+      detail
+        ? `${detail} (${dir} is held by ${holder}); nothing was changed.`
+        : `data dir ${dir} is in use by another statechat server (${holder}): stop it, or pass another --data-dir. Nothing in it was changed.`,
+    );
+  }
+}
+
 /** A write to a data file failed (disk full, read-only, removed…); nothing half-written stays. */
 export class StorageError extends StatechatError {
   constructor(readonly file: string, cause: unknown) {

@@ -6,23 +6,39 @@
  */
 import { promises as fs } from 'node:fs';
 import tls from 'node:tls';
-import { describeCause, TlsSetupError } from './errors.js';
+import { isReadableByOthers } from './crypto.js';
+import { describeCause, InsecureKeyFileError, TlsSetupError } from './errors.js';
 
 export interface TlsCredentials {
   cert: Buffer;
   key: Buffer;
 }
 
-export async function loadTlsCredentials(files: { certFile: string; keyFile: string }): Promise<TlsCredentials> {
-  const read = async (file: string, what: string) => {
+/**
+ * `allowInsecureKey`: use a private key file that group or others can read, instead of refusing
+ * it as the master key is refused (crypto.ts, `readKeyFile`).
+ */
+export async function loadTlsCredentials(
+  files: { certFile: string; keyFile: string },
+  allowInsecureKey = false,
+): Promise<TlsCredentials> {
+  const read = async (file: string, what: string, isSecret: boolean) => {
     try {
-      return await fs.readFile(file);
+      const handle = await fs.open(file, 'r');
+      try {
+        const { mode } = await handle.stat();
+        if (isSecret && isReadableByOthers(mode) && !allowInsecureKey) throw new InsecureKeyFileError(file, mode);
+        return await handle.readFile();
+      } finally {
+        await handle.close();
+      }
     } catch (err) {
+      if (err instanceof InsecureKeyFileError) throw err;
       throw new TlsSetupError(`${what} ${file} cannot be read (${describeCause(err)}).`, err);
     }
   };
-  const cert = await read(files.certFile, 'the TLS certificate');
-  const key = await read(files.keyFile, 'the TLS key');
+  const cert = await read(files.certFile, 'the TLS certificate', false);
+  const key = await read(files.keyFile, 'the TLS key', true);
   try {
     tls.createSecureContext({ cert, key });
   } catch (err) {

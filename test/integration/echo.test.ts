@@ -59,6 +59,7 @@ describe('echo server', () => {
     const t = await start({ mode: 'echo' });
     await connectEcho(t.port);
 
-    expect((await fs.readdir(t.dataDir)).sort()).toEqual(['server.log']);
+    // The lock (statechat.pid) is there while it runs, as for the chat server.
+    expect((await fs.readdir(t.dataDir)).sort()).toEqual(['server.log', 'statechat.pid']);
   });
 });

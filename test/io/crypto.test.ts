@@ -11,7 +11,7 @@ import {
   loadKeyring,
   verifyPassword,
 } from '../../src/io/crypto.js';
-import { InvalidKeyError, KeyMismatchError, KeyMissingError } from '../../src/io/errors.js';
+import { InsecureKeyFileError, InvalidKeyError, KeyMismatchError, KeyMissingError } from '../../src/io/errors.js';
 
 const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
 
@@ -119,11 +119,30 @@ describe('loadKeyring', () => {
     expect([a.source, b.source].sort()).toEqual(['created', 'file']);
   });
 
-  it('tightens a key file readable by others to 0600', async () => {
-    await fs.writeFile(keyFile(), `${randomBytes(32).toString('hex')}\n`, { mode: 0o644 });
+  it.for([0o644, 0o640, 0o604, 0o660])('refuses a key file of mode %o, telling the user to chmod 600 it, and leaves it as it was', async (mode) => {
+    await fs.writeFile(keyFile(), `${randomBytes(32).toString('hex')}\n`);
+    await fs.chmod(keyFile(), mode);
+    const before = await fs.readFile(keyFile());
+    const attempt = loadKeyring({ dataDir: dir, mayCreate: true });
+    await expect(attempt).rejects.toThrow(InsecureKeyFileError);
+    await expect(attempt).rejects.toThrow(`chmod 600 ${keyFile()}`);
+    expect((await fs.stat(keyFile())).mode & 0o777).toBe(mode);
+    expect(await fs.readFile(keyFile())).toEqual(before);
+  });
+
+  it('uses a key file readable by others when allowed, and says its mode', async () => {
+    const key = randomBytes(32);
+    await fs.writeFile(keyFile(), `${key.toString('hex')}\n`);
     await fs.chmod(keyFile(), 0o644);
-    await loadKeyring({ dataDir: dir, mayCreate: false });
-    expect((await fs.stat(keyFile())).mode & 0o777).toBe(0o600);
+    const { keyring, insecureMode } = await loadKeyring({ dataDir: dir, mayCreate: false, allowInsecureKey: true });
+    expect(keyring.loginKey('a')).toBe(keyringFromKey(key).loginKey('a'));
+    expect(insecureMode! & 0o777).toBe(0o644);
+    expect((await fs.stat(keyFile())).mode & 0o777).toBe(0o644);
+  });
+
+  it('reports no insecure mode for a 0600 key file', async () => {
+    await fs.writeFile(keyFile(), `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    expect((await loadKeyring({ dataDir: dir, mayCreate: false })).insecureMode).toBeUndefined();
   });
 
   it('accepts a key file without a trailing newline', async () => {
