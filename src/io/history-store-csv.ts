@@ -163,8 +163,9 @@ export function timestampChecker(): (input: Buffer, start: number, end: number, 
   const lastValidHour = Buffer.alloc(DATE_AND_HOUR);
   let haveLastValidHour = false;
   return (input, start, end, quoted) => {
-    const ownForm = !quoted && end - start === ISO_PATTERN.length && hasIsoShape(input, start);
-    if (ownForm && haveLastValidHour && sameBytes(input, start, lastValidHour)) {
+    const sized = !quoted && end - start === ISO_PATTERN.length;
+    // The date and hour are the last valid row's, which had the shape: only the rest is checked.
+    if (sized && haveLastValidHour && sameBytes(input, start, lastValidHour) && hasIsoShape(input, start, DATE_AND_HOUR)) {
       const minutes = (input[start + 14]! - DIGIT_0) * 10 + (input[start + 15]! - DIGIT_0);
       const seconds = (input[start + 17]! - DIGIT_0) * 10 + (input[start + 18]! - DIGIT_0);
       if (minutes <= 59 && seconds <= 59) return undefined;
@@ -172,7 +173,7 @@ export function timestampChecker(): (input: Buffer, start: number, end: number, 
     const text = input.toString('utf8', start, end);
     if (!isIsoTimestamp(quoted ? text.replaceAll('""', '"') : text)) return 'timestamp is not an ISO 8601 date-time';
     const hour = (input[start + 11]! - DIGIT_0) * 10 + (input[start + 12]! - DIGIT_0);
-    if (ownForm && hour <= 23) {
+    if (sized && hasIsoShape(input, start, 0) && hour <= 23) {
       input.copy(lastValidHour, 0, start, start + DATE_AND_HOUR);
       haveLastValidHour = true;
     }
@@ -186,8 +187,9 @@ function sameBytes(input: Buffer, start: number, prefix: Buffer): boolean {
   return true;
 }
 
-function hasIsoShape(input: Buffer, start: number): boolean {
-  for (let i = 0; i < ISO_PATTERN.length; i++) {
+/** Whether bytes `from`… of the field at `start` have the shape of ISO_PATTERN's. */
+function hasIsoShape(input: Buffer, start: number, from: number): boolean {
+  for (let i = from; i < ISO_PATTERN.length; i++) {
     const byte = input[start + i]!;
     if (ISO_PATTERN[i] === 0x44 /* D */ ? byte < DIGIT_0 || byte > DIGIT_9 : byte !== ISO_PATTERN[i]) return false;
   }
