@@ -117,7 +117,7 @@ describe('a client that never reads', () => {
       clearInterval(sampler);
     }
 
-    expect(eveOnServer.link.socket.destroyed).toBe(true);
+    expect(eveOnServer.link.socket.destroyed, `eve was still connected after ${sent} broadcasts`).toBe(true);
     await t.waitForOutput(/slow consumer conn=\w+: more than 65536 bytes unread, disconnected/);
     // The bound applies to what earlier turns left unread; one turn's burst may come on top, up
     // to the hard cap (4 × the bound) that holds whatever happens.
