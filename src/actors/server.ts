@@ -18,6 +18,7 @@ import fs from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
+import type { Timers } from '../io/clock.js';
 import { dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';
 import type { OpenAppendHandle } from '../io/durable-file.js';
@@ -50,6 +51,8 @@ export interface ServerIo {
   inspectActor?: (actor: AnyActorRef) => void;
   /** Test seam: how clients.csv and history.csv open their append handles (inject disk failures). */
   openAppendHandle?: OpenAppendHandle;
+  /** Test seam: the clock of the login timeout, the rate limit and the login throttle. */
+  timers?: Timers;
 }
 
 export interface RunningServer {
@@ -103,7 +106,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     maxDelayMs: config.loginDelayMaxMs,
     forgetAfterMs: 15 * 60_000,
     maxTracked: 100_000,
-  });
+  }, io.timers);
   const connections = new Map<string, { link: ClientLink; actor: Actor<any> }>();
   const connectionsRoot = createConnectionsRoot();
   io.inspectActor?.(connectionsRoot);
@@ -129,6 +132,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     root: connectionsRoot,
     onEnded,
     inspectActor: io.inspectActor,
+    timers: io.timers,
   };
   const echoDeps = { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor };
 
