@@ -102,14 +102,7 @@ export function historyRecords(csv: string): Array<{ timestamp: string; login: s
   return parse(csv, { columns: true, strict: true } as never);
 }
 
-/** Waits until `check` holds, polling (for server-side state that sends no event). */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+export { eventually } from '../support/waiting.js';
 
 /**
  * Opens both data files with the real stores, as the next start of the server would, and
