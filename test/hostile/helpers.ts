@@ -83,12 +83,12 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * The questions every hostile case ends with: the server is running and accepts new clients,
- * the bystanders still chat within `maxRoundTripMs` (a sanity bound, not a benchmark), and the
- * data files still begin with everything stored before the attack — and parse.
+ * the bystanders still chat (a round trip within `hangGuardMs`: a hang guard, not a benchmark),
+ * and the data files still begin with everything stored before the attack — and parse.
  */
-export async function expectUnharmed(t: TestServer, b: Bystanders, maxRoundTripMs = 1000): Promise<void> {
+export async function expectUnharmed(t: TestServer, b: Bystanders, hangGuardMs = 5000): Promise<void> {
   expect(t.server.supervisor.getSnapshot().matches('running')).toBe(true);
-  expect(await roundTrip(b.alice, b.bob)).toBeLessThan(maxRoundTripMs);
+  await roundTrip(b.alice, b.bob, hangGuardMs);
   const newcomer = await TestClient.connect(t.port);
   await newcomer.expect(/^Enter your login:/);
   newcomer.close();
