@@ -49,36 +49,13 @@ export async function bystanders(t: TestServer): Promise<Bystanders> {
 
 let probeCount = 0;
 
-/** One round trip between two users over the chat (store, then deliver, both ways); in ms. */
-export async function roundTrip(from: TestClient, to: TestClient, timeoutMs?: number): Promise<number> {
+/** One round trip between two users over the chat (store, then deliver, both ways); each leg within `timeoutMs` (a hang guard). */
+export async function roundTrip(from: TestClient, to: TestClient, timeoutMs?: number): Promise<void> {
   const n = ++probeCount;
-  const started = performance.now();
   from.send(`ping ${n}`);
   await to.expect(new RegExp(`: ping ${n}$`), timeoutMs);
   to.send(`pong ${n}`);
   await from.expect(new RegExp(`: pong ${n}$`), timeoutMs);
-  return performance.now() - started;
-}
-
-/** `count` round trips, one every `intervalMs` (so the pair stays under any rate limit). */
-export async function roundTrips(from: TestClient, to: TestClient, count: number, intervalMs: number): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    samples.push(await roundTrip(from, to));
-    const rest = intervalMs - (performance.now() - started);
-    if (rest > 0) await sleep(rest);
-  }
-  return samples;
-}
-
-export function percentile(samples: readonly number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
