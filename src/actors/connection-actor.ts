@@ -9,7 +9,7 @@
  */
 import { type Actor, type AnyActorRef, createActor, fromCallback, fromPromise, type SnapshotFrom } from 'xstate';
 import type { ServerConfig } from '../io/config.js';
-import { isoNow } from '../io/clock.js';
+import { isoNow, systemTimers, type Timers } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import type { HistoryStore, UserStore } from '../io/stores.js';
 import { connectionMachine, type JoinResult, type LoginCheck } from '../machines/connection.js';
@@ -36,6 +36,8 @@ export interface ConnectionDeps {
   onEnded(connectionId: string): void;
   /** Hands the actor to the live inspector (src/inspector/) before it starts, if there is one. */
   inspectActor?: (actor: AnyActorRef) => void;
+  /** The clock of the login timeout and the rate limit (default: the system's). */
+  timers?: Timers;
 }
 
 export interface ConnectionHandle {
@@ -258,9 +260,10 @@ function providedMachine(): typeof connectionMachine {
       reportFailure: ({ self, event }) => connections.of(self).reportFailure((event as { error?: unknown }).error),
     },
     actors: {
-      loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(({ input, sendBack }) => {
-        const timer = setTimeout(() => sendBack({ type: 'timer.loginExpired' }), input.ms);
-        return () => clearTimeout(timer);
+      loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(({ input, self, sendBack }) => {
+        const timers = connections.of(self._parent).deps.timers ?? systemTimers;
+        const timer = timers.setTimeout(() => sendBack({ type: 'timer.loginExpired' }), input.ms);
+        return () => timers.clearTimeout(timer);
       }),
       checkLogin: fromPromise<LoginCheck, { login: string }>(({ input, self }) => connections.of(self._parent).checkLogin(input.login)),
       verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, self, signal }) =>
@@ -313,6 +316,7 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
     maxFloodMs: config.maxFloodMs,
     onFlood: connection.flooded.bind(connection),
     subscribe: false,
+    timers: deps.timers,
   });
   deps.inspectActor?.(actor);
   actor.start();

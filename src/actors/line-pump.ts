@@ -15,8 +15,8 @@
  * longer than `maxFloodMs` is disconnected (IRC's "Excess Flood").
  */
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Actor, AnyStateMachine } from 'xstate';
+import { systemTimers, type Timer, type Timers } from '../io/clock.js';
 import { type FramedLine, LineFramer } from '../io/line-framer.js';
 import { isChatMessageLine, text } from '../machines/protocol.js';
 import { fullBucket, isLimited, type RateLimit, takeToken, type TokenBucket } from '../machines/rate-limit.js';
@@ -34,6 +34,8 @@ export interface PumpOptions {
   maxFloodMs?: number;
   /** Called when the client is disconnected for flooding (for the log). */
   onFlood?: () => void;
+  /** The clock and timers of the rate limit (default: the system's). */
+  timers?: Timers;
   /**
    * false: the caller already observes the actor and passes every notification on to the
    * returned pump (`next`, `complete`, `error`). One subscription per actor instead of two: each
@@ -52,10 +54,10 @@ export function pumpLines(
   link: ClientLink,
   actor: Actor<AnyStateMachine>,
   maxLineBytes: number,
-  { rateLimit, maxFloodMs = Infinity, onFlood, subscribe = true }: PumpOptions = {},
+  { rateLimit, maxFloodMs = Infinity, onFlood, subscribe = true, timers = systemTimers }: PumpOptions = {},
 ): LinePump {
   const limit = rateLimit && isLimited(rateLimit) ? rateLimit : undefined;
-  return new LinePump(link, actor, new LineFramer(maxLineBytes), limit, maxFloodMs, onFlood, subscribe);
+  return new LinePump(link, actor, new LineFramer(maxLineBytes), limit, maxFloodMs, onFlood, subscribe, timers);
 }
 
 /** The client's socket errors are not the pump's business: 'close' always follows an error. */
@@ -75,7 +77,7 @@ export class LinePump {
   private queuedChars = 0;
   private bucket: TokenBucket | undefined;
   /** Set while the line at the head of the queue waits for a token. */
-  private tokenTimer: NodeJS.Timeout | undefined;
+  private tokenTimer: Timer | undefined;
   /**
    * When the client first had to wait for the rate since it last slowed down (its bucket full
    * again); it is told then, once.
@@ -95,9 +97,10 @@ export class LinePump {
     private readonly maxFloodMs: number,
     private readonly onFlood: (() => void) | undefined,
     subscribe: boolean,
+    private readonly timers: Timers,
   ) {
     this.socket = link.socket;
-    this.bucket = limit && fullBucket(limit, performance.now());
+    this.bucket = limit && fullBucket(limit, timers.now());
     if (subscribe) actor.subscribe(this);
     const { socket } = link;
     // Once the session is over, input is read only to see the client's FIN: not even framed.
@@ -148,7 +151,7 @@ export class LinePump {
     this.closedSent = true;
     this.queue.length = 0;
     this.queuedChars = 0;
-    clearTimeout(this.tokenTimer);
+    this.timers.clearTimeout(this.tokenTimer);
     this.tokenTimer = undefined;
     if (!this.socket.destroyed) this.socket.resume();
   }
@@ -168,7 +171,7 @@ export class LinePump {
       return this.disconnectFlooder();
     }
     this.socket.pause();
-    this.tokenTimer = setTimeout(() => {
+    this.tokenTimer = this.timers.setTimeout(() => {
       this.tokenTimer = undefined;
       this.drain();
     }, waitMs);
@@ -211,7 +214,7 @@ export class LinePump {
   private nextToken(): { waitMs: number; now: number } | undefined {
     const { limit } = this;
     if (!limit) return undefined;
-    const now = performance.now();
+    const now = this.timers.now();
     const taken = takeToken(this.bucket!, limit, now);
     this.bucket = taken.bucket;
     if (!taken.allowed) return { waitMs: taken.waitMs, now };

@@ -39,6 +39,8 @@ export interface Listener {
   readonly port: number;
   /** How many connections are waiting while paused. */
   readonly waiting: number;
+  /** TLS: how many accepted connections are still in their handshake (0 for plain TCP). */
+  readonly handshaking: number;
   /** Stops accepting and closes held connections (served ones are the supervisor's to close). */
   stop(): void;
   /** Resolves once the listening socket is closed and every connection it accepted has ended. */
@@ -240,6 +242,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     },
     get waiting() {
       return waiting.size;
+    },
+    get handshaking() {
+      return handshaking.size;
     },
     stop() {
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'listener.stop' });

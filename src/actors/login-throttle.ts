@@ -4,6 +4,7 @@
  * attempts on it are spaced one delay apart however many connections make them. A correct
  * password resets the count; failures are forgotten after `forgetAfterMs` of quiet.
  */
+import { systemTimers, type Timers } from '../io/clock.js';
 
 export interface LoginThrottleOptions {
   freeFailures: number;
@@ -32,8 +33,12 @@ export class LoginThrottle {
       forgetAfterMs: 15 * 60_000,
       maxTracked: 100_000,
     },
-    private readonly now: () => number = Date.now,
+    private readonly timers: Timers = systemTimers,
   ) {}
+
+  private now(): number {
+    return this.timers.now();
+  }
 
   /** The delay the next attempt on `key` waits, in ms (0 while under the free failures). */
   delayFor(key: string): number {
@@ -53,9 +58,9 @@ export class LoginThrottle {
     entry.nextSlotAt = slot + delay;
     const wait = slot + delay - now;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, wait);
+      const timer = this.timers.setTimeout(resolve, wait);
       signal?.addEventListener('abort', () => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         reject(signal.reason);
       }, { once: true });
     });

@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
+import type { Timers } from '../io/clock.js';
 import { dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';
 import { acquireDataDirLock } from '../io/data-dir-lock.js';
@@ -52,6 +53,8 @@ export interface ServerIo {
   inspectActor?: (actor: AnyActorRef) => void;
   /** Test seam: how clients.csv and history.csv open their append handles (inject disk failures). */
   openAppendHandle?: OpenAppendHandle;
+  /** Test seam: the clock of the login timeout, the rate limit and the login throttle. */
+  timers?: Timers;
 }
 
 export interface RunningServer {
@@ -126,7 +129,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     maxDelayMs: config.loginDelayMaxMs,
     forgetAfterMs: 15 * 60_000,
     maxTracked: 100_000,
-  });
+  }, io.timers);
   const connections = new Map<string, { link: ClientLink; actor: Actor<any> }>();
   const connectionsRoot = createConnectionsRoot();
   io.inspectActor?.(connectionsRoot);
@@ -152,6 +155,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     root: connectionsRoot,
     onEnded,
     inspectActor: io.inspectActor,
+    timers: io.timers,
   };
   const echoDeps = { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor };
 

@@ -16,3 +16,26 @@ export function isoNow(): string {
   }
   return formatted;
 }
+
+/** A pending timer of `Timers` (opaque: only `clearTimeout` looks inside). */
+export type Timer = object;
+
+/**
+ * Time as the server's own timers see it: the login timeout, the rate limit's tokens, the login
+ * throttle's delays. A seam: the server uses the system's, a test passes a clock it advances
+ * itself, so that "not yet" and "now" are steps it takes rather than waits it measures.
+ */
+export interface Timers {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** Calls `callback` once, `ms` from now. */
+  setTimeout(callback: () => void, ms: number): Timer;
+  /** Cancels a pending timer; a fired, cancelled or undefined one is ignored. */
+  clearTimeout(timer: Timer | undefined): void;
+}
+
+export const systemTimers: Timers = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+};

@@ -1,11 +1,12 @@
 /**
  * LoginThrottle with an injected clock: vitest's fake timers drive both `Date.now` (the
- * throttle's `now`) and the timers it waits on, so a 30 s delay costs nothing.
- * The integration suite keeps one real check (test/integration/chat.test.ts: the next attempt
- * after three wrong passwords takes at least ~1 s).
+ * throttle's `now` here) and the timers it waits on, so a 30 s delay costs nothing.
+ * The integration suite checks the same delay end to end, on the server's injected clock
+ * (test/integration/chat.test.ts: the next attempt after three wrong passwords waits 1 s).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LoginThrottle, type LoginThrottleOptions } from '../../src/actors/login-throttle.js';
+import { systemTimers } from '../../src/io/clock.js';
 
 const OPTIONS: LoginThrottleOptions = {
   freeFailures: 3,
@@ -16,7 +17,7 @@ const OPTIONS: LoginThrottleOptions = {
 };
 
 function makeThrottle(options: Partial<LoginThrottleOptions> = {}): LoginThrottle {
-  return new LoginThrottle({ ...OPTIONS, ...options }, () => Date.now());
+  return new LoginThrottle({ ...OPTIONS, ...options }, { ...systemTimers, now: () => Date.now() });
 }
 
 /** Resolves with how long (fake) `waitTurn` took. */

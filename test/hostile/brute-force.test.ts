@@ -1,77 +1,90 @@
 /**
  * Attacks on accounts: guessing a password over and over (from one connection after another,
  * or many at once), and racing to register the same login. The login throttle's delays are
- * shortened here (100 ms doubling to 400 ms; the defaults are 1 s doubling to 30 s).
+ * shortened here (100 ms doubling to 400 ms; the defaults are 1 s doubling to 30 s), and run on
+ * a manual clock: each answer is checked 1 ms before its delay and at it, not timed.
  */
 import fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { text } from '../../src/machines/protocol.js';
-import { makeDataDir, register, signIn, TestClient, useTestServers } from '../integration/harness.js';
-import { bystanders, expectUnharmed, reopenStores } from './helpers.js';
+import { DEFAULTS } from '../../src/io/config.js';
+import { makeDataDir, register, signIn, TestClient, type TestServer, useTestServers } from '../integration/harness.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { bystanders, expectUnharmed, reopenStores, serverSide } from './helpers.js';
 
 const start = useTestServers();
 const FAST_THROTTLE = { loginDelayBaseMs: 100, loginDelayMaxMs: 400 };
+/** The throttle's delays are timers on the server's clock, as is the (60 s) login timeout. */
+const throttleDelays = (clock: ManualClock) => clock.pendingDelays().filter((ms) => ms < DEFAULTS.loginTimeoutMs);
 
-/** One connection's three wrong guesses; resolves with how long each answer took (ms). */
-async function guessThrice(port: number, login: string, round: number): Promise<number[]> {
-  const client = await TestClient.connect(port);
+/**
+ * After a password was sent: with `delay` 0 it is answered while the server's clock stands
+ * still; otherwise it is still being held 1 ms before `delay` and answered at it.
+ */
+async function answeredAfter(t: TestServer, clock: ManualClock, client: TestClient, delay: number, answer: RegExp): Promise<string> {
+  if (delay > 0) {
+    await clock.whenPending(delay);
+    clock.advance(delay - 1);
+    expect(serverSide(t, client)!.actor.getSnapshot().matches({ authenticating: 'verifyingPassword' }), `answered before ${delay} ms`).toBe(true);
+    clock.advance(1);
+  }
+  return client.expect(answer);
+}
+
+/** One connection's three wrong guesses, each answered after its delay in `delays` (ms of the server's clock). */
+async function guessThrice(t: TestServer, clock: ManualClock, login: string, round: number, delays: number[]): Promise<void> {
+  const client = await TestClient.connect(t.port);
   client.send(login);
-  const waits: number[] = [];
   for (let i = 1; i <= 3; i++) {
     await client.expect(/^Password:/);
-    const sentAt = performance.now();
     client.send(`wrong-${round}-${i}`);
-    await client.expect(i < 3 ? /^Wrong password/ : /^Too many wrong passwords/);
-    waits.push(performance.now() - sentAt);
+    await answeredAfter(t, clock, client, delays[i - 1]!, i < 3 ? /^Wrong password/ : /^Too many wrong passwords/);
   }
   await client.expectClosed();
-  return waits;
 }
 
 describe('brute force', () => {
   it('disconnects after every third wrong password, and makes each further guess wait longer, up to the cap', async () => {
-    const t = await start(FAST_THROTTLE);
+    const clock = new ManualClock();
+    const t = await start(FAST_THROTTLE, { timers: clock });
     const b = await bystanders(t);
     await register(t.port, 'carol', 'secret3');
 
-    const first = await guessThrice(t.port, 'carol', 1);
-    const second = await guessThrice(t.port, 'carol', 2);
-    const third = await guessThrice(t.port, 'carol', 3);
+    // Three free guesses, then 100, 200, 400 ms, then the cap.
+    await guessThrice(t, clock, 'carol', 1, [0, 0, 0]);
+    await guessThrice(t, clock, 'carol', 2, [100, 200, 400]);
+    await guessThrice(t, clock, 'carol', 3, [400, 400, 400]);
 
-    // Three free guesses, then 100, 200, 400 ms, then the cap. (Lower bounds: measured waits.)
-    expect(Math.max(...first)).toBeLessThan(100);
-    expect(second[0]).toBeGreaterThanOrEqual(95);
-    expect(second[1]).toBeGreaterThanOrEqual(195);
-    expect(second[2]).toBeGreaterThanOrEqual(395);
-    for (const wait of third) expect(wait).toBeGreaterThanOrEqual(395);
     // The bystanders chat as usual meanwhile, and the owner still gets in — after the delay.
     await expectUnharmed(t, b);
-    const startedAt = performance.now();
-    const carol = await signIn(t.port, 'carol', 'secret3', true);
-    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(395);
+    const carol = await TestClient.connect(t.port);
+    carol.send('carol');
+    await carol.expect(/^Password:/);
+    carol.send('secret3');
+    await answeredAfter(t, clock, carol, 400, /^Welcome back/);
     carol.send('/quit');
     await carol.expectClosed();
-    // A correct password resets the count: no wait any more.
-    const again = performance.now();
+    // A correct password resets the count: no wait any more (the clock stands still).
     await signIn(t.port, 'carol', 'secret3', true);
-    expect(performance.now() - again).toBeLessThan(300);
   });
 
   it('spaces guesses from many connections at once one delay apart: parallel guessing is no faster', async () => {
-    const t = await start({ loginDelayBaseMs: 100, loginDelayMaxMs: 100 });
+    const clock = new ManualClock();
+    const t = await start({ loginDelayBaseMs: 100, loginDelayMaxMs: 100 }, { timers: clock });
     const b = await bystanders(t);
     await register(t.port, 'carol', 'secret3');
-    await guessThrice(t.port, 'carol', 0); // from now on, every guess waits 100 ms
+    await guessThrice(t, clock, 'carol', 0, [0, 0, 0]); // from now on, every guess waits 100 ms
     const guessers = await Promise.all(Array.from({ length: 6 }, () => TestClient.connect(t.port)));
     for (const guesser of guessers) guesser.send('carol');
     await Promise.all(guessers.map((guesser) => guesser.expect(/^Password:/)));
-    const startedAt = performance.now();
 
     guessers.forEach((guesser, i) => guesser.send(`parallel-${i}`));
-    await Promise.all(guessers.map((guesser) => guesser.expect(/^Wrong password/)));
 
-    // Six guesses, each in its own slot one delay after the last: at least 6 × 100 ms.
-    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(590);
+    // Six guesses, each in its own slot one delay after the last.
+    await clock.whenPending(600);
+    expect(throttleDelays(clock)).toEqual([100, 200, 300, 400, 500, 600]);
+    clock.advance(600);
+    await Promise.all(guessers.map((guesser) => guesser.expect(/^Wrong password/)));
     await expectUnharmed(t, b);
   });
 });

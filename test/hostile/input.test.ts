@@ -5,11 +5,13 @@
  * before the attack is lost (`expectUnharmed`).
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { loginNameProblem, sanitizeChatText, text } from '../../src/machines/protocol.js';
 import { makeDataDir, signIn, TestClient, useTestServers } from '../integration/harness.js';
-import { bystanders, eventually, expectUnharmed, historyRecords, liveBytes, MiB, reopenStores, serverSide, sleep } from './helpers.js';
+import { bystanders, eventually, expectUnharmed, historyRecords, liveBytes, MiB, reopenStores, serverSide } from './helpers.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 const start = useTestServers();
 
@@ -146,27 +148,34 @@ describe('10,000 lines in one packet', () => {
   });
 
   it('with the rate limit on: lets a burst through, says slow down once, reads the rest only at the rate, and cuts a flood off', async () => {
-    const t = await start({ rateLimitPerSecond: 20, rateLimitBurst: 40, maxFloodMs: 1500 });
+    // On a manual clock: no token comes back until the test moves time on.
+    const clock = new ManualClock();
+    const t = await start({ rateLimitPerSecond: 20, rateLimitBurst: 40, maxFloodMs: 1500 }, { timers: clock });
     const b = await bystanders(t);
     const carol = await signIn(t.port, 'carol', 'secret3');
+    const side = serverSide(t, carol)!;
     const lines = flood('flood, with padding to make each line a little longer');
     const total = Buffer.byteLength(lines.map((l) => `${l}\n`).join(''));
-    const sentAt = performance.now();
+    const delivered = () => b.bob.lines.filter((l) => / carol: flood/.test(l)).length;
 
     carol.send(...lines);
 
     expect(await carol.expect(/^Slow down/)).toBe(text.tooFast(20));
-    await sleep(500);
-    const elapsed = (performance.now() - sentAt) / 1000;
-    const early = b.bob.lines.filter((l) => / carol: flood/.test(l)).length;
-    // (the three sign-in lines took their tokens from the same burst)
-    expect(early).toBeGreaterThanOrEqual(30);
-    expect(early).toBeLessThanOrEqual(40 + Math.ceil(20 * elapsed) + 2);
+    // The burst, less the three sign-in lines that took their tokens from it — and not one more.
+    await b.bob.expect(/ carol: flood, .* 36$/);
+    await expectUnharmed(t, b);
+    expect(delivered()).toBe(37);
     // The rest waits in TCP buffers, not in the server: it reads the socket only at the rate.
-    const side = serverSide(t, carol)!;
     expect(side.link.socket.bytesRead).toBeLessThan(total / 2);
-    await expectUnharmed(t, b, 500);
-    // Still flooding after 1.5 s: cut off.
+    // One line per 50 ms of the clock.
+    clock.advance(500);
+    await b.bob.expect(/ carol: flood, .* 46$/);
+    await expectUnharmed(t, b);
+    expect(delivered()).toBe(47);
+    // Still flooding 1.5 s after the first wait (the flood cap): cut off, and not before.
+    clock.advance(1000);
+    expect(side.actor.getSnapshot().matches('chatting'), 'cut off before the flood cap').toBe(true);
+    clock.advance(50);
     expect(await carol.expect(/^Flooding/)).toBe(text.flooding(20, 1.5));
     await carol.expectClosed();
     await b.bob.expect('* carol left the chat');
@@ -181,20 +190,27 @@ describe('10,000 lines in one packet', () => {
   });
 
   it('with the rate limit on: a flooder that hangs up while its lines are held back is let go at the flood cap', async () => {
-    const t = await start({ rateLimitPerSecond: 20, rateLimitBurst: 40, maxFloodMs: 1000 });
+    const clock = new ManualClock();
+    const t = await start({ rateLimitPerSecond: 20, rateLimitBurst: 40, maxFloodMs: 1000 }, { timers: clock });
     const b = await bystanders(t);
     const carol = await signIn(t.port, 'carol', 'secret3');
+    const side = serverSide(t, carol)!;
     carol.send(...flood('gone'));
     await carol.expect(/^Slow down/);
-    const hungUpAt = performance.now();
 
-    carol.close(); // unseen by the server for now: it is not reading carol's socket
+    // Unseen by the server for now: it is not reading carol's socket (and writes none to it:
+    // a bystander's message would, and its failure would give the hang-up away).
+    carol.close();
+    await once(carol.socket, 'close');
+    clock.advance(1000);
+    expect(side.actor.getSnapshot().matches('chatting'), 'let go before the flood cap').toBe(true);
+    clock.advance(50);
 
-    await b.bob.expect('* carol left the chat', 4000);
-    expect(performance.now() - hungUpAt).toBeLessThan(3000);
+    await b.bob.expect('* carol left the chat');
     await eventually(() => t.server.connections.size === 2, 'only the bystanders to be connected');
     await expectUnharmed(t, b);
   });
+
 });
 
 /**

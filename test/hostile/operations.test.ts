@@ -40,7 +40,7 @@ describe('clear file and clear log while users are chatting', () => {
     expect(clients.split('\n').length - 2).toBeLessThanOrEqual(1);
     carol.send('/who');
     expect(await carol.expect(/^Online/)).toBe('Online (3): alice, bob, carol');
-    expect(await roundTrip(b.alice, b.bob)).toBeLessThan(1000);
+    await roundTrip(b.alice, b.bob, 5000); // they still chat (a hang guard, not a measure)
     await t.server.shutdown(); // flushes server.log
     const log = await t.readFile('server.log');
     expect(log).not.toMatch(/console: clear file/); // logged before the clear, so cleared

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { openAppendHandle, type OpenAppendHandle } from '../../src/io/durable-file.js';
 import { makeDataDir, register, signIn, TestClient, type TestServer, useTestServers } from '../integration/harness.js';
-import { type Bystanders, bystanders, eventually, expectUnharmed, historyRecords, reopenStores, serverSide, sleep } from './helpers.js';
+import { type Bystanders, bystanders, eventually, expectUnharmed, historyRecords, reopenStores, serverSide } from './helpers.js';
 
 const start = useTestServers();
 
@@ -94,7 +94,7 @@ describe('a reset in the middle of', () => {
 
     await eventually(() => t.server.connections.size === 0, 'the reset connection to be gone');
     // The client is gone, but what it asked for goes on: the record reaches the file, whole.
-    while ((await t.readFile('clients.csv')) === before) await sleep(10);
+    await eventually(async () => (await t.readFile('clients.csv')) !== before, 'the registration to reach clients.csv');
     const dave = await signIn(t.port, 'dave', 'secret4', true); // saved, with the password it was saved with
     dave.send('/who');
     expect(await dave.expect(/^Online/)).toBe('Online (1): dave');

@@ -5,6 +5,7 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { loginNameProblem, text } from '../../src/machines/protocol.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { register, signIn, TestClient, useTestServers } from './harness.js';
 
 const start = useTestServers();
@@ -88,7 +89,8 @@ describe('signing in', () => {
   });
 
   it('delays the next attempt on a login that has just had three wrong passwords', async () => {
-    const t = await start();
+    const clock = new ManualClock();
+    const t = await start({}, { timers: clock });
     await register(t.port, 'alice', 'secret1');
     const guesser = await TestClient.connect(t.port);
     guesser.send('alice', 'wrong-1', 'wrong-2', 'wrong-3');
@@ -99,13 +101,15 @@ describe('signing in', () => {
     client.send('alice');
     await client.expect(/^Password:/);
 
-    const sentAt = performance.now();
     client.send('secret1');
-    await client.expect(/welcome/i);
-    const waited = performance.now() - sentAt;
 
-    // A measured lower bound (the throttle's first delay is 1 s), not a sleep.
-    expect(waited).toBeGreaterThanOrEqual(950);
+    // The check waits for the throttle's first delay, 1 s on the server's clock: not a ms less.
+    await clock.whenPending(1000);
+    clock.advance(999);
+    const side = [...t.server.connections.values()].find((c) => c.link.socket.remotePort === client.socket.localPort)!;
+    expect(side.actor.getSnapshot().matches({ authenticating: 'verifyingPassword' }), 'checked before the delay').toBe(true);
+    clock.advance(1);
+    expect(await client.expect(/welcome/i)).toBe(text.welcomeBack('alice'));
   });
 
   it('asks again for a new password that is too short', async () => {

@@ -67,8 +67,8 @@ export function useTestServers(): (overrides?: Partial<ServerConfig>, seams?: Te
   };
 }
 
-/** What createServer takes besides the config that a test may replace (e.g. a failing disk). */
-export type TestSeams = Pick<ServerIo, 'openAppendHandle'>;
+/** What createServer takes besides the config that a test may replace (a failing disk, a manual clock). */
+export type TestSeams = Pick<ServerIo, 'openAppendHandle' | 'timers'>;
 
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, seams: TestSeams = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;

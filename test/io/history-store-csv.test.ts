@@ -7,6 +7,7 @@ import { CorruptFileError, StorageError } from '../../src/io/errors.js';
 import { HISTORY_HEADER, openCsvHistoryStore } from '../../src/io/history-store-csv.js';
 import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
 import { failingDisk } from './failing-disk.js';
+import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
 
 const HEADER_LINE = `${HISTORY_HEADER.join(',')}\n`;
 const NASTY_TEXTS = [
@@ -149,6 +150,33 @@ describe('CSV history store', () => {
     await store.append(message(4));
     await store.close();
     expect(await (await open()).recent(10)).toEqual([message(1), message(4)]);
+  });
+
+  it('flushes by writing what is pending, then syncing the file, and resolves only once synced', async () => {
+    const disk = syncGatedDisk();
+    const store = await open({ openAppendHandle: disk.open });
+    await store.append(message(1));
+    disk.calls.length = 0;
+    disk.hold();
+
+    void store.append(message(2)); // pending: flush must write it before it syncs
+    const flushing = store.flush();
+    await syncedBeforeAnswer(disk.syncRequested, flushing, 'flush() resolved without a datasync of history.csv');
+    expect(disk.calls).toEqual(['append', 'datasync']);
+
+    disk.release();
+    await flushing;
+    expect(await (await open()).recent(10)).toEqual([message(1), message(2)]);
+  });
+
+  it('syncs the file when it closes', async () => {
+    const disk = syncGatedDisk();
+    const store = await open({ openAppendHandle: disk.open });
+    await store.append(message(1));
+    disk.calls.length = 0;
+
+    await store.close();
+    expect(disk.calls).toEqual(['datasync', 'close']);
   });
 
   it('refuses appends after close', async () => {

@@ -8,6 +8,7 @@ import { CorruptFileError, KeyMismatchError, StorageError } from '../../src/io/e
 import type { UserStore } from '../../src/io/stores.js';
 import { CLIENTS_HEADER, clientsFileHasRecords, openCsvUserStore } from '../../src/io/user-store-csv.js';
 import { failingDisk } from './failing-disk.js';
+import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
 
 const scrypt = { N: 1024, r: 8, p: 1 };
 const HEADER_LINE = `${CLIENTS_HEADER.join(',')}\n`;
@@ -157,6 +158,23 @@ describe('CSV user store', () => {
     expect(await store.register('bob', 'pw', '127.0.0.1')).toBe('registered');
     await store.close();
     expect((await open()).count()).toBe(2);
+  });
+
+  it('answers a registration only once its record has been written and synced to the disk', async () => {
+    const disk = syncGatedDisk();
+    const store = await open({ openAppendHandle: disk.open });
+    disk.calls.length = 0;
+    disk.hold();
+
+    const registering = store.register('alice', 'pw', '127.0.0.1');
+    await syncedBeforeAnswer(disk.syncRequested, registering, 'the registration was answered without a datasync of clients.csv');
+    expect(disk.calls).toEqual(['append', 'datasync']);
+    // Until the sync completes the login is not taken: nobody may see a registration a crash could lose.
+    expect(await store.isRegistered('alice')).toBe(false);
+
+    disk.release();
+    expect(await registering).toBe('registered');
+    expect(await store.isRegistered('alice')).toBe(true);
   });
 
   describe('refuses a corrupt file, names the line and leaves the file untouched', () => {

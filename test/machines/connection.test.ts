@@ -509,6 +509,18 @@ describe('connection machine: registering', () => {
     expect(linesOf(actions)).toEqual([text.passwordsDiffer, text.newPasswordPrompt(6)]);
   });
 
+  it.each([
+    ['in case only', PASSWORD.toUpperCase()],
+    ['in case only, the other way', PASSWORD.toLowerCase()],
+    ['by a trailing space', `${PASSWORD} `],
+  ])('starts over when the repeat differs %s: passwords are compared exactly', (_, repeat) => {
+    const [after, actions] = send(at('repeatingPassword'), line(repeat));
+
+    expect(after.value).toEqual(states.choosingPassword.value);
+    expect(spawned(actions)).toEqual([]);
+    expect(linesOf(actions)).toEqual([text.passwordsDiffer, text.newPasswordPrompt(6)]);
+  });
+
   it('saves the login with the password once it is repeated', () => {
     const [after, actions] = send(at('repeatingPassword'), line(PASSWORD));
 

@@ -6,15 +6,17 @@ import { fullBucket, takeToken, type TokenBucket } from '../../src/machines/rate
 
 const LIMIT = { perSecond: 20, burst: 40 };
 
+/** More tokens than any bucket here can hold: taking this many at one instant means none is ever refused. */
+const MAX_TAKES = 1000;
+
 /** Takes tokens at `now` until one is refused; returns how many went and the refusal. */
 function takeAll(bucket: TokenBucket, now: number) {
-  let allowed = 0;
-  for (;;) {
+  for (let allowed = 0; allowed < MAX_TAKES; allowed++) {
     const taken = takeToken(bucket, LIMIT, now);
     bucket = taken.bucket;
     if (!taken.allowed) return { allowed, waitMs: taken.waitMs, bucket };
-    allowed++;
   }
+  throw new Error(`takeToken allowed ${MAX_TAKES} lines at one instant with a burst of ${LIMIT.burst}: it never refuses`);
 }
 
 describe('takeToken', () => {
