@@ -23,6 +23,7 @@ import readline from 'node:readline';
 import tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { createActor } from 'xstate';
+import { stripTerminalControls } from '../machines/protocol.js';
 import {
   clientMachine,
   isRetryableCode,
@@ -154,7 +155,9 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
         writeLine: (_, { text }) => {
           if (socket && !socket.destroyed) socket.write(`${text}\n`);
         },
-        print: (_, { text }) => ui.print(text),
+        // Whatever the server sends is shown without terminal controls: a line that slipped
+        // through, or a malicious server, must not clear or recolour the user's terminal.
+        print: (_, { text }) => ui.print(stripTerminalControls(text)),
         setEchoHidden: (_, { hidden }) => ui.setHidden(hidden),
         showPrompt: () => ui.showPrompt(),
       },

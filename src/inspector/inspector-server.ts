@@ -15,7 +15,7 @@ import { MACHINE_CATALOG } from '../diagrams/machine-catalog.js';
 import { toStateDiagram } from '../diagrams/state-diagram.js';
 import type { InspectionHub } from './inspection-hub.js';
 import { DEFAULT_MAX_BUFFERED_BYTES, PageSink } from './page-sink.js';
-import { mayOpenInspectorSocket } from './upgrade-guard.js';
+import { mayReachInspector } from './upgrade-guard.js';
 
 export interface InspectorServerOptions {
   host: string;
@@ -77,6 +77,11 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'no-cache',
     };
+    // Before anything else, the page and the diagrams included: see upgrade-guard.ts.
+    if (!mayReachInspector(req.headers, options.host)) {
+      res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('forbidden\n');
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
       return;
@@ -103,7 +108,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   const pages = new Set<() => void>();
   server.on('upgrade', (req, socket, head) => {
-    if ((req.url ?? '').split('?')[0] !== '/ws' || !mayOpenInspectorSocket(req.headers, options.host)) {
+    if ((req.url ?? '').split('?')[0] !== '/ws' || !mayReachInspector(req.headers, options.host)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }

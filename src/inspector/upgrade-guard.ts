@@ -1,8 +1,10 @@
 /**
- * Who may open the inspector's WebSocket. The stream shows logins and chat text, and a browser
- * lets any web site open a WebSocket to 127.0.0.1 — so a request from a browser must come from
- * the inspector's own page (its Origin is this server), and must name this server in its Host
- * header (a DNS-rebinding site would name its own). Tools that are not browsers send no Origin.
+ * Who may reach the inspector at all: its WebSocket and every HTTP path. The stream shows logins
+ * and chat text, and a browser lets any web site send requests to 127.0.0.1 — so a request from a
+ * browser must come from the inspector's own page (its Origin is this server), and every request
+ * must name this server in its Host header: a DNS-rebinding site, whose own name now resolves to
+ * 127.0.0.1, is "same origin" with what it loads and would name itself. Tools that are not
+ * browsers send no Origin.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -10,7 +12,7 @@ const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** `bindHost` is the address the inspector listens on (`--host`). */
-export function mayOpenInspectorSocket(headers: IncomingHttpHeaders, bindHost: string): boolean {
+export function mayReachInspector(headers: IncomingHttpHeaders, bindHost: string): boolean {
   const host = headers.host;
   if (!host) return false;
   // Bound to every interface, the names people reach it by cannot be known; bound to one

@@ -29,12 +29,29 @@ export function loginKey(login: string): string {
 }
 
 /**
- * Control characters (ESC above all) in chat text would let one user drive other users'
- * terminals; they are removed before a message is stored or delivered. Tab is kept.
+ * What must never reach a terminal from another user: C0 controls but TAB (ESC above all, also
+ * CR, which would overwrite the start of the line, and BEL), DEL, C1 controls (U+009B is a
+ * one-character CSI to some terminals), the line and paragraph separators, and the bidi
+ * embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), which reorder what follows
+ * them so that a line reads differently from what was sent. The bidi marks (U+200E, U+200F,
+ * U+061C) reorder nothing beyond themselves and stay, for right-to-left text.
  */
+// eslint-disable-next-line no-control-regex
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g;
+
+/**
+ * Strips (never escapes) those characters: the printable rest of an escape sequence ("[2J") stays
+ * as inert text. The one function for every user's text shown to others (and for the terminal
+ * client's display of whatever a server sends): chat text, /msg text, history on replay — and
+ * room topics when they come.
+ */
+export function stripTerminalControls(text: string): string {
+  return text.replace(TERMINAL_CONTROLS, '');
+}
+
+/** Chat text as stored and delivered: without terminal controls, and trimmed. Tab is kept. */
 export function sanitizeChatText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000A-\u001F\u007F-\u009F]/g, '').trim();
+  return stripTerminalControls(text).trim();
 }
 
 /** "12:34:56" (UTC) from an ISO timestamp: short enough for a chat line, exact in history. */
@@ -49,7 +66,9 @@ export function formatChatLine(message: ChatMessage): string {
 
 /** How a replayed history message appears: the full date, since it may be days old. */
 export function formatHistoryLine(message: ChatMessage): string {
-  return `[${message.at.slice(0, 10)} ${clockTime(message.at)}] ${message.login}: ${message.text}`;
+  // history.csv may hold rows written before a control was stripped, or by hand: cleaned here too.
+  const login = stripTerminalControls(message.login);
+  return `[${message.at.slice(0, 10)} ${clockTime(message.at)}] ${login}: ${sanitizeChatText(message.text)}`;
 }
 
 export function formatPrivateLine(at: string, from: string, text: string): string {
@@ -154,7 +173,8 @@ export function parseChatInput(line: string, defaultHistory: number): ChatInput 
         : { kind: 'usage', text: text.historyUsage };
     }
     case '/msg': {
-      const to = rest[0] ?? '';
+      // The name is echoed back in "No user named … is online.": cleaned like the text.
+      const to = stripTerminalControls(rest[0] ?? '');
       // The text keeps its own spacing: everything after "/msg <login> ".
       const body = sanitizeChatText(line.trimStart().replace(/^\S+\s+\S+\s?/, ''));
       return to && body ? { kind: 'msg', to, text: body } : { kind: 'usage', text: text.msgUsage };
