@@ -13,7 +13,7 @@ import {
 } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fsyncDir } from './durable-file.js';
+import { linkNewFile } from './durable-file.js';
 import { InsecureKeyFileError, InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
 import { scryptPool } from './scrypt-pool.js';
 
@@ -138,34 +138,20 @@ export function isReadableByOthers(mode: number): boolean {
   return (mode & 0o077) !== 0;
 }
 
-/**
- * Writes the key to a private temp file, fsyncs it, then link()s it into place. link() fails with
- * EEXIST atomically, so of two processes starting together exactly one key wins, and the loser
- * never sees a half-written file (which a plain open('wx') + write would briefly expose).
- */
+/** Creates the key file whole (linkNewFile): of two processes starting together, one key wins. */
 async function createKeyFile(keyFile: string): Promise<{ key: Buffer; won: boolean }> {
   const key = randomBytes(KEY_BYTES);
-  const tmp = `${keyFile}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  let won: boolean;
   try {
     await fs.mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-    const handle = await fs.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(`${key.toString('hex')}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.link(tmp, keyFile);
-    await fsyncDir(path.dirname(keyFile));
-    return { key, won: true };
+    won = await linkNewFile(keyFile, `${key.toString('hex')}\n`);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new UnreadableFileError(keyFile, err);
-    const theirs = await readKeyFile(keyFile, false);
-    if (!theirs) throw new UnreadableFileError(keyFile, err);
-    return { key: theirs.key, won: false };
-  } finally {
-    await fs.rm(tmp, { force: true });
+    throw new UnreadableFileError(keyFile, err);
   }
+  if (won) return { key, won };
+  const theirs = await readKeyFile(keyFile, false);
+  if (!theirs) throw new UnreadableFileError(keyFile, new Error('the key file vanished after another process created it'));
+  return { key: theirs.key, won: false };
 }
 
 // ---- passwords -------------------------------------------------------------------------------

@@ -5,13 +5,13 @@
  * else in the dir is read or written; removed on shutdown and on exit. A lock whose process is
  * gone is stale: it is taken over, and the caller logs that it was.
  *
- * The lock file is written whole to a temp file and link()ed into place: link fails atomically
- * when the name exists, so of two servers starting together exactly one gets the dir, and
- * nobody ever reads a half-written lock.
+ * The lock file is created whole or not at all (durable-file.ts, `linkNewFile`), so of two
+ * servers starting together exactly one gets the dir, and nobody reads a half-written lock.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { linkNewFile } from './durable-file.js';
 import { DataDirLockedError, UnreadableFileError } from './errors.js';
 
 export const LOCK_FILE_NAME = 'statechat.pid';
@@ -50,7 +50,7 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
   let tookOverFrom: LockHolder | undefined;
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (await linkNew(file, content)) return heldLock(dir, file, content, tookOverFrom);
+    if (await linkLock(file, content)) return heldLock(dir, file, content, tookOverFrom);
     const found = await readHolder(file);
     if (found === undefined) continue; // released between our link and our read: try again
     if (found.holder && isAlive(found.holder)) throw new DataDirLockedError(dir, found.holder.pid, found.holder.since);
@@ -106,24 +106,11 @@ function heldLock(dir: string, file: string, content: string, tookOverFrom: Lock
   };
 }
 
-/** Writes `content` to a temp file and links it to `file`; false if `file` exists. */
-async function linkNew(file: string, content: string): Promise<boolean> {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+async function linkLock(file: string, content: string): Promise<boolean> {
   try {
-    const handle = await fs.open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(content);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.link(tmp, file);
-    return true;
+    return await linkNewFile(file, content);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new UnreadableFileError(file, err);
-  } finally {
-    await fs.rm(tmp, { force: true });
   }
 }
 
@@ -162,7 +149,7 @@ function isAlive(holder: LockHolder): boolean {
 }
 
 /** Field 22 of /proc/<pid>/stat (after the command name, which may hold spaces and parentheses). */
-function startTicksOf(pid: number): string {
+export function startTicksOf(pid: number): string {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? 'unknown';

@@ -14,6 +14,7 @@
  * is cut: damage of any other kind is the operator's to look at, and the stores refuse to start.
  */
 import { constants as fsConstants, promises as fs, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { StorageError, UnreadableFileError } from './errors.js';
 
@@ -220,6 +221,33 @@ export class AppendOnlyFile {
     }).catch((err: unknown) => {
       if (!(err instanceof StorageError)) throw err;
     });
+  }
+}
+
+/**
+ * Creates `file` holding `content` (mode 0600) whole or not at all: written and fsync'ed under a
+ * temp name, then link()ed into place — link fails atomically when the name exists, so of two
+ * processes creating one file exactly one wins, and nobody ever reads it half-written. False if
+ * it existed. The temp file is always removed.
+ */
+export async function linkNewFile(file: string, content: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const handle = await fs.open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.link(tmp, file);
+    await fsyncDir(path.dirname(file));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await fs.rm(tmp, { force: true });
   }
 }
 

@@ -3,11 +3,10 @@
  * once and touches nothing; a kill -9 leaves a stale lock the next server takes over; shutdown,
  * SIGINT and SIGTERM release it; and a server whose lock was taken from it clears nothing.
  */
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOCK_FILE_NAME, parseHolder } from '../../src/io/data-dir-lock.js';
+import { LOCK_FILE_NAME, parseHolder, startTicksOf } from '../../src/io/data-dir-lock.js';
 import { makeDataDir, register, signIn } from '../integration/harness.js';
 import { snapshotDir } from './helpers.js';
 import { startServerProcess } from './server-process.js';
@@ -79,8 +78,7 @@ describe('one server per data dir', () => {
     const server = startServerProcess(['--port', '0', '--data-dir', dataDir, ...FAST], onTestFinished);
     await register(await server.port(), 'alice', 'secret1');
     // Another live process now holds the dir: this test runner, by its real start time.
-    const stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
-    const startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const startTicks = startTicksOf(process.pid);
     await fs.writeFile(path.join(dataDir, LOCK_FILE_NAME), `${process.pid}\n${startTicks}\n2026-01-01T00:00:00.000Z\n`);
     const clients = await fs.readFile(path.join(dataDir, 'clients.csv'));
     const logBefore = await fs.readFile(path.join(dataDir, 'server.log'), 'utf8');
