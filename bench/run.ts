@@ -5,7 +5,7 @@
  *   npm run bench -- --quick       smoke run (under two minutes): smaller sizes, 1 round
  *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5 (or a case: s1.100)  --check  --markdown  --no-write
  *            --busy-core   an experiment, not a result: a busy loop at the lowest CPU priority runs
- *                          beside every case (S4's hashing thread without the hashing; see README)
+ *                          beside every case (S4's hashing thread without the hashing; see docs/performance.md)
  *
  * For every scenario the two servers run alternately — ours, baseline, ours, baseline … — each
  * with a fresh data dir and fresh load-generator processes, and each figure is the median over

@@ -1,21 +1,21 @@
 /**
- * `npm run diagrams`: writes docs/machines.md, and the diagram embedded in README.md, from the
+ * `npm run diagrams`: writes docs/machines.md, and the diagram embedded in docs/architecture.md, from the
  * machine definitions in src/machines. `npm run diagrams -- --check` writes nothing and exits 1
  * when either is out of date (the test suite checks the same).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MACHINES_DOC_PATH, machinesMarkdown, README_PATH, readmeWithDiagram } from '../diagrams/machines-markdown.js';
+import { MACHINES_DOC_PATH, machinesMarkdown, DIAGRAM_DOC_PATH, docWithDiagram } from '../diagrams/machines-markdown.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export async function runDiagrams(argv: readonly string[]): Promise<number> {
   const check = argv.includes('--check');
-  const readme = await fs.readFile(path.join(repoRoot, README_PATH), 'utf8');
+  const readme = await fs.readFile(path.join(repoRoot, DIAGRAM_DOC_PATH), 'utf8');
   const outputs: Array<[string, string]> = [
     [MACHINES_DOC_PATH, machinesMarkdown()],
-    [README_PATH, readmeWithDiagram(readme)],
+    [DIAGRAM_DOC_PATH, docWithDiagram(readme)],
   ];
   let stale = 0;
   for (const [relative, wanted] of outputs) {

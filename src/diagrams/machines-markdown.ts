@@ -1,6 +1,6 @@
 /**
  * The text of docs/machines.md — one Mermaid diagram per machine, generated from the machine
- * definitions (see state-diagram.ts) — and of the diagram embedded in the README. `npm run
+ * definitions (see state-diagram.ts) — and of the diagram embedded in docs/architecture.md. `npm run
  * diagrams` writes both; a test fails when either on disk differs from what these return.
  */
 import { connectionMachine } from '../machines/connection.js';
@@ -8,23 +8,23 @@ import { MACHINE_CATALOG } from './machine-catalog.js';
 import { toStateDiagram } from './state-diagram.js';
 
 export const MACHINES_DOC_PATH = 'docs/machines.md';
-export const README_PATH = 'README.md';
+export const DIAGRAM_DOC_PATH = 'docs/architecture.md';
 
-/** The README shows one diagram between these markers; `npm run diagrams` refreshes it. */
-const README_MACHINE = connectionMachine;
-const README_START = `<!-- diagram:${README_MACHINE.id} (written by npm run diagrams) -->`;
-const README_END = `<!-- /diagram:${README_MACHINE.id} -->`;
+/** docs/architecture.md shows one diagram between these markers; `npm run diagrams` refreshes it. */
+const EMBEDDED_MACHINE = connectionMachine;
+const EMBED_START = `<!-- diagram:${EMBEDDED_MACHINE.id} (written by npm run diagrams) -->`;
+const EMBED_END = `<!-- /diagram:${EMBEDDED_MACHINE.id} -->`;
 
 /**
- * The README with its embedded diagram brought up to date; unchanged when the markers are
+ * docs/architecture.md with its embedded diagram brought up to date; unchanged when the markers are
  * missing (then there is nothing of ours to refresh).
  */
-export function readmeWithDiagram(readme: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
+export function docWithDiagram(readme: string): string {
+  const start = readme.indexOf(EMBED_START);
+  const end = readme.indexOf(EMBED_END);
   if (start === -1 || end < start) return readme;
-  const block = ['```mermaid', toStateDiagram(README_MACHINE).mermaid.trimEnd(), '```'].join('\n');
-  return `${readme.slice(0, start + README_START.length)}\n${block}\n${readme.slice(end)}`;
+  const block = ['```mermaid', toStateDiagram(EMBEDDED_MACHINE).mermaid.trimEnd(), '```'].join('\n');
+  return `${readme.slice(0, start + EMBED_START.length)}\n${block}\n${readme.slice(end)}`;
 }
 
 export function machinesMarkdown(): string {

@@ -156,7 +156,7 @@ const DATE_AND_HOUR = 13;
  * A first-field check for `scanRecords`: the reason a field is not a timestamp, or undefined.
  * A timestamp in the server's own form, of the same date and hour (≤ 23) as the last one found
  * valid, needs only its minutes and seconds checked — Date.parse per row was most of the cost of
- * checking a million rows (docs in README, "Data files"); test/io/history-timestamp.test.ts
+ * checking a million rows (docs/security.md, "Durability"); test/io/history-timestamp.test.ts
  * checks that it agrees with `isIsoTimestamp`.
  */
 export function timestampChecker(): (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined {

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MACHINES_DOC_PATH, machinesMarkdown, README_PATH, readmeWithDiagram } from '../../src/diagrams/machines-markdown.js';
+import { MACHINES_DOC_PATH, machinesMarkdown, DIAGRAM_DOC_PATH, docWithDiagram } from '../../src/diagrams/machines-markdown.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const mermaidBlocks = (markdown: string) => [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!);
@@ -20,11 +20,11 @@ describe('docs/machines.md', () => {
     expect(onDisk, `${MACHINES_DOC_PATH} is out of date: run npm run diagrams`).toBe(machinesMarkdown());
   });
 
-  it('is embedded, up to date, in the README (run `npm run diagrams` when this fails)', async () => {
-    const readme = await fs.readFile(path.join(repoRoot, README_PATH), 'utf8');
+  it('is embedded, up to date, in docs/architecture.md (run `npm run diagrams` when this fails)', async () => {
+    const readme = await fs.readFile(path.join(repoRoot, DIAGRAM_DOC_PATH), 'utf8');
 
     expect(readme).toContain('```mermaid\nstateDiagram-v2');
-    expect(readme, 'README.md’s diagram is out of date: run npm run diagrams').toBe(readmeWithDiagram(readme));
+    expect(readme, 'docs/architecture.md’s diagram is out of date: run npm run diagrams').toBe(docWithDiagram(readme));
   });
 
   it('has a diagram for each of the five machines, with no raw xstate ids', () => {
