@@ -13,6 +13,23 @@ export interface ChatMessage {
   readonly text: string;
 }
 
+/** The room everyone signs in to; a user who never types a room command sees only this one. */
+export const LOBBY = '#lobby';
+
+export const ROOM_PATTERN = /^#[A-Za-z0-9_-]{1,32}$/;
+
+/** Why a room name is refused, or undefined when it is valid. */
+export function roomNameProblem(name: string): string | undefined {
+  return ROOM_PATTERN.test(name)
+    ? undefined
+    : 'A room name is "#" then 1 to 32 letters, digits, "-" or "_" (for example #dev).';
+}
+
+/** Room names are case-insensitive: this is how every registry, store and line spells them. */
+export function roomKey(name: string): string {
+  return name.toLowerCase();
+}
+
 export const LOGIN_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /** Why a login name is refused, or undefined when it is valid. */
