@@ -57,6 +57,8 @@ function join(parts: Buffer[], totalBytes: number): Buffer {
 
 export class ClientLink {
   private closing = false;
+  /** Set once the link reported its client as a slow consumer: nothing more is written. */
+  private slowReported = false;
   /** Deliveries held back until the client has been welcomed (see `open`). */
   private held: Buffer[] | undefined;
   /** What this turn wrote, not yet handed to the socket (see `flush`). */
@@ -70,7 +72,8 @@ export class ClientLink {
     readonly socket: Socket,
     readonly remoteAddress: string,
     private readonly maxSendBufferBytes: number,
-    private readonly onSlowConsumer: (link: ClientLink) => void,
+    /** Told once, with the bytes left unread; the link writes nothing more after it. */
+    private readonly onSlowConsumer: (link: ClientLink, unreadBytes: number) => void,
   ) {}
 
   get isClosing(): boolean {
@@ -132,6 +135,13 @@ export class ClientLink {
     if (!this.socket.destroyed) this.socket.write(bytes);
   }
 
+  /** Drops this write and every later one, and reports the slow consumer, once: its session decides the rest. */
+  private slow(unreadBytes: number): void {
+    if (this.slowReported) return;
+    this.slowReported = true;
+    this.onSlowConsumer(this, unreadBytes);
+  }
+
   /**
    * A slow consumer leaves what *earlier* turns handed to the socket unread beyond the bound.
    * This turn's output does not count towards that: it has not even been offered to the kernel
@@ -143,13 +153,12 @@ export class ClientLink {
    * broadcast, the hot loop of a fan-out — compare against that figure, an upper bound.
    */
   private write(bytes: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.slowReported) return;
     if (this.out !== undefined) {
       this.outBytes += bytes.length;
       if (this.unreadAtTurnStart + this.outBytes > HARD_LIMIT_FACTOR * this.maxSendBufferBytes) {
         this.outBytes -= bytes.length;
-        this.onSlowConsumer(this);
-        return;
+        return this.slow(this.unreadAtTurnStart + this.outBytes);
       }
       this.out.push(bytes);
       return;
@@ -157,8 +166,7 @@ export class ClientLink {
     if (this.socket.destroyed) return;
     const unread = this.socket.writableLength;
     if (unread > this.maxSendBufferBytes || unread + bytes.length > HARD_LIMIT_FACTOR * this.maxSendBufferBytes) {
-      this.onSlowConsumer(this);
-      return;
+      return this.slow(unread);
     }
     this.unreadAtTurnStart = unread;
     this.out = [bytes];

@@ -1,33 +1,43 @@
 /**
  * The connection actor: one per accepted socket, running the connection machine with its real
- * effects — socket writes, the user store, the throttle, the chat router and room.
+ * effects — socket writes, the user store, the throttle, who is online, the rooms.
  * Each actor is a child of the server's inert connections root (connection-system.ts), so that
  * all connections share one actor system; not of the supervisor machine (xstate copies a
  * machine's children map on every spawn, which makes 10,000 connections quadratic): the server
  * tracks them in a plain Map instead. A failure (an action throws, a service rejects
  * unexpectedly) stops only this actor: its socket is closed, the error is logged, the server goes on.
+ *
+ * Joins go to the supervisor, which routes them to the room's actor (spawning it if need be);
+ * everything else for a room — chat messages, leaves, topics, /history — goes straight to the
+ * room's actor: data, not decisions of the control plane.
  */
 import { type Actor, type AnyActorRef, createActor, fromCallback, fromPromise, type SnapshotFrom } from 'xstate';
 import type { ServerConfig } from '../io/config.js';
 import { isoNow, systemTimers, type Timers } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
-import type { HistoryStore, UserStore } from '../io/stores.js';
+import type { UserStore } from '../io/stores.js';
 import { connectionMachine, type JoinResult, type LoginCheck } from '../machines/connection.js';
-import { type ChatMessage, formatPrivateLine, loginKey, text } from '../machines/protocol.js';
+import { formatPrivateLine, LOBBY, loginKey, text } from '../machines/protocol.js';
 import type { RateLimit } from '../machines/rate-limit.js';
-import type { ChatMember } from './chat-room.js';
-import type { ChatRouter } from './chat-router.js';
+import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../machines/room.js';
+import type { SupervisorEvent } from '../machines/supervisor.js';
 import { type ConnectionsRoot, PerActor } from './connection-system.js';
-import { encodeLines, type ClientLink } from './client-link.js';
+import type { ClientLink } from './client-link.js';
 import { type LinePump, pumpLines } from './line-pump.js';
 import type { LoginThrottle } from './login-throttle.js';
+import type { OnlineUser, Presence } from './presence.js';
+import type { RoomDirectory } from './room-actor.js';
 import type { ServerLog } from './server-log.js';
 
 export interface ConnectionDeps {
   config: ServerConfig;
   users: UserStore;
-  history: HistoryStore;
-  router: ChatRouter;
+  presence: Presence;
+  rooms: RoomDirectory;
+  /** Where joins go: the supervisor routes them to the rooms. */
+  supervisor(): { send(event: SupervisorEvent): void };
+  /** The history writer: /msg goes out behind the sender's messages still being stored. */
+  writer(): { send(event: HistoryWriterEvent): void } | undefined;
   throttle: LoginThrottle;
   log: ServerLog;
   /** The parent of every connection actor: the one actor system they share. */
@@ -46,19 +56,23 @@ export interface ConnectionHandle {
 }
 
 /**
- * One connection's state and effects. Every connection runs the *same* provided machine, whose
- * implementations find their connection from the actor they run for (`self`, or an invoked
- * service's parent): `machine.provide()` per connection rebuilt the whole state-node tree each
- * time — ~30 KB of heap and ~0.3 ms of CPU per connection. And they are methods rather than
- * closures: tsx compiles with esbuild's keepNames, which gives every *named* closure its own
- * property dictionary (~0.3 KB); the 25 closures each connection made were ~8 KB of its heap
- * (bench/, scenario 3).
+ * One connection's state and effects — and the member its rooms and the online list know
+ * (`RoomMember`, `OnlineUser`: one object per connection, not one per room). Every connection
+ * runs the *same* provided machine, whose implementations find their connection from the actor
+ * they run for (`self`, or an invoked service's parent): `machine.provide()` per connection
+ * rebuilt the whole state-node tree each time — ~30 KB of heap and ~0.3 ms of CPU per
+ * connection. And they are methods rather than closures: tsx compiles with esbuild's keepNames,
+ * which gives every *named* closure its own property dictionary (~0.3 KB); the 25 closures each
+ * connection made were ~8 KB of its heap (bench/, scenario 3).
  */
-class Connection {
-  member: Member | undefined;
+class Connection implements RoomMember, OnlineUser {
+  /** Set once the login is claimed among those online. */
+  login = '';
   actor!: Actor<typeof connectionMachine>;
   /** Fed by this connection's observer (see `next`); set before the actor starts. */
   pump: LinePump | undefined;
+  /** The rooms asked to take this member in and not left since (answered or not). */
+  private joined: string[] | undefined;
   private ended = false;
 
   constructor(
@@ -66,8 +80,21 @@ class Connection {
     readonly deps: ConnectionDeps,
   ) {}
 
-  get id(): string {
+  get connectionId(): string {
     return this.link.connectionId;
+  }
+
+  get session(): AnyActorRef {
+    return this.actor;
+  }
+
+  get replay(): number {
+    return this.deps.config.historyReplay;
+  }
+
+  /** What the inspector shows of a member in a `room.join` event: never its socket. */
+  toJSON(): { connectionId: string; login: string } {
+    return { connectionId: this.connectionId, login: this.login };
   }
 
   /** How the log names this connection's user, if it has one yet. */
@@ -76,88 +103,122 @@ class Connection {
     return login ? `${this.deps.log.pseudonym(login)} ` : '';
   }
 
-  /**
-   * Everything this connection routes (chat messages, private messages, /history, its leave
-   * notice) enters the router's one queue synchronously, from the action that decided it, so it
-   * comes out in the order the user typed: a /msg or a leave notice never overtakes the user's
-   * last message, a /history reply includes it. (Safe inside a step: the router runs nothing
-   * before the step is over — its steps start from promise callbacks.)
-   */
-  route<T>(step: () => T | Promise<T>, opts?: { notices?: boolean }): Promise<T> {
-    return this.deps.router.enqueue(step, opts);
-  }
-
-  leaveRoom(): void {
-    const { member } = this;
-    if (!member || !this.deps.router.room.leave(member)) return;
-    void this.route(() => this.deps.router.notice(text.left(member.login), member), { notices: true });
-  }
-
   end(how: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.leaveRoom();
-    this.deps.log.info(`disconnected ${this.who()}conn=${this.id} (${how})`);
-    this.deps.onEnded(this.id);
+    this.leaveChat();
+    this.deps.log.info(`disconnected ${this.who()}conn=${this.connectionId} (${how})`);
+    this.deps.onEnded(this.connectionId);
   }
 
-  /**
-   * Straight to the router, not through the supervisor machine: a chat message is data, not a
-   * decision of the control plane, and a supervisor step per message was a tenth of the server's
-   * CPU at full fan-out (bench/, scenario 1). The message is stored before anyone receives it.
-   */
-  postMessage(body: string): void {
-    const member = this.member!;
-    const message: ChatMessage = { at: isoNow(), login: member.login, text: body };
-    this.deps.router.post(message, member).catch((err: unknown) => {
-      this.deps.log.info(`error: history append failed, message refused: ${describeCause(err)}`);
-      this.link.sendLines([text.messageNotSaved]);
-    });
+  /** Signing in claims the login: from here on nobody else can sign in as it. */
+  joinChat(login: string): JoinResult {
+    this.login = login;
+    return this.deps.presence.claim(this) ? { status: 'joined' } : { status: 'alreadyOnline' };
+  }
+
+  /** Live lines wait until the room's answer (the welcome, the replay) is shown. */
+  requestJoin(room: string): void {
+    this.link.holdDeliveries();
+    const joined = (this.joined ??= []);
+    if (!joined.includes(room)) joined.push(room);
+    this.deps.supervisor().send({ type: 'room.join', room, member: this });
+  }
+
+  private toRoom(room: string, event: RoomEvent): boolean {
+    const ref = this.deps.rooms.get(room)?.ref;
+    ref?.send(event);
+    return ref !== undefined;
+  }
+
+  post(room: string, texts: readonly string[]): void {
+    // A room closed a moment ago: its room.closed is on its way; nothing was stored.
+    if (!this.toRoom(room, { type: 'room.post', connectionId: this.connectionId, texts })) this.link.sendLines([text.messageNotSaved]);
+  }
+
+  leaveRoom(room: string): void {
+    this.toRoom(room, { type: 'room.leave', connectionId: this.connectionId });
+    if (this.joined) this.joined = this.joined.filter((r) => r !== room);
+  }
+
+  /** Leaves every room (the others get leave notices) and the online list. Safe to call twice. */
+  leaveChat(): void {
+    for (const room of this.joined ?? []) this.toRoom(room, { type: 'room.leave', connectionId: this.connectionId });
+    this.joined = undefined;
+    if (this.login) this.deps.presence.release(this);
+  }
+
+  setTopic(room: string, body: string): void {
+    this.toRoom(room, { type: 'room.setTopic', connectionId: this.connectionId, text: body });
+  }
+
+  showTopic(room: string): void {
+    const topic = this.deps.rooms.get(room)?.topic;
+    this.link.sendLines([topic && topic.text ? text.topicIs(room, topic.text, topic.by) : text.noTopic(room)]);
+  }
+
+  recall(room: string, limit: number): void {
+    if (this.toRoom(room, { type: 'room.recall', connectionId: this.connectionId, limit })) return;
+    const answer: RoomReply = { type: 'room.recalled', room, messages: [] };
+    queueMicrotask(() => this.actor.send(answer));
   }
 
   /**
    * The answer to the sender comes at once, like every other answer, so answers keep the order
-   * of the lines typed; the message itself goes through the router, so it never overtakes the
-   * sender's chat messages to its recipient.
+   * of the lines typed; the message itself goes behind the sender's messages still being stored
+   * (the history writer's queue), so it never overtakes them.
    */
   sendPrivate(to: string, body: string): void {
-    const from = this.member!;
-    const target = this.deps.router.room.find(to);
-    if (!target || target === from) {
+    const target = this.deps.presence.find(to);
+    if (!target || target === this) {
       this.answer([target ? 'That is you.' : `No user named ${to} is online.`]);
       return;
     }
     this.answer([`(private to ${target.login}) ${body}`]);
-    const line = encodeLines([formatPrivateLine(isoNow(), from.login, body)]);
-    void this.route(() => target.deliver(line));
+    const line = formatPrivateLine(isoNow(), this.login, body);
+    const writer = this.deps.writer();
+    if (writer) writer.send({ type: 'history.afterWrites', to: target.login, line });
   }
 
   listOnline(): void {
-    const logins = this.deps.router.room.logins();
+    const logins = this.deps.presence.logins();
     this.answer([`Online (${logins.length}): ${logins.join(', ')}`]);
+  }
+
+  listRooms(): void {
+    const rooms = this.deps.rooms.all();
+    this.answer([`Rooms (${rooms.length}):`, ...roomLines(rooms)]);
+  }
+
+  listNames(room: string): void {
+    const state = this.deps.rooms.get(room);
+    if (!state) return this.link.sendLines([text.noSuchRoom(room)]);
+    state.flushNotices();
+    const logins = state.logins();
+    this.link.sendLines([`In ${room} (${logins.length}): ${logins.join(', ')}`]);
   }
 
   /**
    * An answer about who is online goes out at once (answers keep the order typed), but after the
-   * join and leave notices still gathering: "Online: alice, bob" before "* bob joined the chat"
-   * reads wrong. Delivering those notices early is safe — each was gathered by a router step that
-   * ran after everything routed before it had been delivered.
+   * join and leave notices of #lobby still gathering: "Online: alice, bob" before "* bob joined
+   * the chat" reads wrong. Delivering those notices early is safe — each was gathered only once
+   * everything ahead of it had been delivered.
    */
   private answer(lines: string[]): void {
-    this.deps.router.flushNotices();
+    this.deps.rooms.get(LOBBY)?.flushNotices();
     this.link.sendLines(lines);
   }
 
   logEntry(entry: string): void {
-    this.deps.log.info(`${entry} ${this.who()}conn=${this.id} from=${this.link.remoteAddress}`);
+    this.deps.log.info(`${entry} ${this.who()}conn=${this.connectionId} from=${this.link.remoteAddress}`);
   }
 
   reportFailure(error: unknown): void {
-    this.deps.log.info(`error conn=${this.id}: ${describeCause(error)}`);
+    this.deps.log.info(`error conn=${this.connectionId}: ${describeCause(error)}`);
   }
 
   async checkLogin(login: string): Promise<LoginCheck> {
-    return { registeredAs: await this.deps.users.registeredLogin(login), online: this.deps.router.room.isOnline(login) };
+    return { registeredAs: await this.deps.users.registeredLogin(login), online: this.deps.presence.isOnline(login) };
   }
 
   async verifyPassword(login: string, password: string, signal: AbortSignal): Promise<boolean> {
@@ -170,33 +231,9 @@ class Connection {
     return ok;
   }
 
-  /** Behind the router, so the user's own messages still being stored are included. */
-  loadHistory(limit: number): Promise<ChatMessage[]> {
-    return this.route(() => this.deps.history.recent(limit));
-  }
-
-  join(login: string, historyReplay: number): Promise<JoinResult> {
-    const { router, history } = this.deps;
-    const candidate = new Member(this.id, login, this.link, this.actor);
-    // Joining is a step of the router: the replay holds exactly what was delivered before
-    // the join, and live deliveries are held until the welcome is out — none lost, none twice.
-    return router.enqueue(
-      async () => {
-        const recent = history.recent(historyReplay);
-        if (!router.room.join(candidate)) return { status: 'alreadyOnline' } as const;
-        this.member = candidate;
-        this.link.holdDeliveries();
-        router.notice(text.joined(login), candidate);
-        return { status: 'joined', recent: await recent } as const;
-      },
-      { notices: true },
-    );
-  }
-
   // The actor's observer, and the line pump's: one subscription, not two (each is an observer
   // object and three bound functions, ~0.2 KB a connection).
-  next(snapshot: SnapshotFrom<typeof connectionMachine>): void {
-    if (this.link.isHoldingDeliveries && snapshot.matches('chatting')) this.link.releaseDeliveries();
+  next(_snapshot: SnapshotFrom<typeof connectionMachine>): void {
     this.pump?.next();
   }
 
@@ -206,36 +243,32 @@ class Connection {
   }
 
   error(err: unknown): void {
-    this.deps.log.info(`error conn=${this.id}: connection actor failed: ${describeCause(err)}`);
+    this.deps.log.info(`error conn=${this.connectionId}: connection actor failed: ${describeCause(err)}`);
     this.link.destroy();
     this.end('actor failed');
     this.pump?.error();
   }
 
+  slowConsumer(unreadBytes: number): void {
+    const { config, log } = this.deps;
+    log.info(`slow consumer conn=${this.connectionId}: more than ${config.maxSendBufferBytes} bytes unread, disconnected (${unreadBytes} unread)`);
+  }
+
   flooded(): void {
     const { config, log } = this.deps;
     log.info(
-      `flooding: ${this.who()}conn=${this.id} kept sending faster than ${config.rateLimitPerSecond} lines a second for ${config.maxFloodMs / 1000} s, disconnected`,
+      `flooding: ${this.who()}conn=${this.connectionId} kept sending faster than ${config.rateLimitPerSecond} lines a second for ${config.maxFloodMs / 1000} s, disconnected`,
     );
   }
 }
 
-/** A connection as the chat room sees it. */
-class Member implements ChatMember {
-  constructor(
-    readonly connectionId: string,
-    readonly login: string,
-    private readonly link: ClientLink,
-    private readonly actor: Actor<typeof connectionMachine>,
-  ) {}
-
-  deliver(bytes: Buffer): void {
-    this.link.deliver(bytes);
-  }
-
-  kick(): void {
-    this.actor.send({ type: 'server.kick' });
-  }
+/** `/rooms` and the console's `rooms`: one line per room, aligned. */
+export function roomLines(rooms: readonly { name: string; size: number; topic: { text: string } | undefined }[]): string[] {
+  const width = Math.max(0, ...rooms.map((r) => r.name.length));
+  return rooms.map((r) => {
+    const members = `${r.size} ${r.size === 1 ? 'member' : 'members'}`;
+    return `  ${r.name.padEnd(width)}  ${members.padEnd(11)}${r.topic?.text ? `  ${r.topic.text}` : ''}`.trimEnd();
+  });
 }
 
 /** Found from an action's `self`, or from an invoked service's parent. */
@@ -248,16 +281,23 @@ function providedMachine(): typeof connectionMachine {
     actions: {
       send: ({ self }, { lines }) => connections.of(self).link.sendLines(lines),
       closeConnection: ({ self }) => connections.of(self).link.close(),
-      postMessage: ({ self }, { text: body }) => connections.of(self).postMessage(body),
-      postMessages: ({ self }, { texts }) => {
-        const connection = connections.of(self);
-        for (const body of texts) connection.postMessage(body);
-      },
+      requestJoin: ({ self }, { room }) => connections.of(self).requestJoin(room),
+      releaseDeliveries: ({ self }) => connections.of(self).link.releaseDeliveries(),
+      post: ({ self }, { room, texts }) => connections.of(self).post(room, texts),
+      leaveRoom: ({ self }, { room }) => connections.of(self).leaveRoom(room),
+      setTopic: ({ self }, { room, text: body }) => connections.of(self).setTopic(room, body),
+      showTopic: ({ self }, { room }) => connections.of(self).showTopic(room),
+      recall: ({ self }, { room, limit }) => connections.of(self).recall(room, limit),
       sendPrivate: ({ self }, { to, text: body }) => connections.of(self).sendPrivate(to, body),
       listOnline: ({ self }) => connections.of(self).listOnline(),
-      leaveChat: ({ self }) => connections.of(self).leaveRoom(),
+      listRooms: ({ self }) => connections.of(self).listRooms(),
+      listNames: ({ self }, { room }) => connections.of(self).listNames(room),
+      leaveChat: ({ self }) => connections.of(self).leaveChat(),
       log: ({ self }, { entry }) => connections.of(self).logEntry(entry),
       reportFailure: ({ self, event }) => connections.of(self).reportFailure((event as { error?: unknown }).error),
+      reportFlood: ({ self }) => connections.of(self).flooded(),
+      reportSlowConsumer: ({ self }, { unreadBytes }) => connections.of(self).slowConsumer(unreadBytes),
+      abortConnection: ({ self }) => connections.of(self).link.destroy(),
     },
     actors: {
       loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(({ input, self, sendBack }) => {
@@ -272,10 +312,7 @@ function providedMachine(): typeof connectionMachine {
       registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
         ({ input, self }) => connections.of(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
       ),
-      loadHistory: fromPromise<ChatMessage[], { limit: number }>(({ input, self }) => connections.of(self._parent).loadHistory(input.limit)),
-      joinChat: fromPromise<JoinResult, { login: string; historyReplay: number }>(({ input, self }) =>
-        connections.of(self._parent).join(input.login, input.historyReplay),
-      ),
+      joinChat: fromPromise<JoinResult, { login: string }>(async ({ input, self }) => connections.of(self._parent).joinChat(input.login)),
     },
   }));
 }
@@ -294,6 +331,8 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
       maxPasswordAttempts: config.maxPasswordAttempts,
       historyReplay: config.historyReplay,
       maxLineBytes: config.maxLineBytes,
+      ratePerSecond: config.rateLimitPerSecond,
+      maxFloodMs: config.maxFloodMs,
     },
   });
   connection.actor = actor;
@@ -313,8 +352,6 @@ export function startConnectionActor(link: ClientLink, deps: ConnectionDeps): Co
   // Nothing is read before the start below: socket data comes in a later turn.
   connection.pump = pumpLines(link, actor, config.maxLineBytes, {
     rateLimit: rateLimitOf(config),
-    maxFloodMs: config.maxFloodMs,
-    onFlood: connection.flooded.bind(connection),
     subscribe: false,
     timers: deps.timers,
   });

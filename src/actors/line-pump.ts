@@ -9,16 +9,16 @@
  * The rate limit (a token bucket, decided by src/machines/rate-limit.ts) is a pace, not a
  * filter: a line that comes too soon waits at the head of the queue until its token is there, and
  * meanwhile the socket is not read — a flooder fills its own TCP buffers, not the server's memory,
- * and costs one timer per token, not a machine step per line it sends. The client is told once
- * per flood. A client paused like this would not be seen hanging up until its backlog had been
- * worked through (hours, for megabytes of it), so one that keeps sending faster than the rate for
- * longer than `maxFloodMs` is disconnected (IRC's "Excess Flood").
+ * and costs one timer per token, not a machine step per line it sends. What a flood means is the
+ * machine's to decide: the pump reports `client.throttled` when a line has to wait and
+ * `client.paced` when the client slowed down again; the connection machine tells the client once
+ * per flood and ends a session that stays over the rate too long (IRC's "Excess Flood").
  */
 import type { Socket } from 'node:net';
 import type { Actor, AnyStateMachine } from 'xstate';
 import { systemTimers, type Timer, type Timers } from '../io/clock.js';
 import { type FramedLine, LineFramer } from '../io/line-framer.js';
-import { isChatMessageLine, text } from '../machines/protocol.js';
+import { isChatMessageLine } from '../machines/commands.js';
 import { fullBucket, isLimited, type RateLimit, takeToken, type TokenBucket } from '../machines/rate-limit.js';
 import type { ClientLink } from './client-link.js';
 
@@ -30,10 +30,6 @@ const MAX_QUEUED_CHARS = 64 * 1024;
 export interface PumpOptions {
   /** Lines per second and burst; omitted or 0 per second: no limit. */
   rateLimit?: RateLimit;
-  /** A client that keeps sending faster than the rate for this long is disconnected. */
-  maxFloodMs?: number;
-  /** Called when the client is disconnected for flooding (for the log). */
-  onFlood?: () => void;
   /** The clock and timers of the rate limit (default: the system's). */
   timers?: Timers;
   /**
@@ -48,16 +44,18 @@ type LineEvent =
   | { type: 'client.line'; text: string }
   | { type: 'client.chatLines'; texts: string[] }
   | { type: 'client.lineTooLong'; bytes: number }
-  | { type: 'client.closed' };
+  | { type: 'client.closed' }
+  | { type: 'client.throttled'; at: number }
+  | { type: 'client.paced' };
 
 export function pumpLines(
   link: ClientLink,
   actor: Actor<AnyStateMachine>,
   maxLineBytes: number,
-  { rateLimit, maxFloodMs = Infinity, onFlood, subscribe = true, timers = systemTimers }: PumpOptions = {},
+  { rateLimit, subscribe = true, timers = systemTimers }: PumpOptions = {},
 ): LinePump {
   const limit = rateLimit && isLimited(rateLimit) ? rateLimit : undefined;
-  return new LinePump(link, actor, new LineFramer(maxLineBytes), limit, maxFloodMs, onFlood, subscribe, timers);
+  return new LinePump(link, actor, new LineFramer(maxLineBytes), limit, subscribe, timers);
 }
 
 /** The client's socket errors are not the pump's business: 'close' always follows an error. */
@@ -78,11 +76,8 @@ export class LinePump {
   private bucket: TokenBucket | undefined;
   /** Set while the line at the head of the queue waits for a token. */
   private tokenTimer: Timer | undefined;
-  /**
-   * When the client first had to wait for the rate since it last slowed down (its bucket full
-   * again); it is told then, once.
-   */
-  private floodingSince: number | undefined;
+  /** Set once a line had to wait for the rate, until one passes with the bucket full again. */
+  private throttled = false;
   /** The client half-closed: once every queued line is handled, the session ends. */
   private inputEnded = false;
   private closedSent = false;
@@ -94,8 +89,6 @@ export class LinePump {
     private readonly framer: LineFramer,
     /** Undefined: no rate limit. */
     private readonly limit: RateLimit | undefined,
-    private readonly maxFloodMs: number,
-    private readonly onFlood: (() => void) | undefined,
     subscribe: boolean,
     private readonly timers: Timers,
   ) {
@@ -162,14 +155,12 @@ export class LinePump {
     if (this.actor.getSnapshot().status === 'active') this.send({ type: 'client.closed' });
   }
 
-  /** Too fast: stop reading, say so (once per flood), and feed the next line when its token is there. */
+  /** Too fast: stop reading, tell the machine, and feed the next line when its token is there. */
   private waitForToken(waitMs: number, now: number): void {
-    if (this.floodingSince === undefined) {
-      this.floodingSince = now;
-      if (!this.link.isClosing) this.link.sendLines([text.tooFast(this.limit!.perSecond)]);
-    } else if (now - this.floodingSince > this.maxFloodMs) {
-      return this.disconnectFlooder();
-    }
+    this.throttled = true;
+    this.send({ type: 'client.throttled', at: now });
+    // The machine may have ended the session (a flood too long): then nothing waits any more.
+    if (this.closedSent || this.actor.getSnapshot().status !== 'active') return;
     this.socket.pause();
     this.tokenTimer = this.timers.setTimeout(() => {
       this.tokenTimer = undefined;
@@ -218,7 +209,10 @@ export class LinePump {
     const taken = takeToken(this.bucket!, limit, now);
     this.bucket = taken.bucket;
     if (!taken.allowed) return { waitMs: taken.waitMs, now };
-    if (taken.wasFull) this.floodingSince = undefined;
+    if (taken.wasFull && this.throttled) {
+      this.throttled = false;
+      this.send({ type: 'client.paced' });
+    }
     return undefined;
   }
 
@@ -238,11 +232,4 @@ export class LinePump {
     this.drain();
   }
 
-  /** Over the rate for too long: say why, drop what waits, and end the session. */
-  private disconnectFlooder(): void {
-    if (!this.link.isClosing) this.link.sendLines([text.flooding(this.limit!.perSecond, this.maxFloodMs / 1000)]);
-    this.onFlood?.();
-    // The machine closes the connection (after the notice); whatever else comes is dropped.
-    this.sendClosed();
-  }
 }

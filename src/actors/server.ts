@@ -2,14 +2,18 @@
  * createServer: wires the whole actor system for the chat server or the echo server.
  *
  *   console actor ──console.*──► supervisor ──pause/resume/stop──► listener ──serve──► connection actors
- *                                    │ say, kick, shutdown                                  │
- *                                    ▼                                                      │
- *                     chat router: store, then deliver ◄── chat messages, /msg, joins, leaves
+ *                                 │  spawns, restarts, stops                         │   │
+ *                                 ▼                                                  │   │ room.join
+ *            history writer ◄── room actors (#lobby, #dev, …) ◄── room.post, leave ──┘   │ (routed by
+ *               appended ──────►      │ one encoded line per member                       │  the supervisor)
+ *                                     ▼
+ *                               members' links
  *
  * The supervisor machine makes the control plane's decisions (console commands, the one
- * shutdown). Chat messages are data: connection actors hand them straight to the router (history
- * first, then the chat room) — a supervisor step per message cost a tenth of the CPU at full
- * fan-out (bench/, scenario 1) and decided nothing.
+ * shutdown, which room actors run). Chat messages are data: a connection actor hands them to
+ * its room's actor, which has the history writer store them and then delivers them — a
+ * supervisor step per message cost a tenth of the CPU at full fan-out (bench/, scenario 1) and
+ * decided nothing.
  *
  * Startup refuses to run on a data file it cannot read exactly (corrupt CSV, wrong or missing
  * key): those errors propagate to the CLI, which prints them and exits non-zero, files untouched.
@@ -17,6 +21,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Socket } from 'node:net';
+import type { ConnectionEvent } from '../machines/connection.js';
 import type { Readable, Writable } from 'node:stream';
 import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
 import type { Timers } from '../io/clock.js';
@@ -28,14 +33,12 @@ import { describeCause } from '../io/errors.js';
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
 import { scryptPool } from '../io/scrypt-pool.js';
 import { LogFile } from '../io/log-file.js';
-import type { HistoryStore, UserStore } from '../io/stores.js';
+import type { HistoryStore, TopicStore, UserStore } from '../io/stores.js';
+import { openCsvTopicStore } from '../io/topic-store-csv.js';
 import { loadTlsCredentials } from '../io/tls-files.js';
 import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
-import { CONSOLE_HELP } from '../machines/console-command.js';
-import { supervisorMachine } from '../machines/supervisor.js';
-import { afterThisStep } from './after-this-step.js';
-import { LocalChatRoom } from './chat-room.js';
-import { ChatRouter } from './chat-router.js';
+import { MAX_HISTORY_REQUEST } from '../machines/commands.js';
+import type { supervisorMachine } from '../machines/supervisor.js';
 import { ClientLink } from './client-link.js';
 import { startConnectionActor } from './connection-actor.js';
 import { type ConnectionsRoot, createConnectionsRoot } from './connection-system.js';
@@ -43,7 +46,10 @@ import { startConsole } from './console-actor.js';
 import { startEchoActor } from './echo-actor.js';
 import { type Listener, startListener } from './listener-actor.js';
 import { LoginThrottle } from './login-throttle.js';
+import { Presence } from './presence.js';
+import { RoomDirectory } from './room-actor.js';
 import { ServerLog } from './server-log.js';
+import { supervisorWithEffects } from './supervisor-actor.js';
 
 export interface ServerIo {
   /** The operator's console; omitted → no console (tests drive `supervisor` directly). */
@@ -55,6 +61,10 @@ export interface ServerIo {
   openAppendHandle?: OpenAppendHandle;
   /** Test seam: the clock of the login timeout, the rate limit and the login throttle. */
   timers?: Timers;
+  /** Test seam: how long an empty room waits before its actor stops (default 10 minutes). */
+  roomIdleMs?: number;
+  /** Test seam: called before a room stores a post; a throw there crashes that room's actor. */
+  onRoomPost?: (room: string) => void;
 }
 
 export interface RunningServer {
@@ -78,7 +88,8 @@ interface ChatStores {
   keyring: Keyring;
   users: UserStore;
   history: HistoryStore;
-  /** What crash recovery did while the stores opened, for the log (which opens after them). */
+  topics: TopicStore;
+  /** What opening the stores did (crash recovery, a migration), for the log (which opens after them). */
   recovered: string[];
   /** Set when a too-open key file was used anyway (--allow-insecure-key), for the log. */
   insecureKeyNote: string | undefined;
@@ -86,6 +97,8 @@ interface ChatStores {
 
 /** How long shutdown waits for clients to read their goodbye before cutting them off. */
 const SHUTDOWN_GRACE_MS = 2000;
+/** An empty room's actor stops after this long (its history stays; the next join starts it again). */
+const ROOM_IDLE_MS = 10 * 60_000;
 
 export async function createServer(config: ServerConfig, io: ServerIo): Promise<RunningServer> {
   const files = dataFiles(config.dataDir);
@@ -102,8 +115,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     stores = config.mode === 'chat' ? await openChatStores(config, io.openAppendHandle) : undefined;
     logFile = await LogFile.open(files.log);
   } catch (err) {
-    await stores?.history.close();
-    await stores?.users.close();
+    if (stores) await closeStores(stores);
     await lock.release();
     throw err;
   }
@@ -121,8 +133,18 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   if (stores?.insecureKeyNote) log.info(stores.insecureKeyNote);
   for (const note of stores?.recovered ?? []) log.info(note);
 
-  const room = new LocalChatRoom();
-  const router = stores ? new ChatRouter(room, stores.history) : undefined;
+  const presence = new Presence();
+  const rooms = stores
+    ? new RoomDirectory({
+        history: stores.history,
+        topics: stores.topics,
+        writer: () => supervisor.system.get('historyWriter'),
+        // Enough for the longest replay and the longest /history.
+        keep: Math.max(config.historyReplay, MAX_HISTORY_REQUEST),
+        log,
+        onRoomEvent: io.onRoomPost && ((room) => io.onRoomPost!(room)),
+      })
+    : undefined;
   const throttle = new LoginThrottle({
     freeFailures: config.maxPasswordAttempts,
     baseDelayMs: config.loginDelayBaseMs,
@@ -141,15 +163,23 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   };
 
   // One of each per server, not per connection: every connection keeps them for its whole life.
-  const onSlowConsumer = (slow: ClientLink) => {
+  const onSlowConsumer = (slow: ClientLink, unreadBytes: number) => {
+    // A chat connection's machine decides (client.slowConsumer); an echo one just ends.
+    const handle = chatDeps && connections.get(slow.connectionId);
+    if (handle && handle.actor.getSnapshot().status === 'active') {
+      const slowConsumer: ConnectionEvent = { type: 'client.slowConsumer', unreadBytes };
+      return handle.actor.send(slowConsumer);
+    }
     log.info(`slow consumer conn=${slow.connectionId}: more than ${config.maxSendBufferBytes} bytes unread, disconnected`);
     slow.destroy();
   };
   const chatDeps = stores && {
     config,
     users: stores.users,
-    history: stores.history,
-    router: router!,
+    presence,
+    rooms: rooms!,
+    supervisor: () => supervisor,
+    writer: () => supervisor.system.get('historyWriter'),
     throttle,
     log,
     root: connectionsRoot,
@@ -181,7 +211,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     // other store, the console and the log open: close everything, then fail the shutdown.
     let failure: { cause: unknown } | undefined;
     if (stores) {
-      for (const result of await Promise.allSettled([stores.history.close(), stores.users.close()])) {
+      for (const result of await closeStores(stores)) {
         if (result.status === 'rejected') failure ??= { cause: result.reason };
       }
     }
@@ -193,61 +223,22 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     if (failure) throw failure.cause;
   };
 
-  const supervisor = createActor(
-    supervisorMachine.provide({
-      actors: {
-        // Only while the lock is still ours: never clear files another server now holds.
-        clearLogFile: fromPromise(() => lock.verify().then(() => log.clearFile())),
-        clearClientsFile: fromPromise(() => lock.verify().then(() => stores!.users.clear())),
-        shutDown: fromPromise(() =>
-          shutDown().catch((err: unknown) => {
-            cleanShutdown = false;
-            throw err;
-          }),
-        ),
-      },
-      actions: {
-        reply: (_, { lines }) => log.reply(lines),
-        showHelp: () =>
-          log.reply([
-            'Console commands:',
-            ...CONSOLE_HELP.filter((c) => stores || !c.chat).map((c) => `  ${c.usage.padEnd(14)} ${c.what}`),
-          ]),
-        showStatus: () => {
-          const listening = listener.actor.getSnapshot().value;
-          const lines = [
-            `listener: ${listening} on ${config.host}:${listener.port}${listening === 'paused' ? ` (${listener.waiting} waiting)` : ''}`,
-            `connections: ${connections.size}`,
-          ];
-          if (stores) lines.push(`users online: ${room.size}`, `registered users: ${stores.users.count()}`);
-          lines.push(`log display: ${log.isShown ? 'on' : 'off'}`);
-          log.reply(lines);
-        },
-        showWho: () => {
-          const logins = room.logins();
-          log.reply([logins.length === 0 ? 'Nobody is online.' : `Online (${logins.length}): ${logins.join(', ')}`]);
-        },
-        kick: (_, { login }) => {
-          const member = room.find(login);
-          if (!member) return log.reply([`No user named ${login} is online.`]);
-          afterThisStep(() => member.kick());
-          log.reply([`Kicked ${member.login}.`]);
-          log.info(`console: kicked ${log.pseudonym(member.login)}`);
-        },
-        say: (_, { text: body }) => {
-          void router!.announce(`* [server] ${body}`).then((recipients) =>
-            log.reply([`Sent to ${recipients} ${recipients === 1 ? 'user' : 'users'}.`]),
-          );
-        },
-        pauseListener: () => afterThisStep(() => listener.actor.send({ type: 'listener.pause' })),
-        resumeListener: () => afterThisStep(() => listener.actor.send({ type: 'listener.resume' })),
-        setLogDisplay: (_, { shown }) => log.setShown(shown),
-        clearScreen: () => log.clearScreen(),
-        reportFailure: ({ event }, { what }) =>
-          log.info(`error: ${what} failed: ${describeCause((event as { error?: unknown }).error)}`),
-      },
+  const supervisor: Actor<typeof supervisorMachine> = createActor(
+    supervisorWithEffects({
+      config,
+      log,
+      chat: stores && { users: stores.users, history: stores.history, presence, rooms: rooms! },
+      listener: () => listener,
+      connectionCount: () => connections.size,
+      // Only while the lock is still ours: never clear files another server now holds.
+      verifyLock: () => lock.verify(),
+      shutDown: () =>
+        shutDown().catch((err: unknown) => {
+          cleanShutdown = false;
+          throw err;
+        }),
     }),
-    { id: 'supervisor', input: { mode: config.mode } },
+    { id: 'supervisor', input: { mode: config.mode, roomIdleMs: io.roomIdleMs ?? ROOM_IDLE_MS } },
   );
 
   let resolveStopped!: (result: { clean: boolean }) => void;
@@ -259,6 +250,10 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       resolveStopped({ clean: false });
     },
   });
+
+  // Before the listener: the first connection's join goes to it, and #lobby must be there.
+  io.inspectActor?.(supervisor);
+  supervisor.start();
 
   let listener: Listener;
   try {
@@ -273,16 +268,13 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       tls: tlsCredentials && { ...tlsCredentials, handshakeTimeoutMs: config.loginTimeoutMs },
     });
   } catch (err) {
+    supervisor.stop();
     connectionsRoot.stop();
-    await stores?.history.close();
-    await stores?.users.close();
+    if (stores) await closeStores(stores);
     await log.close();
     await lock.release();
     throw err;
   }
-  io.inspectActor?.(supervisor);
-  supervisor.start();
-
   // Console commands are logged (never chat text or passwords: the console has neither).
   const stopConsole = io.stdin
     ? startConsole(
@@ -338,17 +330,28 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
     openAppendHandle,
     onRecovered: onRecovered(files.clients, 'a registration'),
   });
+  let history: HistoryStore | undefined;
   try {
-    const history = await openCsvHistoryStore({
+    history = await openCsvHistoryStore({
       file: files.history,
+      // Per room: the longest replay or /history is all that is ever read back.
+      keep: Math.max(config.historyReplay, MAX_HISTORY_REQUEST),
       openAppendHandle,
       onRecovered: onRecovered(files.history, 'a batch of messages'),
+      onMigrated: (rows) => recovered.push(`migrated ${files.history} to the room format (timestamp,room,login,text): ${rows} rows, each in #lobby`),
     });
-    return { keyring, users, history, recovered, insecureKeyNote };
+    const topics = await openCsvTopicStore({ file: files.topics });
+    return { keyring, users, history, topics, recovered, insecureKeyNote };
   } catch (err) {
+    await history?.close();
     await users.close();
     throw err;
   }
+}
+
+/** Closes every store, even when one fails; the outcomes say which did. */
+function closeStores(stores: ChatStores): Promise<PromiseSettledResult<void>[]> {
+  return Promise.allSettled([stores.history.close(), stores.users.close(), stores.topics.close()]);
 }
 
 /**

@@ -8,6 +8,7 @@ import { clientMachine } from '../machines/client.js';
 import { connectionMachine } from '../machines/connection.js';
 import { echoMachine } from '../machines/echo.js';
 import { listenerMachine } from '../machines/listener.js';
+import { roomMachine } from '../machines/room.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 
 export interface CatalogEntry {
@@ -20,9 +21,9 @@ export interface CatalogEntry {
 export const MACHINE_CATALOG: readonly CatalogEntry[] = [
   {
     machine: connectionMachine,
-    source: 'src/machines/connection.ts',
+    source: 'src/machines/connection.ts (sign-in.ts, chat-session.ts)',
     summary:
-      'One per accepted socket: login, registration and chat. States tagged `secret` (the password prompts) are the ones whose input the inspector never shows.',
+      'One per accepted socket: login, registration and chat (rooms, commands). States tagged `secret` (the password prompts) are the ones whose input the inspector never shows.',
   },
   {
     machine: listenerMachine,
@@ -32,7 +33,12 @@ export const MACHINE_CATALOG: readonly CatalogEntry[] = [
   {
     machine: supervisorMachine,
     source: 'src/machines/supervisor.ts',
-    summary: "The server's control plane: console commands, chat routing (store, then deliver) and shutdown.",
+    summary: "The server's control plane: console commands, the room registry (spawn on first join, one-for-one restart, idle stop), the history writer, shutdown.",
+  },
+  {
+    machine: roomMachine,
+    source: 'src/machines/room.ts',
+    summary: 'One per chat room: membership, posts (stored, then delivered), topic, and the idle stop of an empty room.',
   },
   {
     machine: echoMachine,

@@ -77,6 +77,7 @@ export const DEFAULTS: Omit<ServerConfig, 'envKey'> = {
 export const dataFiles = (dataDir: string) => ({
   clients: path.join(dataDir, 'clients.csv'),
   history: path.join(dataDir, 'history.csv'),
+  topics: path.join(dataDir, 'topics.csv'),
   log: path.join(dataDir, 'server.log'),
 });
 
@@ -85,7 +86,7 @@ export const SERVER_USAGE = `Usage: statechat server [options]      (npm start -
 Options:
   --host <addr>            address to listen on (default ${DEFAULTS.host})
   --port <n>               port, 0 picks a free one and prints it (default ${DEFAULTS.port})
-  --data-dir <dir>         clients.csv, history.csv, server.log and the key (default ./${DEFAULTS.dataDir})
+  --data-dir <dir>         clients.csv, history.csv, topics.csv, server.log and the key (default ./${DEFAULTS.dataDir})
   --login-timeout <s>      close a login not completed in time (default ${DEFAULTS.loginTimeoutMs / 1000})
   --history <n>            messages replayed on login (default ${DEFAULTS.historyReplay})
   --max-line <bytes>       longest accepted line (default ${DEFAULTS.maxLineBytes})

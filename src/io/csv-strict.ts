@@ -176,8 +176,10 @@ export interface ScanOptions {
    * reject the record. Called only for records with the right column count.
    */
   checkFirstField: (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined;
-  /** Told the offset of every record that passed, in order. */
-  onRecord: (recordStart: number) => void;
+  /** The same for a record's second field (history.csv's room; columns ≥ 2), called once the first has passed. */
+  checkSecondField?: (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined;
+  /** Told the offsets of every record that passed, in order: its start, and just past its line end. */
+  onRecord: (recordStart: number, recordEnd: number) => void;
 }
 
 /**
@@ -190,7 +192,7 @@ export interface ScanOptions {
  * Returns a RecordError for the first bad record.
  */
 export function scanRecords(input: Buffer, from: number, final: boolean, opts: ScanOptions): number | RecordError {
-  const { columns, checkFirstField, onRecord } = opts;
+  const { columns, checkFirstField, checkSecondField, onRecord } = opts;
   const end = input.length;
   // The next comma, quote and newline at or after the scan position (`end` when there is none),
   // each searched for once: a record scans its own bytes, not ahead to the next quote each time.
@@ -208,6 +210,9 @@ export function scanRecords(input: Buffer, from: number, final: boolean, opts: S
     let firstStart = 0;
     let firstEnd = 0;
     let firstQuoted = false;
+    let secondStart = 0;
+    let secondEnd = 0;
+    let secondQuoted = false;
     for (;;) {
       let fieldStart = pos;
       let fieldEnd: number;
@@ -248,6 +253,10 @@ export function scanRecords(input: Buffer, from: number, final: boolean, opts: S
         firstStart = fieldStart;
         firstEnd = fieldEnd;
         firstQuoted = quoted;
+      } else if (fields === 1) {
+        secondStart = fieldStart;
+        secondEnd = fieldEnd;
+        secondQuoted = quoted;
       }
       fields++;
       const byte = input[terminator];
@@ -263,9 +272,10 @@ export function scanRecords(input: Buffer, from: number, final: boolean, opts: S
         ? 'empty line'
         : fields !== columns
           ? `expected ${columns} fields, found ${fields}`
-          : checkFirstField(input, firstStart, firstEnd, firstQuoted);
+          : (checkFirstField(input, firstStart, firstEnd, firstQuoted) ??
+            checkSecondField?.(input, secondStart, secondEnd, secondQuoted));
     if (reason !== undefined) return new RecordError(recordStart, reason);
-    onRecord(recordStart);
+    onRecord(recordStart, pos);
   }
   return pos;
 }

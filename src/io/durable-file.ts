@@ -12,6 +12,9 @@
  * there and cuts the file back to its size before that append — whose content nobody was ever
  * told about, since the stores answer only once a write has completed. Without a marker nothing
  * is cut: damage of any other kind is the operator's to look at, and the stores refuse to start.
+ *
+ * A file rewritten whole (topics.csv; history.csv once, migrating to the room format) is replaced
+ * by `replaceFile`: temp file, fsync, rename over, fsync of the directory.
  */
 import { constants as fsConstants, promises as fs, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -278,4 +281,69 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The temp file `replaceFile` writes `file`'s new content to: in the same directory (a rename
+ * does not cross file systems) and under a fixed name, so the next open finds and removes one a
+ * crash left behind (`removeReplacementLeftover`). Fixed is safe: the data-dir lock keeps a
+ * second server out.
+ */
+export function replacementFile(file: string): string {
+  return `${file}.replacing`;
+}
+
+/** Where `replaceFile` is: told to `onStep` (a test seam: a crash test kills the process there). */
+export type ReplaceStep = 'writing' | 'written' | 'renamed';
+
+export interface ReplaceFileOptions {
+  /** Test seam: awaited at each step of the replacement (see ReplaceStep). */
+  onStep?: (step: ReplaceStep) => void | Promise<void>;
+}
+
+/**
+ * Replaces `file` with new content (mode 0600) whole or not at all: the content is written to
+ * `replacementFile(file)` and fsync'ed, renamed over `file`, then the directory is fsync'ed. A
+ * crash at any point leaves either the old file or the new one under the name, each complete;
+ * at worst a temp file is left beside it. `content` is the bytes, or a function that writes them
+ * through `write` (a large file, produced piece by piece). Errors are the caller's to wrap.
+ */
+export async function replaceFile(
+  file: string,
+  content: string | Uint8Array | ((write: (data: Uint8Array) => Promise<void>) => Promise<void>),
+  opts: ReplaceFileOptions = {},
+): Promise<void> {
+  const tmp = replacementFile(file);
+  let renamed = false;
+  try {
+    const handle = await fs.open(tmp, 'w', 0o600);
+    try {
+      if (typeof content === 'function') {
+        let first = true;
+        await content(async (data) => {
+          await handle.writeFile(data);
+          if (first) await opts.onStep?.('writing');
+          first = false;
+        });
+      } else {
+        await handle.writeFile(content);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await opts.onStep?.('written');
+    await fs.rename(tmp, file);
+    renamed = true;
+    await opts.onStep?.('renamed');
+    await fsyncDir(path.dirname(file));
+  } finally {
+    // Best effort: the error that got here is the one to report, and the next open removes it too.
+    if (!renamed) await fs.rm(tmp, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Removes a temp file a replacement interrupted by a crash left behind (the old file is intact). */
+export async function removeReplacementLeftover(file: string): Promise<void> {
+  await fs.rm(replacementFile(file), { force: true });
 }

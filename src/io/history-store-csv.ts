@@ -1,24 +1,40 @@
 /**
- * The embedded HistoryStore: history.csv, one chat message per record, appended with group
- * commit (one write per chunk of input: see `scheduleBatch`). Start-up checks every record but
- * decodes only the newest `keep`, the ones replay needs: a history of millions of lines must not
- * delay the server.
+ * The embedded HistoryStore: history.csv, one chat message per record (`timestamp,room,login,text`,
+ * the room as its key: "#lobby", "#dev"), appended with group commit (one write per chunk of
+ * input: see `scheduleBatch`). Start-up checks every record but decodes only the newest `keep` of
+ * each room, the ones replay needs: a history of millions of lines must not delay the server.
+ *
+ * A file of the format before rooms (`timestamp,login,text`) is checked whole, then rewritten in
+ * this one with every row in #lobby, crash-safe (durable-file.ts, `replaceFile`), at open.
  */
 import { promises as fs } from 'node:fs';
-import { checkHeader, countNewlines, forEachRow, formatRow, headerLine, RecordError, scanRecords } from './csv-strict.js';
-import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend } from './durable-file.js';
+import { LOBBY, ROOM_PATTERN, roomKey } from '../machines/protocol.js';
+import { checkHeader, countNewlines, forEachRow, formatRow, headerLine, RecordError, type ScanOptions, scanRecords } from './csv-strict.js';
+import {
+  AppendOnlyFile,
+  createFile,
+  type OpenAppendHandle,
+  recoverInterruptedAppend,
+  removeReplacementLeftover,
+  replaceFile,
+  replacementFile,
+  type ReplaceStep,
+} from './durable-file.js';
 import { CorruptFileError, StorageError, UnreadableFileError } from './errors.js';
 import type { ChatMessage, HistoryStore } from './stores.js';
 
-export const HISTORY_HEADER = ['timestamp', 'login', 'text'] as const;
+export const HISTORY_HEADER = ['timestamp', 'room', 'login', 'text'] as const;
+/** history.csv before rooms: migrated at open (see the top of this file). */
+export const OLD_HISTORY_HEADER = ['timestamp', 'login', 'text'] as const;
 const HEADER = headerLine(HISTORY_HEADER);
+const OLD_HEADER = headerLine(OLD_HISTORY_HEADER);
 const CHUNK_BYTES = 1 << 20;
 const NEWLINE = 0x0a;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 export interface CsvHistoryStoreOptions {
   file: string;
-  /** Messages held in memory for replay (default 1000). */
+  /** Messages of each room held in memory for replay (default 1000). */
   keep?: number;
   /** How much of the file start-up reads at a time (default 1 MiB); small in tests of record boundaries. */
   chunkBytes?: number;
@@ -26,6 +42,10 @@ export interface CsvHistoryStoreOptions {
   openAppendHandle?: OpenAppendHandle;
   /** Told how many bytes of a batch interrupted by a crash were cut off at open. */
   onRecovered?: (bytes: number) => void;
+  /** Told, once a file of the format before rooms has been rewritten in the room format, how many rows it held. */
+  onMigrated?: (rows: number) => void;
+  /** Test seam: awaited at each step of that rewrite (a crash test kills the process there). */
+  onMigrationStep?: (step: ReplaceStep) => void | Promise<void>;
 }
 
 export async function openCsvHistoryStore(
@@ -33,35 +53,85 @@ export async function openCsvHistoryStore(
 ): Promise<HistoryStore & { readonly writes: number }> {
   const { file } = opts;
   const keep = Math.max(0, opts.keep ?? 1000);
+  const chunkBytes = opts.chunkBytes ?? CHUNK_BYTES;
   // A batch a crash interrupted is cut off before anything is read (see durable-file.ts).
   const recoveredBytes = await recoverInterruptedAppend(file);
   if (recoveredBytes > 0) opts.onRecovered?.(recoveredBytes);
   try {
+    // A migration a crash interrupted before its rename left the old file whole: it runs again.
+    await removeReplacementLeftover(file);
     await createFile(file, HEADER);
   } catch (err) {
     throw new UnreadableFileError(file, err);
   }
-  const { size, messages } = await readHistory(file, keep, opts.chunkBytes ?? CHUNK_BYTES);
+  const migrated = await migrateIfOld(file, chunkBytes, opts.onMigrationStep);
+  const { size, rooms } = await readHistory(file, keep, chunkBytes);
+  if (migrated !== undefined) opts.onMigrated?.(migrated);
   const out = await AppendOnlyFile.open(file, size, opts.openAppendHandle);
   if (size === 0) {
     // An empty file (e.g. a crash right after creation) gets its header before anything else.
     await out.serially(() => out.append(Buffer.from(HEADER), { sync: true }));
   }
-  return new CsvHistoryStore(file, keep, out, messages.slice(-keep));
+  return new CsvHistoryStore(file, keep, out, rooms);
 }
 
 export function isIsoTimestamp(text: string): boolean {
   return ISO_8601.test(text) && !Number.isNaN(Date.parse(text));
 }
 
-// ---- startup: check every record, keep the newest ---------------------------------------------
+// ---- startup: check every record, keep the newest of each room --------------------------------
+
+/** Where the scan is: `chunk` holds the file's bytes from offset `base` on. */
+interface Cursor {
+  chunk: Buffer;
+  base: number;
+}
+
+/**
+ * What start-up scans: the file's layout and how a record's fields are checked. `onRecord` is
+ * told each record that passed as `cursor.chunk[start, end)` (at file offset `cursor.base + start`).
+ */
+interface Layout extends ScanOptions {
+  /** Awaited after each chunk's records (the migration writes what it converted). */
+  afterChunk?: () => Promise<void>;
+}
 
 /**
  * Reads history.csv at start-up: every record is checked (`scanRecords`, which decodes nothing)
- * and only the newest `keep` are decoded for replay. Damage anywhere stops the start with the
- * file's name, line and what is wrong; the file is only read.
+ * and only the newest `keep` of each room are decoded for replay. Damage anywhere stops the start
+ * with the file's name, line and what is wrong; the file is only read.
+ *
+ * The rooms are told apart during that check, from the room field's bytes, so the offsets of the
+ * newest `keep` of every room are known when it ends — however far from the end of the file a
+ * quiet room's are — and each of those records is decoded once. (Decoding every row instead took
+ * 8 s for a million, most of them behind a quoted field, so through csv-parse; decoding backwards
+ * until every room has its `keep` would come on top of the forward check every row needs anyway.)
  */
-async function readHistory(file: string, keep: number, chunkBytes: number): Promise<{ size: number; messages: ChatMessage[] }> {
+async function readHistory(file: string, keep: number, chunkBytes: number): Promise<{ size: number; rooms: Map<string, ChatMessage[]> }> {
+  const rooms = new Map<string, ChatMessage[]>();
+  const found = await withFile(file, async (handle, size, bodyStart) => {
+    if (size === 0) return undefined;
+    const rings = new Map<string, RecordRing>();
+    await scanBody(file, handle, { bodyStart, size, chunkBytes }, HISTORY_HEADER, (cursor) => ({
+      columns: HISTORY_HEADER.length,
+      checkFirstField: timestampChecker(),
+      ...roomField(keep, rings, cursor),
+    }));
+    await decodeKept(file, handle, rings, rooms);
+    return size;
+  });
+  return { size: found ?? 0, rooms };
+}
+
+/**
+ * Opens `file` for reading and runs `read` with its size, where the records start and the first
+ * line (without its line end; '' for an empty file). Errors other than CorruptFileError and
+ * StorageError become UnreadableFileError.
+ */
+async function withFile<T>(
+  file: string,
+  read: (handle: fs.FileHandle, size: number, bodyStart: number, header: string) => Promise<T>,
+): Promise<T> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, 'r');
@@ -70,32 +140,39 @@ async function readHistory(file: string, keep: number, chunkBytes: number): Prom
   }
   try {
     const { size } = await handle.stat();
-    if (size === 0) return { size, messages: [] };
-
+    if (size === 0) return await read(handle, size, 0, '');
     const head = await readAt(handle, 0, Math.min(size, 64 * 1024));
     const headerEnd = head.indexOf(NEWLINE);
-    checkHeader(file, head.toString('utf8', 0, headerEnd === -1 ? head.length : headerEnd), HISTORY_HEADER);
-    if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
-    const bodyStart = headerEnd + 1;
-    if (size > bodyStart && (await readAt(handle, size - 1, 1))[0] !== NEWLINE) {
-      const line = (await countNewlinesInFile(handle, size)) + 1;
-      throw new CorruptFileError(file, line, 'the last record is not terminated by a newline (an interrupted write?)');
-    }
-
-    const newest = await checkAllRecords(file, handle, { bodyStart, size, keep, chunkBytes });
-    const tail = await readAt(handle, newest, size - newest);
-    const messages: ChatMessage[] = [];
-    forEachRow(tail, { file, firstLine: 1, columns: HISTORY_HEADER.length }, ([at, login, text]) => {
-      messages.push({ at: at!, login: login!, text: text! });
-      return undefined;
-    });
-    return { size, messages };
+    const header = head.toString('utf8', 0, headerEnd === -1 ? head.length : headerEnd);
+    return await read(handle, size, headerEnd + 1, header.endsWith('\r') ? header.slice(0, -1) : header);
   } catch (err) {
-    if (err instanceof CorruptFileError) throw err;
+    if (err instanceof CorruptFileError || err instanceof StorageError) throw err;
     throw new UnreadableFileError(file, err);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Checks the header is `header`, newline-terminated, and that the file ends with a newline; then
+ * `checkAllRecords`: every record in [bodyStart, size) goes through the layout.
+ */
+async function scanBody(
+  file: string,
+  handle: fs.FileHandle,
+  { bodyStart, size, chunkBytes }: { bodyStart: number; size: number; chunkBytes: number },
+  header: readonly string[],
+  layout: (cursor: Cursor) => Layout,
+): Promise<void> {
+  const head = await readAt(handle, 0, Math.min(size, 64 * 1024));
+  const headerEnd = head.indexOf(NEWLINE);
+  checkHeader(file, head.toString('utf8', 0, headerEnd === -1 ? head.length : headerEnd), header);
+  if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
+  if (size > bodyStart && (await readAt(handle, size - 1, 1))[0] !== NEWLINE) {
+    const line = (await countNewlinesInFile(handle, size)) + 1;
+    throw new CorruptFileError(file, line, 'the last record is not terminated by a newline (an interrupted write?)');
+  }
+  await checkAllRecords(file, handle, { bodyStart, size, chunkBytes }, layout);
 }
 
 /** The longest record accepted at start-up: longer means a quote left open, not a message. */
@@ -103,24 +180,17 @@ const MAX_RECORD_BYTES = 16 << 20;
 
 /**
  * Scans the records in [bodyStart, size) chunk by chunk, carrying a record cut by a chunk's end
- * into the next; returns the offset of the oldest of the newest `keep` records (`size` if none).
+ * into the next, and tells `layout.onRecord` each one that passed.
  */
 async function checkAllRecords(
   file: string,
   handle: fs.FileHandle,
-  { bodyStart, size, keep, chunkBytes }: { bodyStart: number; size: number; keep: number; chunkBytes: number },
-): Promise<number> {
-  const newest = new Float64Array(Math.max(1, keep)); // a ring of the last record starts
-  let seen = 0;
-  let base = bodyStart; // file offset of chunk[0]
-  let chunk: Buffer = Buffer.alloc(0);
-  const scan = {
-    columns: HISTORY_HEADER.length,
-    checkFirstField: timestampChecker(),
-    onRecord: (start: number) => {
-      newest[seen++ % newest.length] = base + start;
-    },
-  };
+  { bodyStart, size, chunkBytes }: { bodyStart: number; size: number; chunkBytes: number },
+  layoutAt: (cursor: Cursor) => Layout,
+): Promise<void> {
+  const cursor: Cursor = { chunk: Buffer.alloc(0), base: bodyStart };
+  const scan = layoutAt(cursor);
+  let { chunk, base } = cursor;
   for (let position = bodyStart; position < size; ) {
     // At least as much as is carried over: a long record costs a doubling, not a re-scan per chunk.
     const want = Math.max(1, chunkBytes, chunk.length);
@@ -128,19 +198,249 @@ async function checkAllRecords(
     if (read.length === 0) break; // the file shrank under us: what was read is all there is
     position += read.length;
     chunk = chunk.length === 0 ? read : Buffer.concat([chunk, read]);
+    cursor.chunk = chunk;
+    cursor.base = base;
     const final = position >= size;
     const result = scanRecords(chunk, 0, final, scan);
     if (result instanceof RecordError) throw await corruptAt(file, handle, base + result.recordStart, result.reason);
     if (!final && chunk.length - result > MAX_RECORD_BYTES) {
       throw await corruptAt(file, handle, base + result, `a record longer than ${MAX_RECORD_BYTES >> 20} MiB (a quoted field never closed?)`);
     }
+    await scan.afterChunk?.();
     base += result;
     chunk = chunk.subarray(result);
   }
-  if (keep === 0 || seen === 0) return size;
-  return seen < newest.length ? newest[0]! : newest[seen % newest.length]!;
 }
 
+const HASH = 0x23;
+const MAX_ROOM_BYTES = 33; // '#' and 32 characters
+
+/**
+ * The room field's check for `scanRecords`, and the `onRecord` that puts the record into its
+ * room's ring. A row of the same room as the row before (the common case: a conversation) costs
+ * a byte comparison; of another room already seen, a hash of its bytes and a lookup (no string is
+ * made per row: that cost 0.7 s more in a million rows of 50 rooms taking turns); a new spelling,
+ * the pattern check. A ring is made for a room on its first record: rooms without messages cost
+ * nothing.
+ */
+function roomField(keep: number, rings: Map<string, RecordRing>, cursor: Cursor): Pick<ScanOptions, 'checkSecondField' | 'onRecord'> {
+  interface Seen {
+    bytes: Buffer;
+    ring: RecordRing | undefined;
+  }
+  /** Spellings found valid, by a hash of their bytes. */
+  const seen = new Map<number, Seen[]>();
+  let lastBytes: Buffer = Buffer.alloc(0);
+  let lastLength = -1;
+  /** The ring of the record being checked (undefined when nothing is kept). */
+  let current: RecordRing | undefined;
+  return {
+    checkSecondField: (input, start, end, quoted) => {
+      const length = end - start;
+      if (length === lastLength) {
+        let same = true;
+        for (let i = 0; i < length; i++) {
+          if (input[start + i] !== lastBytes[i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return undefined;
+      }
+      if (length > MAX_ROOM_BYTES || length < 2 || input[start] !== HASH) return badRoom(input, start, end, quoted);
+      let hash = 0x811c9dc5;
+      for (let i = start; i < end; i++) hash = Math.imul(hash ^ input[i]!, 0x01000193);
+      hash &= 0x3fffffff; // a small integer: a Map key without a heap number
+      const bucket = seen.get(hash);
+      let found: Seen | undefined;
+      if (bucket !== undefined) {
+        for (const s of bucket) if (s.bytes.length === length && sameBytes(input, start, s.bytes)) found = s;
+      }
+      if (found === undefined) {
+        // Quoted or not, a valid room holds no quote: its bytes are the name as they are.
+        const name = input.toString('latin1', start, end);
+        if (!ROOM_PATTERN.test(name)) return badRoom(input, start, end, quoted);
+        const key = roomKey(name);
+        let ring = rings.get(key);
+        if (ring === undefined && keep > 0) rings.set(key, (ring = new RecordRing(keep)));
+        found = { bytes: Buffer.from(input.subarray(start, end)), ring };
+        if (bucket) bucket.push(found);
+        else seen.set(hash, [found]);
+      }
+      lastBytes = found.bytes;
+      lastLength = length;
+      current = found.ring;
+      return undefined;
+    },
+    onRecord: (start, end) => {
+      if (current !== undefined) current.push(cursor.base + start, cursor.base + end);
+    },
+  };
+}
+
+function badRoom(input: Buffer, start: number, end: number, quoted: boolean): string {
+  const found = truncate(input.toString('utf8', start, end), 40);
+  return `room is not "#" then 1 to 32 letters, digits, "-" or "_" (found ${quoted ? 'quoted ' : ''}"${found}")`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * The file offsets [start, end) of a room's newest `keep` records. Grows by doubling up to
+ * `keep`, so a room with a few messages holds a few offsets; it wraps only once it is full.
+ */
+class RecordRing {
+  private slots: Float64Array;
+  /** Records pushed, and the slot (an even index) the next one goes to. */
+  private seen = 0;
+  private next = 0;
+
+  constructor(private readonly keep: number) {
+    this.slots = new Float64Array(2 * Math.min(keep, 8));
+  }
+
+  push(start: number, end: number): void {
+    if (this.next === this.slots.length) {
+      if (this.slots.length < 2 * this.keep) {
+        // Not yet wrapped (it wraps only when full at `keep`): the records are in order from slot 0.
+        const grown = new Float64Array(Math.min(2 * this.keep, 2 * this.slots.length));
+        grown.set(this.slots);
+        this.slots = grown;
+      } else {
+        this.next = 0;
+      }
+    }
+    this.slots[this.next] = start;
+    this.slots[this.next + 1] = end;
+    this.next += 2;
+    this.seen++;
+  }
+
+  /** Calls `each` for the kept records, oldest first. */
+  forEach(each: (start: number, end: number) => void): void {
+    const capacity = this.slots.length >> 1;
+    const count = Math.min(this.seen, capacity);
+    const first = this.seen > capacity ? this.next >> 1 : 0;
+    for (let i = 0; i < count; i++) {
+      const slot = ((first + i) % capacity) << 1;
+      each(this.slots[slot]!, this.slots[slot + 1]!);
+    }
+  }
+}
+
+/** Reads closer together than this are one read (a quiet room's records are scattered)… */
+const READ_GAP_BYTES = 64 * 1024;
+/** …unless that read would grow past this. */
+const READ_WINDOW_BYTES = 4 << 20;
+
+/**
+ * Decodes the records the rings kept into `rooms` (room key → messages, oldest first), in file
+ * order: runs of adjacent records — the whole tail, when one room does all the talking — are
+ * decoded together, and records close to each other share one read.
+ */
+async function decodeKept(
+  file: string,
+  handle: fs.FileHandle,
+  rings: Map<string, RecordRing>,
+  rooms: Map<string, ChatMessage[]>,
+): Promise<void> {
+  const ranges: number[] = [];
+  for (const ring of rings.values()) ring.forEach((start, end) => ranges.push(start, end));
+  const order = Array.from({ length: ranges.length >> 1 }, (_, i) => i).sort((a, b) => ranges[a << 1]! - ranges[b << 1]!);
+  // Merged runs of adjacent records, [start, end) pairs in file order.
+  const runs: number[] = [];
+  for (const i of order) {
+    const start = ranges[i << 1]!;
+    const end = ranges[(i << 1) + 1]!;
+    if (runs.length > 0 && runs[runs.length - 1] === start) runs[runs.length - 1] = end;
+    else runs.push(start, end);
+  }
+  const decode = (input: Buffer) =>
+    forEachRow(input, { file, firstLine: 1, columns: HISTORY_HEADER.length }, ([at, room, login, text]) => {
+      const key = roomKey(room!);
+      let messages = rooms.get(key);
+      if (messages === undefined) rooms.set(key, (messages = []));
+      messages.push({ at: at!, room: key, login: login!, text: text! });
+      return undefined;
+    });
+  for (let r = 0; r < runs.length; ) {
+    // One read for the runs from r up to the first that starts too far from the previous one's end.
+    const from = runs[r]!;
+    let next = r + 2;
+    while (next < runs.length && runs[next]! - runs[next - 1]! < READ_GAP_BYTES && runs[next + 1]! - from <= READ_WINDOW_BYTES) next += 2;
+    const window = await readAt(handle, from, runs[next - 1]! - from);
+    for (let k = r; k < next; k += 2) decode(window.subarray(runs[k]! - from, runs[k + 1]! - from));
+    r = next;
+  }
+}
+
+// ---- migration from the format before rooms ----------------------------------------------------
+
+const LOBBY_FIELD = Buffer.from(`${LOBBY},`);
+
+/**
+ * If `file` has the header of the format before rooms, checks every record as start-up always
+ * has (refusing a damaged file with its line, untouched), then rewrites it with a room column,
+ * every row in #lobby and otherwise byte for byte as it was, through `replaceFile`: the old file
+ * stays whole under its name until the new one, complete and fsync'ed, is renamed over it.
+ * Returns the number of rows migrated, or undefined for a file in the room format.
+ */
+async function migrateIfOld(
+  file: string,
+  chunkBytes: number,
+  onStep?: (step: ReplaceStep) => void | Promise<void>,
+): Promise<number | undefined> {
+  const header = await withFile(file, async (_handle, size, _bodyStart, firstLine) => (size === 0 ? '' : firstLine));
+  if (header !== OLD_HEADER.slice(0, -1)) return undefined;
+  let rows = 0;
+  const oldLayout = (onRecord: Layout['onRecord'], afterChunk?: Layout['afterChunk']): Layout => ({
+    columns: OLD_HISTORY_HEADER.length,
+    checkFirstField: timestampChecker(),
+    onRecord,
+    afterChunk,
+  });
+  // First every record is checked; nothing is written for a file that would be refused.
+  await withFile(file, (handle, size, bodyStart) =>
+    scanBody(file, handle, { bodyStart, size, chunkBytes }, OLD_HISTORY_HEADER, () => oldLayout(() => rows++)),
+  );
+  try {
+    await replaceFile(
+      file,
+      (write) =>
+        withFile(file, async (handle, size, bodyStart) => {
+          let pieces: Buffer[] = [Buffer.from(HEADER)];
+          const flush = async () => {
+            if (pieces.length === 0) return;
+            const data = Buffer.concat(pieces);
+            pieces = [];
+            try {
+              await write(data);
+            } catch (err) {
+              throw new StorageError(replacementFile(file), err);
+            }
+          };
+          // The room goes in after the timestamp's comma; a timestamp holds no comma, even quoted.
+          const layout = (cursor: Cursor) => oldLayout(
+            (start, end) => {
+              const { chunk } = cursor;
+              const comma = chunk.indexOf(0x2c, start);
+              pieces.push(chunk.subarray(start, comma + 1), LOBBY_FIELD, chunk.subarray(comma + 1, end));
+            },
+            flush,
+          );
+          await scanBody(file, handle, { bodyStart, size, chunkBytes }, OLD_HISTORY_HEADER, layout);
+          await flush();
+        }),
+      { onStep },
+    );
+  } catch (err) {
+    if (err instanceof CorruptFileError || err instanceof UnreadableFileError || err instanceof StorageError) throw err;
+    throw new StorageError(file, err);
+  }
+  return rows;
+}
 /** Names the line where the bad record starts: counting newlines is paid only on this path. */
 async function corruptAt(file: string, handle: fs.FileHandle, offset: number, reason: string): Promise<CorruptFileError> {
   return new CorruptFileError(file, (await countNewlinesInFile(handle, offset)) + 1, reason);
@@ -241,26 +541,39 @@ class CsvHistoryStore implements HistoryStore {
   private closing: Promise<void> | undefined;
   /** The last timestamp found valid (see `append`). */
   private lastCheckedAt: string | undefined;
+  /** The last room name found valid, and its key. */
+  private lastCheckedRoom = LOBBY;
+  private lastRoomKey = LOBBY;
 
   constructor(
     private readonly file: string,
     private readonly keep: number,
     private readonly out: AppendOnlyFile,
-    private ring: ChatMessage[],
+    /** Room key → its newest messages, oldest first: a ring per room that has any. */
+    private readonly rooms: Map<string, ChatMessage[]>,
   ) {}
 
   append(message: ChatMessage): Promise<void> {
     if (this.closing) return Promise.reject(new StorageError(this.file, new Error('the history store is closed')));
     // A bad timestamp would make the file unreadable at the next start; refuse it here. (Messages
     // of the same millisecond share their timestamp: checked once.)
-    if (message.at !== this.lastCheckedAt) {
+    if (message.at !== this.lastCheckedAt || this.lastCheckedAt === undefined) {
       if (typeof message.at !== 'string' || !isIsoTimestamp(message.at)) {
         return Promise.reject(new TypeError(`history: message.at must be an ISO 8601 date-time, got ${String(message.at)}`));
       }
       this.lastCheckedAt = message.at;
     }
-    const stored: ChatMessage = { at: message.at, login: message.login, text: message.text };
-    const row = formatRow([stored.at, stored.login, stored.text]);
+    // So would a bad room; a room is stored (and given back) as its key.
+    if (message.room !== this.lastCheckedRoom) {
+      if (typeof message.room !== 'string' || !ROOM_PATTERN.test(message.room)) {
+        const problem = `history: message.room must be a room name ("#" then 1 to 32 of A-Z a-z 0-9 _ -), got ${String(message.room)}`;
+        return Promise.reject(new TypeError(problem));
+      }
+      this.lastCheckedRoom = message.room;
+      this.lastRoomKey = roomKey(message.room);
+    }
+    const stored: ChatMessage = { at: message.at, room: this.lastRoomKey, login: message.login, text: message.text };
+    const row = formatRow([stored.at, stored.room, stored.login, stored.text]);
     return new Promise((resolve, reject) => {
       this.pending.push({ message: stored, row, resolve, reject });
       this.scheduleBatch();
@@ -308,14 +621,21 @@ class CsvHistoryStore implements HistoryStore {
 
   private remember(message: ChatMessage): void {
     if (this.keep === 0) return;
-    this.ring.push(message);
+    const ring = this.rooms.get(message.room);
+    if (ring === undefined) {
+      this.rooms.set(message.room, [message]);
+      return;
+    }
+    ring.push(message);
     // Trim in bulk so the ring costs O(1) amortized per message.
-    if (this.ring.length >= 2 * this.keep) this.ring = this.ring.slice(-this.keep);
+    if (ring.length >= 2 * this.keep) ring.splice(0, ring.length - this.keep);
   }
 
-  async recent(limit: number): Promise<ChatMessage[]> {
-    const n = Math.min(Math.floor(limit), this.keep, this.ring.length);
-    return n > 0 ? this.ring.slice(-n) : [];
+  /** The newest `limit` messages of `room` (any spelling: rooms are case-insensitive), oldest first. */
+  async recent(room: string, limit: number): Promise<ChatMessage[]> {
+    const ring = this.rooms.get(roomKey(room));
+    const n = Math.min(Math.floor(limit), this.keep, ring?.length ?? 0);
+    return n > 0 ? ring!.slice(-n) : [];
   }
 
   async flush(): Promise<void> {

@@ -4,10 +4,10 @@
  * implementations of these interfaces.
  */
 
-import type { ChatMessage } from '../machines/protocol.js';
+import type { ChatMessage, Topic } from '../machines/protocol.js';
 
 /** The message shape is part of the protocol; it is defined once, in src/machines/protocol.ts. */
-export type { ChatMessage };
+export type { ChatMessage, Topic };
 
 export type RegistrationResult = 'registered' | 'taken';
 
@@ -39,9 +39,17 @@ export interface HistoryStore {
    * only what is already in the file. Rejects with StorageError (nothing half-written).
    */
   append(message: ChatMessage): Promise<void>;
-  /** The newest `limit` messages, oldest first. */
-  recent(limit: number): Promise<ChatMessage[]>;
+  /** The newest `limit` messages of a room (a room key), oldest first. */
+  recent(room: string, limit: number): Promise<ChatMessage[]>;
   /** Writes anything pending and fsyncs the file. */
   flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TopicStore {
+  /** Every room's topic, by room key, as loaded at open and set since. */
+  all(): ReadonlyMap<string, Topic>;
+  /** Sets (or, with undefined, clears) a room's topic; resolves once it is durably on disk. */
+  set(room: string, topic: Topic | undefined): Promise<void>;
   close(): Promise<void>;
 }

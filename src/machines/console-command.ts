@@ -3,6 +3,7 @@
  * case-insensitive, parsed into the supervisor's `console.*` events. Pure, so the table of
  * what the console accepts is tested without a terminal.
  */
+import { roomKey, ROOM_PATTERN } from './protocol.js';
 
 export type ConsoleEvent =
   | { type: 'console.shutdown' }
@@ -16,7 +17,10 @@ export type ConsoleEvent =
   | { type: 'console.status' }
   | { type: 'console.who' }
   | { type: 'console.kick'; login: string }
-  | { type: 'console.say'; text: string }
+  /** `room` undefined: everyone online (all are in #lobby). */
+  | { type: 'console.say'; room: string | undefined; text: string }
+  | { type: 'console.rooms' }
+  | { type: 'console.close'; room: string }
   | { type: 'console.unknown'; input: string };
 
 /** Commands with no argument, keyed by their words joined with one space, lower-cased. */
@@ -32,6 +36,7 @@ const SIMPLE_COMMANDS: Record<string, ConsoleEvent> = {
   '?': { type: 'console.help' },
   status: { type: 'console.status' },
   who: { type: 'console.who' },
+  rooms: { type: 'console.rooms' },
 };
 
 /** The console's help text; `chat` marks commands only the chat server has. */
@@ -47,6 +52,9 @@ export const CONSOLE_HELP: ReadonlyArray<{ usage: string; what: string; chat?: t
   { usage: 'who', what: 'list the users online', chat: true },
   { usage: 'kick <login>', what: 'disconnect a user', chat: true },
   { usage: 'say <text>', what: 'send a server message to everyone online', chat: true },
+  { usage: 'say #room <text>', what: 'send a server message to one room', chat: true },
+  { usage: 'rooms', what: 'the rooms, their members and topics', chat: true },
+  { usage: 'close #room', what: 'close a room: its members are told and moved to #lobby', chat: true },
   { usage: 'help', what: 'this list' },
 ];
 
@@ -59,9 +67,17 @@ export function parseConsoleLine(line: string): ConsoleEvent | undefined {
   if (simple) return simple;
   const verb = words[0]!.toLowerCase();
   if (verb === 'kick' && words.length === 2) return { type: 'console.kick', login: words[1]! };
+  if (verb === 'close' && words.length === 2 && ROOM_PATTERN.test(words[1]!)) return { type: 'console.close', room: roomKey(words[1]!) };
   if (verb === 'say' && words.length >= 2) {
     // Keep the operator's own spacing inside the message.
-    return { type: 'console.say', text: trimmed.slice(trimmed.search(/\s/)).trim() };
+    const rest = trimmed.slice(trimmed.search(/\s/)).trim();
+    const [first = ''] = rest.split(/\s/, 1);
+    if (ROOM_PATTERN.test(first)) {
+      // "say #dev" alone says nothing to anyone: an unknown command, not "#dev" to everyone.
+      if (words.length < 3) return { type: 'console.unknown', input: trimmed };
+      return { type: 'console.say', room: roomKey(first), text: rest.slice(first.length).trim() };
+    }
+    return { type: 'console.say', room: undefined, text: rest };
   }
   return { type: 'console.unknown', input: trimmed };
 }

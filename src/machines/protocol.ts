@@ -9,8 +9,18 @@
 export interface ChatMessage {
   /** ISO 8601 timestamp, set by the server when the message was accepted. */
   readonly at: string;
+  /** The room it was posted to, as `roomKey` spells it ("#lobby"). */
+  readonly room: string;
   readonly login: string;
+  /** The text; an action (`/me waves`) is stored as "/me waves" — no chat message starts with "/". */
   readonly text: string;
+}
+
+/** A room's topic: what it is, who set it, when (ISO 8601). Kept across restarts. */
+export interface Topic {
+  readonly text: string;
+  readonly by: string;
+  readonly at: string;
 }
 
 /** The room everyone signs in to; a user who never types a room command sees only this one. */
@@ -76,16 +86,38 @@ export function clockTime(iso: string): string {
   return iso.slice(11, 19);
 }
 
+const ACTION_PREFIX = '/me ';
+
+/** The text of a chat message as stored for `/me <action>`. */
+export function actionMessageText(action: string): string {
+  return ACTION_PREFIX + action;
+}
+
+/**
+ * A message's body as shown: "alice: hi" in #lobby, "#dev <alice> hi" in any other room (a member
+ * of several rooms must tell them apart), and "* alice waves" / "#dev * alice waves" for actions.
+ */
+function body(room: string, login: string, text: string): string {
+  const where = room === LOBBY ? '' : `${room} `;
+  if (text.startsWith(ACTION_PREFIX)) return `${where}* ${login} ${text.slice(ACTION_PREFIX.length)}`;
+  return room === LOBBY ? `${login}: ${text}` : `${where}<${login}> ${text}`;
+}
+
 /** How a chat message appears to the people who receive it. */
 export function formatChatLine(message: ChatMessage): string {
-  return `[${clockTime(message.at)}] ${message.login}: ${message.text}`;
+  return `[${clockTime(message.at)}] ${body(message.room, message.login, message.text)}`;
 }
 
 /** How a replayed history message appears: the full date, since it may be days old. */
 export function formatHistoryLine(message: ChatMessage): string {
   // history.csv may hold rows written before a control was stripped, or by hand: cleaned here too.
   const login = stripTerminalControls(message.login);
-  return `[${message.at.slice(0, 10)} ${clockTime(message.at)}] ${login}: ${sanitizeChatText(message.text)}`;
+  return `[${message.at.slice(0, 10)} ${clockTime(message.at)}] ${body(message.room, login, sanitizeChatText(message.text))}`;
+}
+
+/** A notice of a room ("* alice joined #dev"), or of #lobby as it always read ("* alice joined the chat"). */
+export function roomNotice(room: string, notice: string): string {
+  return room === LOBBY ? `* ${notice}` : `${room} * ${notice}`;
 }
 
 export function formatPrivateLine(at: string, from: string, text: string): string {
@@ -115,8 +147,21 @@ export const text = {
   historyFooter: '--- end of history ---',
   noHistory: '--- no messages yet ---',
   historyUnavailable: 'History is unavailable right now.',
-  joined: (login: string) => `* ${login} joined the chat`,
-  left: (login: string) => `* ${login} left the chat`,
+  joined: (login: string, room: string) => (room === LOBBY ? `* ${login} joined the chat` : `* ${login} joined ${room}`),
+  left: (login: string, room: string) => (room === LOBBY ? `* ${login} left the chat` : `* ${login} left ${room}`),
+  joinedRoom: (room: string, members: number) =>
+    `You joined ${room} (${members} ${members === 1 ? 'member' : 'members'}). Lines you type now go to ${room}.`,
+  nowTalkingIn: (room: string) => `Lines you type now go to ${room}.`,
+  leftRoom: (room: string, current: string) => `You left ${room}. Lines you type now go to ${current}.`,
+  notInRoom: (room: string) => `You are not in ${room}.`,
+  cannotLeaveLobby: `You cannot leave ${LOBBY}: it is where everyone is. /join another room to talk there.`,
+  tooManyRooms: (max: number) => `You are in ${max} rooms already, the most allowed. /part one first.`,
+  roomClosed: (room: string) => `${room} was closed by the server operator.`,
+  roomRestarted: (room: string) => `${room} had an internal error and was restarted; you are still in it.`,
+  noSuchRoom: (room: string) => `There is no room ${room}.`,
+  topicIs: (room: string, topic: string, by: string) => `Topic of ${room}: ${topic} (set by ${by})`,
+  noTopic: (room: string) => `${room} has no topic. /topic <text> sets one.`,
+  roomUnavailable: (room: string) => `${room} is unavailable right now; try again.`,
   loginTimeout: 'Login timed out. Disconnecting.',
   lineTooLong: (max: number) => `Line too long (the limit is ${max} bytes); it was ignored.`,
   tooFast: (perSecond: number) =>
@@ -124,79 +169,8 @@ export const text = {
   flooding: (perSecond: number, seconds: number) =>
     `Flooding: you kept sending faster than ${perSecond} ${perSecond === 1 ? 'line' : 'lines'} a second for ${seconds} s. Disconnecting.`,
   unknownCommand: (cmd: string) => `Unknown command ${cmd}. Type /help for the list.`,
-  msgUsage: 'Usage: /msg <login> <text>',
-  historyUsage: 'Usage: /history [n] (n from 1 to 100)',
   bye: 'Bye!',
   kicked: 'You were disconnected by the server operator.',
   shuttingDown: 'The server is shutting down. Bye!',
   serverBusy: 'Server busy, try again later.',
-  help: [
-    'Commands:',
-    '  /who              who is online',
-    '  /history [n]      the last n messages (default 20, at most 100)',
-    '  /msg <login> <text>  a private message (not stored in history)',
-    '  /quit             leave',
-    '  /help             this list',
-    'Any other line is a message to everyone online.',
-  ],
 } as const;
-
-/** A line typed while chatting, classified. */
-export type ChatInput =
-  | { kind: 'message'; text: string }
-  | { kind: 'empty' }
-  | { kind: 'who' }
-  | { kind: 'history'; limit: number }
-  | { kind: 'msg'; to: string; text: string }
-  | { kind: 'quit' }
-  | { kind: 'help' }
-  | { kind: 'usage'; text: string }
-  | { kind: 'unknown'; command: string };
-
-export const MAX_HISTORY_REQUEST = 100;
-export const DEFAULT_HISTORY_REQUEST = 20;
-
-/** A command typed after a space is still a command: " /msg bob …" must never be broadcast. */
-export function isCommandLine(line: string): boolean {
-  return line.trimStart().startsWith('/');
-}
-
-/** A line that is a chat message to everyone: no command, and something left once cleaned. */
-export function isChatMessageLine(line: string): boolean {
-  return !isCommandLine(line) && sanitizeChatText(line) !== '';
-}
-
-export function parseChatInput(line: string, defaultHistory: number): ChatInput {
-  if (!isCommandLine(line)) {
-    const clean = sanitizeChatText(line);
-    return clean ? { kind: 'message', text: clean } : { kind: 'empty' };
-  }
-  const [command = '', ...rest] = line.trim().split(/\s+/);
-  const args = rest.join(' ');
-  switch (command.toLowerCase()) {
-    case '/who':
-      return { kind: 'who' };
-    case '/quit':
-    case '/exit':
-      return { kind: 'quit' };
-    case '/help':
-    case '/?':
-      return { kind: 'help' };
-    case '/history': {
-      if (args === '') return { kind: 'history', limit: defaultHistory };
-      const n = /^\d{1,3}$/.test(args) ? Number(args) : NaN;
-      return n >= 1 && n <= MAX_HISTORY_REQUEST
-        ? { kind: 'history', limit: n }
-        : { kind: 'usage', text: text.historyUsage };
-    }
-    case '/msg': {
-      // The name is echoed back in "No user named … is online.": cleaned like the text.
-      const to = stripTerminalControls(rest[0] ?? '');
-      // The text keeps its own spacing: everything after "/msg <login> ".
-      const body = sanitizeChatText(line.trimStart().replace(/^\S+\s+\S+\s?/, ''));
-      return to && body ? { kind: 'msg', to, text: body } : { kind: 'usage', text: text.msgUsage };
-    }
-    default:
-      return { kind: 'unknown', command: sanitizeChatText(command).slice(0, 40) };
-  }
-}

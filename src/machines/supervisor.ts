@@ -1,24 +1,56 @@
 /**
  * The supervisor machine: the server's control plane. It takes the operator's console
- * commands and runs the shutdown.
+ * commands, runs the shutdown, and owns the room registry: it spawns the history writer and one
+ * room actor per room (src/machines/room.ts) on the room's first join, routes every join to its
+ * room, stops a room that stayed empty for `roomIdleMs` (its history stays), and restarts a room
+ * actor that crashed — one-for-one, as an Akka supervisor does: its members are told, the other
+ * rooms and the server go on.
  *
- * The registry of online users, the sockets and the chat router live in the supervisor actor
- * (src/actors/server.ts) as plain objects updated in place — an xstate context copied on every
- * join would make 10,000 logins quadratic. Chat messages go from connection actors to the router
- * without a step here: they are data, not decisions. What this machine owns is the *decisions*:
- * which command does what, in which state, and that a shutdown happens once.
+ * Only joins pass through here. Chat messages go from a connection actor to its room and from
+ * the room to the history writer: they are data, not decisions, and a supervisor step per message
+ * cost a tenth of the CPU at full fan-out (bench/, scenario 1). The room registry is small (one
+ * entry per room, copied only when a room starts or stops); who is online and who is in a room
+ * are structures the actors update in place (an xstate context copied on each of 10,000 joins
+ * would be quadratic).
  */
-import { fromPromise, setup } from 'xstate';
+import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, sendTo, setup, stopChild } from 'xstate';
 import type { ConsoleEvent } from './console-command.js';
+import { LOBBY } from './protocol.js';
+import { type HistoryWriterEvent, type RoomEvent, type RoomMember, roomMachine, type RoomToSupervisor } from './room.js';
 
 export type SupervisorEvent =
   | ConsoleEvent
   /** SIGINT / SIGTERM: same as the console's shutdown. */
-  | { type: 'process.signal'; signal: string };
+  | { type: 'process.signal'; signal: string }
+  /** From a connection actor: take this member into this room (made if new). */
+  | { type: 'room.join'; room: string; member: RoomMember }
+  | RoomToSupervisor;
 
 export interface SupervisorInput {
   /** Echo mode has no users, history or identification file. */
   mode: 'chat' | 'echo';
+  /** An empty room (not #lobby) stops after this long. */
+  roomIdleMs: number;
+}
+
+export interface SupervisorContext extends SupervisorInput {
+  /** The running room actors, by room key. */
+  rooms: Readonly<Record<string, AnyActorRef>>;
+}
+
+/** A room actor's id and system id: `room:#dev`. */
+export function roomActorId(room: string): string {
+  return `room:${room}`;
+}
+
+const ROOM_ERROR_PREFIX = `xstate.error.actor.${roomActorId('')}`;
+const ROOM_DONE_PREFIX = `xstate.done.actor.${roomActorId('')}`;
+
+/** The room an `xstate.error.actor.room:…` / `xstate.done.actor.room:…` event is about. */
+function roomOfChildEvent(type: string): string | undefined {
+  if (type.startsWith(ROOM_ERROR_PREFIX)) return type.slice(ROOM_ERROR_PREFIX.length);
+  if (type.startsWith(ROOM_DONE_PREFIX)) return type.slice(ROOM_DONE_PREFIX.length);
+  return undefined;
 }
 
 const CHAT_ONLY_REPLY = {
@@ -28,11 +60,14 @@ const CHAT_ONLY_REPLY = {
 
 export const supervisorMachine = setup({
   types: {
-    context: {} as SupervisorInput,
+    context: {} as SupervisorContext,
     events: {} as SupervisorEvent,
     input: {} as SupervisorInput,
   },
   actors: {
+    room: roomMachine,
+    /** Appends every history write, answering each room (src/actors/history-writer.ts). */
+    historyWriter: fromCallback<HistoryWriterEvent>(() => {}),
     clearLogFile: fromPromise<void>(async () => {}),
     clearClientsFile: fromPromise<void>(async () => {}),
     /** Stops the listener, tells every client, flushes history, closes every connection. */
@@ -45,7 +80,13 @@ export const supervisorMachine = setup({
     showStatus: () => {},
     showWho: () => {},
     kick: (_, _params: { login: string }) => {},
-    say: (_, _params: { text: string }) => {},
+    /** A server message to a room's members (`room` undefined: #lobby, where everyone is). */
+    say: (_, _params: { room: string | undefined; text: string }) => {},
+    showRooms: () => {},
+    /** A room crashed: logged (it is restarted by the transition). */
+    reportRoomFailure: (_, _params: { room: string }) => {},
+    /** A stopped room's data plane is dropped (its history stays on disk). */
+    forgetRoom: (_, _params: { room: string }) => {},
     pauseListener: () => {},
     resumeListener: () => {},
     setLogDisplay: (_, _params: { shown: boolean }) => {},
@@ -54,15 +95,92 @@ export const supervisorMachine = setup({
   },
   guards: {
     isChatMode: ({ context }) => context.mode === 'chat',
+    hasRoom: ({ context }, params: { room: string }) => context.rooms[params.room] !== undefined,
+    /** Still idle when its `room.idle` is read: a join routed meanwhile keeps it. */
+    isRoomIdle: ({ context }, params: { room: string }) => context.rooms[params.room]?.getSnapshot().hasTag('idle') === true,
+    isLobby: (_, params: { room: string }) => params.room === LOBBY,
+    /** A done or error event (by its type) from a room actor… */
+    isRoomActor: (_, params: { type: string }) => roomOfChildEvent(params.type) !== undefined,
+    /** …from one still registered (not one stopped already). */
+    isRunningRoomActor: ({ context }, params: { type: string }) => {
+      const room = roomOfChildEvent(params.type);
+      return room !== undefined && context.rooms[room] !== undefined;
+    },
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => input,
+  context: ({ input }) => ({ ...input, rooms: {} }),
   initial: 'running',
   states: {
     running: {
       type: 'parallel',
+      entry: enqueueActions(({ check, enqueue }) => {
+        if (!check('isChatMode')) return;
+        enqueue.spawnChild('historyWriter', { id: 'historyWriter', systemId: 'historyWriter' });
+        enqueue.assign({ rooms: ({ context, spawn }) => ({ ...context.rooms, [LOBBY]: spawnRoom(spawn, LOBBY, 0, false) }) });
+      }),
       on: {
+        'room.join': [
+          {
+            guard: { type: 'hasRoom', params: ({ event }) => ({ room: event.room }) },
+            actions: sendTo(({ context, event }) => context.rooms[event.room]!, ({ event }): RoomEvent => ({ type: 'room.join', member: event.member })),
+          },
+          {
+            actions: [
+              assign({
+                rooms: ({ context, event, spawn }) => ({ ...context.rooms, [event.room]: spawnRoom(spawn, event.room, context.roomIdleMs, false) }),
+              }),
+              sendTo(({ context, event }) => context.rooms[event.room]!, ({ event }): RoomEvent => ({ type: 'room.join', member: event.member })),
+            ],
+          },
+        ],
+        'room.idle': {
+          guard: { type: 'isRoomIdle', params: ({ event }) => ({ room: event.room }) },
+          actions: [
+            stopChild(({ context, event }) => context.rooms[event.room]!),
+            assign({ rooms: ({ context, event }) => withoutRoom(context.rooms, event.room) }),
+            { type: 'forgetRoom', params: ({ event }) => ({ room: event.room }) },
+          ],
+        },
+        'console.rooms': [
+          { guard: 'isChatMode', actions: 'showRooms' },
+          { actions: CHAT_ONLY_REPLY },
+        ],
+        'console.close': [
+          {
+            guard: { type: 'isLobby', params: ({ event }) => ({ room: event.room }) },
+            actions: { type: 'reply', params: { lines: [`${LOBBY} cannot be closed: everyone online is in it.`] } },
+          },
+          {
+            guard: { type: 'hasRoom', params: ({ event }) => ({ room: event.room }) },
+            actions: [
+              sendTo(({ context, event }) => context.rooms[event.room]!, { type: 'room.close' } satisfies RoomEvent),
+              { type: 'reply', params: ({ event }) => ({ lines: [`Closed ${event.room}: its members are back in ${LOBBY}.`] }) },
+            ],
+          },
+          { actions: { type: 'reply', params: ({ event }) => ({ lines: [`There is no room ${event.room}.`] }) } },
+        ],
+        // A room closed by the operator has ended (its final state).
+        'xstate.done.actor.*': {
+          guard: { type: 'isRoomActor', params: ({ event }: { event: { type: string } }) => ({ type: event.type }) },
+          actions: enqueueActions(({ enqueue, event }) => {
+            const room = roomOfChildEvent(event.type)!;
+            enqueue.assign({ rooms: ({ context }: { context: SupervisorContext }) => withoutRoom(context.rooms, room) });
+            enqueue({ type: 'forgetRoom', params: { room } });
+          }),
+        },
+        // One-for-one: the crashed room alone is restarted, with the members it had.
+        'xstate.error.actor.*': {
+          guard: { type: 'isRunningRoomActor', params: ({ event }: { event: { type: string } }) => ({ type: event.type }) },
+          actions: enqueueActions(({ context, enqueue, event }) => {
+            const room = roomOfChildEvent(event.type)!;
+            enqueue({ type: 'reportRoomFailure', params: { room } });
+            enqueue.stopChild(context.rooms[room]!);
+            enqueue.assign({
+              rooms: ({ context: now, spawn }: { context: SupervisorContext; spawn: unknown }) => ({ ...now.rooms, [room]: spawnRoom(spawn, room, room === LOBBY ? 0 : now.roomIdleMs, true) }),
+            });
+          }),
+        },
         'console.shutdown': 'shuttingDown',
         'process.signal': 'shuttingDown',
         'console.stopListen': { actions: 'pauseListener' },
@@ -78,7 +196,7 @@ export const supervisorMachine = setup({
           { actions: CHAT_ONLY_REPLY },
         ],
         'console.say': [
-          { guard: 'isChatMode', actions: { type: 'say', params: ({ event }) => ({ text: event.text }) } },
+          { guard: 'isChatMode', actions: { type: 'say', params: ({ event }) => ({ room: event.room, text: event.text }) } },
           { actions: CHAT_ONLY_REPLY },
         ],
         'console.unknown': {
@@ -189,3 +307,15 @@ export const supervisorMachine = setup({
     },
   },
 });
+
+type Spawner = (src: 'room', options: { id: string; systemId: string; input: { name: string; idleMs: number; restarted: boolean } }) => AnyActorRef;
+
+function spawnRoom(spawn: unknown, name: string, idleMs: number, restarted: boolean): AnyActorRef {
+  const id = roomActorId(name);
+  return (spawn as Spawner)('room', { id, systemId: id, input: { name, idleMs, restarted } });
+}
+
+function withoutRoom(rooms: Readonly<Record<string, AnyActorRef>>, room: string): Record<string, AnyActorRef> {
+  const { [room]: _gone, ...rest } = rooms;
+  return rest;
+}

@@ -12,6 +12,7 @@ import { expect } from 'vitest';
 import { loadKeyring } from '../../src/io/crypto.js';
 import { openCsvHistoryStore } from '../../src/io/history-store-csv.js';
 import { openCsvUserStore } from '../../src/io/user-store-csv.js';
+import { LOBBY } from '../../src/machines/protocol.js';
 import { signIn, TEST_SCRYPT, TestClient, type TestServer } from '../integration/harness.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -75,7 +76,7 @@ export async function expectUnharmed(t: TestServer, b: Bystanders, hangGuardMs =
 }
 
 /** history.csv as records; throws if it does not parse. */
-export function historyRecords(csv: string): Array<{ timestamp: string; login: string; text: string }> {
+export function historyRecords(csv: string): Array<{ timestamp: string; room: string; login: string; text: string }> {
   return parse(csv, { columns: true, strict: true } as never);
 }
 
@@ -83,14 +84,15 @@ export { eventually } from '../support/waiting.js';
 
 /**
  * Opens both data files with the real stores, as the next start of the server would, and
- * returns what they hold. Throws (CorruptFileError, KeyMismatchError…) if either does not parse.
+ * returns what they hold (the messages: those of #lobby, where every test client talks). Throws
+ * (CorruptFileError, KeyMismatchError…) if either does not parse.
  */
 export async function reopenStores(dataDir: string, envKey?: string): Promise<{ users: number; messages: string[] }> {
   const { keyring } = await loadKeyring({ dataDir, envKey, mayCreate: false });
   const users = await openCsvUserStore({ file: path.join(dataDir, 'clients.csv'), keyring, scrypt: TEST_SCRYPT });
   const history = await openCsvHistoryStore({ file: path.join(dataDir, 'history.csv'), keep: 1_000_000 });
   try {
-    const messages = (await history.recent(1_000_000)).map((m) => `${m.login}: ${m.text}`);
+    const messages = (await history.recent(LOBBY, 1_000_000)).map((m) => `${m.login}: ${m.text}`);
     return { users: users.count(), messages };
   } finally {
     await users.close();

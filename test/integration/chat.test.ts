@@ -2,9 +2,10 @@
  * The chat protocol over real TCP: signing in, registering, chatting, the slash commands.
  * Each test starts its own server on 127.0.0.1 port 0 with a temp data dir.
  */
+import { HELP_LINES, usageFor } from '../../src/machines/commands.js';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
-import { loginNameProblem, text } from '../../src/machines/protocol.js';
+import { LOBBY, loginNameProblem, text } from '../../src/machines/protocol.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { register, signIn, TestClient, useTestServers } from './harness.js';
 
@@ -260,8 +261,8 @@ describe('chatting', () => {
 
     const bob = await signIn(t.port, 'bob', 'secret2');
 
-    expect(await alice.expect(/joined/)).toBe(text.joined('bob'));
-    expect(await bob.sync()).not.toContain(text.joined('bob'));
+    expect(await alice.expect(/joined/)).toBe(text.joined('bob', LOBBY));
+    expect(await bob.sync()).not.toContain(text.joined('bob', LOBBY));
   });
 
   it.each([
@@ -277,8 +278,8 @@ describe('chatting', () => {
 
     await alice.expect(answer);
     const seen = alice.lines.slice(before);
-    expect(seen.indexOf(text.joined('bob'))).toBeGreaterThanOrEqual(0);
-    expect(seen.indexOf(text.joined('bob'))).toBeLessThan(seen.indexOf(answer));
+    expect(seen.indexOf(text.joined('bob', LOBBY))).toBeGreaterThanOrEqual(0);
+    expect(seen.indexOf(text.joined('bob', LOBBY))).toBeLessThan(seen.indexOf(answer));
   });
 
   it.each([
@@ -292,7 +293,7 @@ describe('chatting', () => {
 
     leave(bob);
 
-    expect(await alice.expect(/left/)).toBe(text.left('bob'));
+    expect(await alice.expect(/left/)).toBe(text.left('bob', LOBBY));
     alice.send('/who');
     expect(await alice.expect(/^Online/)).toBe('Online (1): alice');
   });
@@ -407,7 +408,7 @@ describe('chatting', () => {
 
     alice.send('/history 0');
 
-    expect(await alice.expect(/^Usage/)).toBe(text.historyUsage);
+    expect(await alice.expect(/^Usage/)).toBe(usageFor('/history'));
   });
 
   it('includes in /history the message the user sent just before it', async () => {
@@ -484,7 +485,7 @@ describe('chatting', () => {
     alice.send('last words', '/quit');
 
     await bob.expect(/left/);
-    expect(bob.lines.slice(-2).map((l) => l.replace(/^\[.*?\] /, ''))).toEqual(['alice: last words', text.left('alice')]);
+    expect(bob.lines.slice(-2).map((l) => l.replace(/^\[.*?\] /, ''))).toEqual(['alice: last words', text.left('alice', LOBBY)]);
   });
 
   it('answers /help with the list of commands', async () => {
@@ -493,7 +494,7 @@ describe('chatting', () => {
 
     alice.send('/help');
 
-    for (const line of text.help) expect(await alice.expect(line)).toBe(line);
+    for (const line of HELP_LINES) expect(await alice.expect(line)).toBe(line);
   });
 
   it('answers an unknown command with a hint, and broadcasts nothing', async () => {

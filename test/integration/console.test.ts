@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CONSOLE_HELP } from '../../src/machines/console-command.js';
-import { text } from '../../src/machines/protocol.js';
+import { LOBBY, text } from '../../src/machines/protocol.js';
 import { register, signIn, TestClient, useTestServers } from './harness.js';
 
 const start = useTestServers();
@@ -58,7 +58,7 @@ describe('console commands', () => {
     expect(output).toMatch(/^Kicked alice\.$/m);
     expect(await alice.expect(/disconnected/)).toBe(text.kicked);
     await alice.expectClosed();
-    expect(await bob.expect(/left/)).toBe(text.left('alice'));
+    expect(await bob.expect(/left/)).toBe(text.left('alice', LOBBY));
   });
 
   it('answers kick for someone not online with a notice', async () => {

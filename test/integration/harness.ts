@@ -45,7 +45,7 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export type DataFileName = 'clients.csv' | 'history.csv' | 'server.log' | 'statechat.key';
+export type DataFileName = 'clients.csv' | 'history.csv' | 'topics.csv' | 'server.log' | 'statechat.key';
 
 export async function makeDataDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'statechat-test-'));
@@ -68,7 +68,7 @@ export function useTestServers(): (overrides?: Partial<ServerConfig>, seams?: Te
 }
 
 /** What createServer takes besides the config that a test may replace (a failing disk, a manual clock). */
-export type TestSeams = Pick<ServerIo, 'openAppendHandle' | 'timers'>;
+export type TestSeams = Pick<ServerIo, 'openAppendHandle' | 'timers' | 'roomIdleMs' | 'onRoomPost'>;
 
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, seams: TestSeams = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;

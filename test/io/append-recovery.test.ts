@@ -16,6 +16,7 @@ import {
 } from '../../src/io/durable-file.js';
 import { CorruptFileError } from '../../src/io/errors.js';
 import { openCsvHistoryStore } from '../../src/io/history-store-csv.js';
+import { LOBBY } from '../../src/machines/protocol.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -39,8 +40,8 @@ function dyingDisk(keep: number): OpenAppendHandle {
   };
 }
 
-const HEADER = 'timestamp,login,text\n';
-const ROW = (n: number) => `2026-01-01T00:00:0${n}.000Z,alice,message ${n}\n`;
+const HEADER = 'timestamp,room,login,text\n';
+const ROW = (n: number) => `2026-01-01T00:00:0${n}.000Z,#lobby,alice,message ${n}\n`;
 
 describe('recoverInterruptedAppend', () => {
   it('cuts the file back to its size before an append that was cut short, and removes the marker', async () => {
@@ -100,20 +101,21 @@ describe('the history store after a crash in the middle of a batch', () => {
   it('opens with the messages before that batch, says how much it cut, and appends cleanly after them', async () => {
     const file = path.join(dir, 'history.csv');
     const first = await openCsvHistoryStore({ file });
-    await first.append({ at: '2026-01-01T00:00:01.000Z', login: 'alice', text: 'kept' });
+    await first.append({ at: '2026-01-01T00:00:01.000Z', room: LOBBY, login: 'alice', text: 'kept' });
     await first.close();
     const crashed = await openCsvHistoryStore({ file, openAppendHandle: dyingDisk(25) });
-    void crashed.append({ at: '2026-01-01T00:00:02.000Z', login: 'alice', text: 'torn "quoted", never delivered' });
+    void crashed.append({ at: '2026-01-01T00:00:02.000Z', room: '#dev', login: 'alice', text: 'torn "quoted", never delivered' });
     await waitFor(async () => (await fs.readFile(file, 'utf8')).includes('00:00:02'));
 
     const cuts: number[] = [];
     const reopened = await openCsvHistoryStore({ file, onRecovered: (bytes) => cuts.push(bytes) });
-    await reopened.append({ at: '2026-01-01T00:00:03.000Z', login: 'bob', text: 'after' });
+    await reopened.append({ at: '2026-01-01T00:00:03.000Z', room: LOBBY, login: 'bob', text: 'after' });
     await reopened.close();
 
     expect(cuts).toEqual([25]);
     const again = await openCsvHistoryStore({ file });
-    expect((await again.recent(10)).map((m) => m.text)).toEqual(['kept', 'after']);
+    expect((await again.recent(LOBBY, 10)).map((m) => m.text)).toEqual(['kept', 'after']);
+    expect(await again.recent('#dev', 10)).toEqual([]);
     await again.close();
   });
 });

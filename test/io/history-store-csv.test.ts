@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptFileError, StorageError } from '../../src/io/errors.js';
 import { HISTORY_HEADER, openCsvHistoryStore } from '../../src/io/history-store-csv.js';
 import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
+import { LOBBY } from '../../src/machines/protocol.js';
 import { failingDisk } from './failing-disk.js';
 import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
 
@@ -39,9 +40,12 @@ async function open(opts: Partial<Parameters<typeof openCsvHistoryStore>[0]> = {
   return store;
 }
 
-function message(i: number, text = `message ${i}`): ChatMessage {
-  return { at: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(), login: `user${i % 7}`, text };
+function message(i: number, text = `message ${i}`, room = LOBBY): ChatMessage {
+  return { at: new Date(Date.UTC(2024, 0, 1, 0, 0, i)).toISOString(), room, login: `user${i % 7}`, text };
 }
+
+/** The record of `m` as history.csv holds it. */
+const fields = (m: ChatMessage) => [m.at, m.room, m.login, m.text];
 
 beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-history-'));
@@ -65,7 +69,7 @@ describe('CSV history store', () => {
     await store.append(message(1));
     await store.close();
     expect((await fs.readFile(file, 'utf8')).startsWith(HEADER_LINE)).toBe(true);
-    expect(await (await open()).recent(10)).toEqual([message(1)]);
+    expect(await (await open()).recent(LOBBY, 10)).toEqual([message(1)]);
   });
 
   it('round-trips awkward texts exactly through a reopened store', async () => {
@@ -73,7 +77,7 @@ describe('CSV history store', () => {
     const messages = NASTY_TEXTS.map((text, i) => ({ ...message(i, text), login: `lo,"g"in ${i}` }));
     await Promise.all(messages.map((m) => store.append(m)));
     await store.close();
-    expect(await (await open()).recent(100)).toEqual(messages);
+    expect(await (await open()).recent(LOBBY, 100)).toEqual(messages);
   });
 
   it('writes everything appended in one turn with a single write', async () => {
@@ -82,7 +86,7 @@ describe('CSV history store', () => {
     await Promise.all(messages.map((m) => store.append(m)));
     expect(store.writes).toBe(1);
     const rows = (await fs.readFile(file, 'utf8')).trimEnd().split('\n').slice(1);
-    expect(rows).toEqual(messages.map((m) => stringify([[m.at, m.login, m.text]]).trimEnd()));
+    expect(rows).toEqual(messages.map((m) => stringify([fields(m)]).trimEnd()));
   });
 
   it('keeps order across batches', async () => {
@@ -92,9 +96,9 @@ describe('CSV history store', () => {
     const second = Promise.all([3, 4].map((i) => store.append(message(i))));
     await Promise.all([first, second]);
     expect(store.writes).toBe(2);
-    expect(await store.recent(10)).toEqual([0, 1, 2, 3, 4].map((i) => message(i)));
+    expect(await store.recent(LOBBY, 10)).toEqual([0, 1, 2, 3, 4].map((i) => message(i)));
     await store.close();
-    expect(await (await open()).recent(10)).toEqual([0, 1, 2, 3, 4].map((i) => message(i)));
+    expect(await (await open()).recent(LOBBY, 10)).toEqual([0, 1, 2, 3, 4].map((i) => message(i)));
   });
 
   it('resolves an append only once its bytes are in the file', async () => {
@@ -106,9 +110,9 @@ describe('CSV history store', () => {
   it('returns the newest messages, oldest first, capped by keep', async () => {
     const store = await open({ keep: 3 });
     for (let i = 0; i < 10; i++) await store.append(message(i));
-    expect(await store.recent(2)).toEqual([message(8), message(9)]);
-    expect(await store.recent(50)).toEqual([message(7), message(8), message(9)]);
-    expect(await store.recent(0)).toEqual([]);
+    expect(await store.recent(LOBBY, 2)).toEqual([message(8), message(9)]);
+    expect(await store.recent(LOBBY, 50)).toEqual([message(7), message(8), message(9)]);
+    expect(await store.recent(LOBBY, 0)).toEqual([]);
   });
 
   it('reads only the tail of a large file yet finds the exact newest messages', async () => {
@@ -116,10 +120,10 @@ describe('CSV history store', () => {
     const all = Array.from({ length: 50_000 }, (_, i) =>
       message(i, i % 3 === 0 ? `multi\nline "${i}"\n,` : i % 3 === 1 ? `"quoted ${i}"` : `plain ${i}`),
     );
-    await fs.writeFile(file, HEADER_LINE + stringify(all.map((m) => [m.at, m.login, m.text])));
+    await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
     for (const keep of [5, 40, 300]) {
       const store = await open({ keep, chunkBytes: 4096 });
-      expect(await store.recent(keep)).toEqual(all.slice(-keep));
+      expect(await store.recent(LOBBY, keep)).toEqual(all.slice(-keep));
       await store.close();
     }
   });
@@ -127,9 +131,104 @@ describe('CSV history store', () => {
   it('finds the tail when it starts in the middle of a quoted multi-line field', async () => {
     const big = `"${'x'.repeat(300)}\n`.repeat(20);
     const all = [message(1, big), message(2, 'after')];
-    await fs.writeFile(file, HEADER_LINE + stringify(all.map((m) => [m.at, m.login, m.text])));
+    await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
     const store = await open({ keep: 1, chunkBytes: 2000 });
-    expect(await store.recent(1)).toEqual([message(2, 'after')]);
+    expect(await store.recent(LOBBY, 1)).toEqual([message(2, 'after')]);
+  });
+
+  describe('rooms', () => {
+    const dev = (i: number, text?: string) => message(i, text, '#dev');
+
+    it('keeps two interleaved rooms apart: each room gets its own newest messages, in order', async () => {
+      const store = await open({ keep: 3 });
+      const all = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? message(i) : dev(i)));
+      for (const m of all) await store.append(m);
+
+      expect(await store.recent(LOBBY, 10)).toEqual([message(4), message(6), message(8)]);
+      expect(await store.recent('#dev', 2)).toEqual([dev(7), dev(9)]);
+      expect(await store.recent('#nowhere', 10)).toEqual([]);
+    });
+
+    it('gives each room its newest messages after reopening, however far back a quiet room spoke', async () => {
+      // #quiet speaks three times early on; then 20,000 lobby lines, read back in small chunks.
+      const quiet = [1, 2, 3].map((i) => message(i, `quiet ${i}`, '#quiet'));
+      const lobby = Array.from({ length: 20_000 }, (_, i) => message(10 + i));
+      const all = [quiet[0]!, message(4), quiet[1]!, quiet[2]!, ...lobby, dev(30_000, 'last word')];
+      await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
+
+      const store = await open({ keep: 2, chunkBytes: 4096 });
+
+      expect(await store.recent('#quiet', 10)).toEqual(quiet.slice(-2));
+      expect(await store.recent(LOBBY, 10)).toEqual(lobby.slice(-2));
+      expect(await store.recent('#dev', 10)).toEqual([dev(30_000, 'last word')]);
+    });
+
+    it('finds a quiet room whose messages are spread thinly over megabytes of another room', async () => {
+      // #quiet every 700 lobby rows (~40 KB apart): its records are read in windows of a few MB.
+      const all: ChatMessage[] = [];
+      for (let round = 0; round < 120; round++) {
+        all.push(message(round * 1000, `quiet ${round}`, '#quiet'));
+        for (let i = 1; i <= 700; i++) all.push(message(round * 1000 + i, `lobby ${round}.${i} ${'x'.repeat(20)}`));
+      }
+      await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
+      expect((await fs.stat(file)).size).toBeGreaterThan(5 << 20); // more than one 4 MiB window
+
+      const store = await open({ keep: 100 });
+
+      expect(await store.recent('#quiet', 100)).toEqual(all.filter((m) => m.room === '#quiet').slice(-100));
+      expect(await store.recent(LOBBY, 100)).toEqual(all.filter((m) => m.room === LOBBY).slice(-100));
+    });
+
+    it('appends after reopening into the rooms read back', async () => {
+      const first = await open({ keep: 2 });
+      await first.append(dev(1));
+      await first.append(message(2));
+      await first.close();
+      const store = await open({ keep: 2 });
+      await store.append(dev(3));
+      await store.append(dev(4));
+
+      expect(await store.recent('#dev', 10)).toEqual([dev(3), dev(4)]);
+      expect(await store.recent(LOBBY, 10)).toEqual([message(2)]);
+    });
+
+    it('takes room names in any case: stores the key, and finds a room by any spelling', async () => {
+      const store = await open();
+      await store.append(message(1, 'hello', '#DeV'));
+      await store.close();
+      const csv = await fs.readFile(file, 'utf8');
+      expect(csv.split('\n')[1]).toBe(`${message(1).at},#dev,user1,hello`);
+
+      const reopened = await open();
+      expect(await reopened.recent('#DEV', 10)).toEqual([dev(1, 'hello')]);
+      expect(await reopened.recent('#dev', 10)).toEqual([dev(1, 'hello')]);
+    });
+
+    it('reads a room written by hand in capitals as its key, together with the rest of the room', async () => {
+      const quoted = `${message(3).at},"#DEV",user3,c\n`; // quoted by hand: still the room
+      await fs.writeFile(file, HEADER_LINE + stringify([fields(message(1, 'a', '#Dev')), fields(message(2, 'b', '#dev'))]) + quoted);
+      const store = await open();
+      expect(await store.recent('#dev', 10)).toEqual([dev(1, 'a'), dev(2, 'b'), dev(3, 'c')]);
+    });
+
+    it('refuses a message for a room that is not a room name, writing nothing', async () => {
+      const store = await open();
+      for (const room of ['lobby', '#', '#has space', `#${'x'.repeat(33)}`, '#a,b', undefined as unknown as string]) {
+        await expect(store.append({ ...message(1), room })).rejects.toThrow(TypeError);
+      }
+      await store.close();
+      expect(await fs.readFile(file, 'utf8')).toBe(HEADER_LINE);
+    });
+
+    it('reads 30,000 rows of 50 rooms taking turns, each room its own newest', async () => {
+      const rooms = Array.from({ length: 50 }, (_, r) => (r === 0 ? LOBBY : `#room${r}`));
+      const all = Array.from({ length: 30_000 }, (_, i) => message(i, `m${i}`, rooms[i % 50]));
+      await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
+      const store = await open({ keep: 5, chunkBytes: 8192 });
+      for (const room of [LOBBY, '#room7', '#room49']) {
+        expect(await store.recent(room, 10)).toEqual(all.filter((m) => m.room === room).slice(-5));
+      }
+    });
   });
 
   it('rolls a failed batch back, rejects all of it with StorageError, then keeps working', async () => {
@@ -145,11 +244,11 @@ describe('CSV history store', () => {
       expect((result as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
     }
     expect(await fs.readFile(file)).toEqual(before);
-    expect(await store.recent(10)).toEqual([message(1)]);
+    expect(await store.recent(LOBBY, 10)).toEqual([message(1)]);
 
     await store.append(message(4));
     await store.close();
-    expect(await (await open()).recent(10)).toEqual([message(1), message(4)]);
+    expect(await (await open()).recent(LOBBY, 10)).toEqual([message(1), message(4)]);
   });
 
   it('flushes by writing what is pending, then syncing the file, and resolves only once synced', async () => {
@@ -166,7 +265,7 @@ describe('CSV history store', () => {
 
     disk.release();
     await flushing;
-    expect(await (await open()).recent(10)).toEqual([message(1), message(2)]);
+    expect(await (await open()).recent(LOBBY, 10)).toEqual([message(1), message(2)]);
   });
 
   it('syncs the file when it closes', async () => {
@@ -187,7 +286,8 @@ describe('CSV history store', () => {
 
   it('refuses a message whose timestamp would make the file unreadable', async () => {
     const store = await open();
-    await expect(store.append({ at: 'yesterday', login: 'a', text: 'b' })).rejects.toThrow(TypeError);
+    await expect(store.append({ at: 'yesterday', room: LOBBY, login: 'a', text: 'b' })).rejects.toThrow(TypeError);
+    await expect(store.append({ ...message(1), at: undefined as unknown as string })).rejects.toThrow(TypeError);
   });
 
   describe('refuses a corrupt file, names the line and leaves the file untouched', () => {
@@ -201,36 +301,36 @@ describe('CSV history store', () => {
       expect((await fs.readFile(file)).equals(before), 'the file is byte-identical').toBe(true);
     }
     const rows = (from: number, count: number) =>
-      stringify(Array.from({ length: count }, (_, i) => message(from + i)).map((m) => [m.at, m.login, m.text]));
+      stringify(Array.from({ length: count }, (_, i) => message(from + i)).map(fields));
 
     it('a wrong header', async () => {
       await expectCorrupt(`time,who,what\n${rows(0, 2)}`, 1, /expected the header/);
     });
 
     it('a row with too many fields in the tail', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 500)}2024-01-01T00:00:00.000Z,a,b,c\n${rows(500, 3)}`, 502, /expected 3 fields/, 1024);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 500)}2024-01-01T00:00:00.000Z,#lobby,a,b,c\n${rows(500, 3)}`, 502, /expected 4 fields/, 1024);
     });
 
     it('a multi-line record with too many fields, reported where it starts', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,a,"multi\nline",extra\n${rows(3, 1)}`, 5, /expected 3 fields/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,#lobby,a,"multi\nline",extra\n${rows(3, 1)}`, 5, /expected 4 fields/);
     });
 
     it('a timestamp that is not ISO 8601', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}01/02/2024,a,b\n`, 5, /ISO 8601/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}01/02/2024,#lobby,a,b\n`, 5, /ISO 8601/);
     });
 
     it('an unclosed quote far before the tail', async () => {
-      const bad = '2024-01-01T00:00:00.000Z,a,"never closed\n';
+      const bad = '2024-01-01T00:00:00.000Z,#lobby,a,"never closed\n';
       await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}${bad}${rows(10, 2000)}`, 12, /never closed/, 1024);
     });
 
     // Start-up checks every row, not only those it keeps for replay (1,000 by default).
     it('a row with a wrong column count more than 1 MiB before the end', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T00:00:00.000Z,only two\n${rows(10, 30_000)}`, 12, /expected 3 fields, found 2/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T00:00:00.000Z,#lobby,three\n${rows(10, 30_000)}`, 12, /expected 4 fields, found 3/);
     });
 
     it('a bad timestamp more than 1 MiB before the end', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T25:00:00.000Z,a,b\n${rows(10, 30_000)}`, 12, /ISO 8601/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T25:00:00.000Z,#lobby,a,b\n${rows(10, 30_000)}`, 12, /ISO 8601/);
     });
 
     it('an empty line more than 1 MiB before the end, read in small chunks', async () => {
@@ -238,11 +338,29 @@ describe('CSV history store', () => {
     });
 
     it('a stray quote in the tail', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,a,b"c"d\n`, 5, /quote/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,#lobby,a,b"c"d\n`, 5, /quote/);
+    });
+
+    it('a room that is not a room name, naming its line', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,lobby,a,b\n${rows(3, 2)}`, 5, /room is not "#".*"lobby"/);
+    });
+
+    it('a room with a character a room name cannot hold, more than 1 MiB before the end, in small chunks', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 10)}2024-01-01T00:00:00.000Z,#dev ops,a,b\n${rows(10, 30_000)}`, 12, /room is not/, 512);
+    });
+
+    it('an empty room, and a room name too long, each at its line', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 1)}2024-01-01T00:00:00.000Z,,a,b\n`, 3, /room is not/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 2)}2024-01-01T00:00:00.000Z,#${'x'.repeat(33)},a,b\n`, 4, /room is not/);
+    });
+
+    it('a bad room after rows of other rooms already seen', async () => {
+      const mixed = stringify([fields(message(1, 'a', '#dev')), fields(message(2)), fields(message(3, 'c', '#dev'))]);
+      await expectCorrupt(`${HEADER_LINE}${mixed}2024-01-01T00:00:00.000Z,#dév,a,b\n`, 5, /room is not/);
     });
 
     it('a last record cut short by a crash', async () => {
-      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,a,unfinish`, 5, /not terminated/);
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,#lobby,a,unfinish`, 5, /not terminated/);
     });
   });
 });

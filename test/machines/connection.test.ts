@@ -4,9 +4,11 @@ import {
   type JoinResult,
   type LoginCheck,
   connectionMachine,
+  MAX_ROOMS_PER_USER,
 } from '../../src/machines/connection.js';
 import { echoMachine } from '../../src/machines/echo.js';
-import { type ChatMessage, formatHistoryLine, text } from '../../src/machines/protocol.js';
+import { HELP_LINES, usageFor } from '../../src/machines/commands.js';
+import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, text } from '../../src/machines/protocol.js';
 import {
   type AnyEventOf,
   doneActor,
@@ -33,6 +35,8 @@ const input: ConnectionInput = {
   maxPasswordAttempts: 3,
   historyReplay: 20,
   maxLineBytes: 4096,
+  ratePerSecond: 20,
+  maxFloodMs: 30_000,
 };
 
 const PASSWORD = 'Tr0ub4dor&3';
@@ -49,16 +53,27 @@ interface TimedNode {
 const allStateNodes = (node: TimedNode): TimedNode[] => [node, ...Object.values(node.states).flatMap(allStateNodes)];
 
 const line = (t: string): Event => ({ type: 'client.line', text: t });
-const joined = (recent: ChatMessage[] = []): JoinResult => ({ status: 'joined', recent });
+const JOINED: JoinResult = { status: 'joined' };
+/** A room's answer to a join (the supervisor routes the request, the room replies). */
+const roomJoined = (recent: ChatMessage[] = [], room = LOBBY, members = 1): Event => ({
+  type: 'room.joined',
+  room,
+  recent,
+  topic: undefined,
+  members,
+});
+const lobbyMessage = (at: string, login: string, body: string): ChatMessage => ({ at, room: LOBBY, login, text: body });
 
-/** Signing in as a known user, from a fresh connection to the chat. */
-const SIGNED_IN: Event[] = [
+/** Signing in as a known user, from a fresh connection to the chat, until the login is claimed. */
+const SIGNED_IN_WAITING: Event[] = [
   line('alice'),
   doneActor('checkLogin', KNOWN),
   line(PASSWORD),
   doneActor('verifyPassword', true),
-  doneActor('joinChat', joined()),
+  doneActor('joinChat', JOINED),
 ];
+/** …and #lobby has taken the user in. */
+const SIGNED_IN: Event[] = [...SIGNED_IN_WAITING, roomJoined()];
 
 /** How to reach each state from a fresh connection, its state value and its node id. */
 const states = {
@@ -102,21 +117,31 @@ const states = {
     value: { authenticating: 'joining' },
     id: 'connection.authenticating.joining',
   },
+  entering: {
+    path: SIGNED_IN_WAITING,
+    value: { chatting: 'entering' },
+    id: 'connection.chatting.entering',
+  },
   chatting: {
     path: SIGNED_IN,
     value: { chatting: 'idle' },
     id: 'connection.chatting.idle',
   },
-  loadingHistory: {
+  joiningRoom: {
+    path: [...SIGNED_IN, line('/join #dev')],
+    value: { chatting: 'joiningRoom' },
+    id: 'connection.chatting.joiningRoom',
+  },
+  recalling: {
     path: [...SIGNED_IN, line('/history 5')],
-    value: { chatting: 'loadingHistory' },
-    id: 'connection.chatting.loadingHistory',
+    value: { chatting: 'recalling' },
+    id: 'connection.chatting.recalling',
   },
 } satisfies Record<string, { path: Event[]; value: unknown; id: string }>;
 
 type StateName = keyof typeof states;
 const stateNames = Object.keys(states) as StateName[];
-const chatStates: StateName[] = ['chatting', 'loadingHistory'];
+const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'recalling'];
 const authenticatingStates = stateNames.filter((s) => !chatStates.includes(s));
 const CHATTING = states.chatting.value;
 
@@ -193,7 +218,7 @@ describe('connection machine: state × event', () => {
     { state: 'saving', event: line('typed-ahead'), next: 'same', actions: [] },
     { state: 'joining', event: line('typed-ahead'), next: 'same', actions: [] },
     // Ignored: a completion from an actor that is not running in this state.
-    { state: 'awaitingLogin', event: doneActor('joinChat', joined()), next: 'same', actions: [] },
+    { state: 'awaitingLogin', event: doneActor('joinChat', JOINED), next: 'same', actions: [] },
     { state: 'awaitingPassword', event: doneActor('checkLogin', KNOWN), next: 'same', actions: [] },
     // Ignored: the login timer belongs to authenticating; a late one changes nothing in the chat.
     { state: 'chatting', event: TIMEOUT, next: 'same', actions: [] },
@@ -214,8 +239,12 @@ describe('connection machine: state × event', () => {
     { state: 'verifyingPassword', event: { type: 'client.lineTooLong', bytes: 9000 }, next: states.verifyingPassword.value, actions: TOO_LONG },
     { state: 'chatting', event: { type: 'client.lineTooLong', bytes: 9000 }, next: CHATTING, actions: TOO_LONG },
     { state: 'chatting', event: line('/who'), next: CHATTING, actions: [{ type: 'listOnline' }] },
-    { state: 'loadingHistory', event: line('/who'), next: 'same', actions: [] },
-    { state: 'loadingHistory', event: { type: 'server.kick' }, next: 'closed', actions: KICKED },
+    // Ignored while a room's answer is awaited: the line waits in the actor, after the answer.
+    { state: 'recalling', event: line('/who'), next: 'same', actions: [] },
+    { state: 'joiningRoom', event: line('hello'), next: 'same', actions: [] },
+    { state: 'entering', event: line('hello'), next: 'same', actions: [] },
+    { state: 'recalling', event: { type: 'server.kick' }, next: 'closed', actions: KICKED },
+    { state: 'entering', event: { type: 'server.kick' }, next: 'closed', actions: KICKED },
     // Handled by leaving.
     { state: 'chatting', event: { type: 'server.kick' }, next: 'closed', actions: KICKED },
     { state: 'chatting', event: { type: 'client.closed' }, next: 'closed', actions: LEFT },
@@ -344,24 +373,35 @@ describe('connection machine: signing in', () => {
     ]);
   });
 
-  it('joins the chat once the password is right', () => {
+  it('claims the login among those online once the password is right', () => {
     const [after, actions] = send(at('verifyingPassword'), doneActor('verifyPassword', true));
 
     expect(after.value).toEqual(states.joining.value);
-    expect(spawned(actions)).toEqual([
-      { id: 'joinChat', src: 'joinChat', input: { login: 'alice', historyReplay: 20 } },
+    expect(spawned(actions)).toEqual([{ id: 'joinChat', src: 'joinChat', input: { login: 'alice' } }]);
+  });
+
+  it('asks #lobby to take the user in once the login is claimed, and says nothing before its answer', () => {
+    const [after, actions] = send(at('joining'), doneActor('joinChat', JOINED));
+
+    expect(after.value).toEqual(states.entering.value);
+    expect(after.context.rooms).toEqual([]);
+    expect(summary(actions)).toEqual([
+      { type: 'log', params: { entry: 'login.succeeded' } },
+      { type: 'requestJoin', params: { room: LOBBY } },
     ]);
   });
 
   it('welcomes a returning user with the recent history between a header and a footer', () => {
     const recent: ChatMessage[] = [
-      { at: '2024-05-01T10:00:00.000Z', login: 'bob', text: 'hi' },
-      { at: '2024-05-01T10:00:05.000Z', login: 'carol', text: 'hello bob' },
+      lobbyMessage('2024-05-01T10:00:00.000Z', 'bob', 'hi'),
+      lobbyMessage('2024-05-01T10:00:05.000Z', 'carol', 'hello bob'),
     ];
 
-    const [after, actions] = send(at('joining'), doneActor('joinChat', joined(recent)));
+    const [after, actions] = send(at('entering'), roomJoined(recent));
 
     expect(after.value).toEqual(CHATTING);
+    expect(after.context.rooms).toEqual([LOBBY]);
+    expect(after.context.currentRoom).toBe(LOBBY);
     expect(linesOf(actions)).toEqual([
       text.welcomeBack('alice'),
       text.historyHeader(2),
@@ -369,15 +409,22 @@ describe('connection machine: signing in', () => {
       formatHistoryLine(recent[1]!),
       text.historyFooter,
     ]);
-    expect(summary(actions).filter((a) => a.type === 'log')).toEqual([
-      { type: 'log', params: { entry: 'login.succeeded' } },
-    ]);
+    // The room's live lines, held while the answer was on its way, come after the welcome.
+    expect(summary(actions).map((a) => a.type)).toEqual(['send', 'releaseDeliveries']);
   });
 
   it('says there is no history yet when the room has none', () => {
-    const [, actions] = send(at('joining'), doneActor('joinChat', joined([])));
+    const [, actions] = send(at('entering'), roomJoined([]));
 
     expect(linesOf(actions)).toEqual([text.welcomeBack('alice'), text.noHistory]);
+  });
+
+  it('apologises and closes when #lobby refuses to take the user in', () => {
+    const [after, actions] = send(at('entering'), { type: 'room.refused', room: LOBBY, reason: 'no' });
+
+    expect(after.value).toBe('closed');
+    expect(linesOf(actions)).toEqual([text.serviceFailed]);
+    expect(summary(actions).map((a) => a.type)).toEqual(['leaveChat', 'send', 'releaseDeliveries', 'closeConnection']);
   });
 
   it('asks for the password again after a wrong one, and closes after the third', () => {
@@ -541,16 +588,15 @@ describe('connection machine: registering', () => {
     expect(after.context.registered).toBe(true);
     expect(after.context.pendingPassword).toBeUndefined();
     expect(summary(actions)).toEqual([{ type: 'log', params: { entry: 'registration.succeeded' } }]);
-    expect(spawned(actions)).toEqual([
-      { id: 'joinChat', src: 'joinChat', input: { login: 'newbie', historyReplay: 20 } },
-    ]);
+    expect(spawned(actions)).toEqual([{ id: 'joinChat', src: 'joinChat', input: { login: 'newbie' } }]);
   });
 
   it('welcomes a newly registered user as new', () => {
     const [after, actions] = send(
       at('saving'),
       doneActor('registerUser', 'registered'),
-      doneActor('joinChat', joined()),
+      doneActor('joinChat', JOINED),
+      roomJoined(),
     );
 
     expect(after.value).toEqual(CHATTING);
@@ -595,7 +641,8 @@ describe('connection machine: registering', () => {
       doneActor('checkLogin', KNOWN),
       line(PASSWORD),
       doneActor('verifyPassword', true),
-      doneActor('joinChat', joined()),
+      doneActor('joinChat', JOINED),
+      roomJoined(),
     );
 
     expect(after.value).toEqual(CHATTING);
@@ -633,7 +680,7 @@ describe('connection machine: the login timeout', () => {
   });
 
   it('cancels the login timer on reaching the chat', () => {
-    const [, actions] = send(at('joining'), doneActor('joinChat', joined()));
+    const [, actions] = send(at('joining'), doneActor('joinChat', JOINED));
 
     expect(stoppedChildren(actions)).toContain('loginTimer');
   });
@@ -657,7 +704,7 @@ describe('connection machine: history replay switched off', () => {
       line(PASSWORD),
       doneActor('verifyPassword', true),
     ]);
-    const [after, actions] = send(snapshot, doneActor('joinChat', joined()));
+    const [after, actions] = send(snapshot, doneActor('joinChat', JOINED), roomJoined([lobbyMessage('2024-05-01T10:00:00.000Z', 'bob', 'hi')]));
 
     expect(after.value).toEqual(CHATTING);
     expect(linesOf(actions)).toEqual([text.welcomeBack('alice')]);
@@ -667,28 +714,45 @@ describe('connection machine: history replay switched off', () => {
     const [snapshot] = drive(connectionMachine, { ...input, historyReplay: 0 }, states.chatting.path);
     const [after, actions] = send(snapshot, line('/history'));
 
-    expect(after.value).toEqual({ chatting: 'loadingHistory' });
-    expect(spawned(actions)).toEqual([{ id: 'loadHistory', src: 'loadHistory', input: { limit: 20 } }]);
+    expect(after.value).toEqual(states.recalling.value);
+    expect(summary(actions)).toEqual([{ type: 'recall', params: { room: LOBBY, limit: 20 } }]);
   });
 });
 
 describe('connection machine: chatting', () => {
+  const post = (...texts: string[]) => ({ type: 'post', params: { room: LOBBY, texts } });
+
   it.each([
-    ['hello everyone', [{ type: 'postMessage', params: { text: 'hello everyone' } }]],
-    ['  \u001b[31mred\u001b[0m alert\u0007  ', [{ type: 'postMessage', params: { text: '[31mred[0m alert' } }]],
-    ['tab\tand ünïcödé 👋', [{ type: 'postMessage', params: { text: 'tab\tand ünïcödé 👋' } }]],
+    ['hello everyone', [post('hello everyone')]],
+    ['  \u001b[31mred\u001b[0m alert\u0007  ', [post('[31mred[0m alert')]],
+    ['tab\tand ünïcödé 👋', [post('tab\tand ünïcödé 👋')]],
     ['/who', [{ type: 'listOnline' }]],
     ['/WHO', [{ type: 'listOnline' }]],
-    ['/history 0', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
-    ['/history 101', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
-    ['/history abc', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
+    ['/rooms', [{ type: 'listRooms' }]],
+    ['/names', [{ type: 'listNames', params: { room: LOBBY } }]],
+    ['/names #Dev', [{ type: 'listNames', params: { room: '#dev' } }]],
+    ['/names dev', [{ type: 'send', params: { lines: [usageFor('/names')] } }]],
+    ['/me waves', [{ type: 'post', params: { room: LOBBY, texts: [actionMessageText('waves')] } }]],
+    ['/me', [{ type: 'send', params: { lines: [usageFor('/me')] } }]],
+    ['/topic', [{ type: 'showTopic', params: { room: LOBBY } }]],
+    ['/topic  all about   cats ', [{ type: 'setTopic', params: { room: LOBBY, text: 'all about   cats' } }]],
+    ['/join dev', [{ type: 'send', params: { lines: [usageFor('/join')] } }]],
+    ['/join #' + 'x'.repeat(33), [{ type: 'send', params: { lines: [usageFor('/join')] } }]],
+    ['/join #a b', [{ type: 'send', params: { lines: [usageFor('/join')] } }]],
+    ['/part', [{ type: 'send', params: { lines: [text.cannotLeaveLobby] } }]],
+    ['/part #lobby', [{ type: 'send', params: { lines: [text.cannotLeaveLobby] } }]],
+    ['/part #dev', [{ type: 'send', params: { lines: [text.notInRoom('#dev')] } }]],
+    ['/history 0', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
+    ['/history 101', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
+    ['/history abc', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
     ['/msg bob hi there', [{ type: 'sendPrivate', params: { to: 'bob', text: 'hi there' } }]],
     ['  /msg bob psst', [{ type: 'sendPrivate', params: { to: 'bob', text: 'psst' } }]],
     ['/msg bob a  b   c', [{ type: 'sendPrivate', params: { to: 'bob', text: 'a  b   c' } }]],
-    ['/history 1e1', [{ type: 'send', params: { lines: [text.historyUsage] } }]],
-    ['/msg bob', [{ type: 'send', params: { lines: [text.msgUsage] } }]],
-    ['/msg', [{ type: 'send', params: { lines: [text.msgUsage] } }]],
-    ['/help', [{ type: 'send', params: { lines: text.help } }]],
+    ['/history 1e1', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
+    ['/msg bob', [{ type: 'send', params: { lines: [usageFor('/msg')] } }]],
+    ['/msg', [{ type: 'send', params: { lines: [usageFor('/msg')] } }]],
+    ['/help', [{ type: 'send', params: { lines: HELP_LINES } }]],
+    ['/?', [{ type: 'send', params: { lines: HELP_LINES } }]],
     ['/nope', [{ type: 'send', params: { lines: [text.unknownCommand('/nope')] } }]],
     ['', []],
     ['   ', []],
@@ -696,7 +760,7 @@ describe('connection machine: chatting', () => {
     const [after, actions] = send(at('chatting'), line(typed));
 
     expect(after.value).toEqual(CHATTING);
-    expect(summary(actions)).toEqual(expected);
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual(expected);
   });
 
   it('posts chat messages that arrived together in one step, cleaned, in order', () => {
@@ -706,7 +770,7 @@ describe('connection machine: chatting', () => {
     const [after, actions] = send(chatting, { type: 'client.chatLines', texts: ['one', ' two\u0007 ', 'three'] });
 
     expect(after.value).toEqual(CHATTING);
-    expect(summary(actions)).toEqual([{ type: 'postMessages', params: { texts: ['one', 'two', 'three'] } }]);
+    expect(summary(actions)).toEqual([post('one', 'two', 'three')]);
   });
 
   it.each([['/msg bob psst'], ['  /quit'], ['   ']])('broadcasts nothing of a batch that holds %j, which is no chat message', (odd) => {
@@ -716,47 +780,45 @@ describe('connection machine: chatting', () => {
     expect(actions).toEqual([]);
   });
 
-  it('takes no batch while loading history (lines wait, one by one, in order)', () => {
-    const [loading] = send(at('chatting'), line('/history'));
-    expect(loading.hasTag('chatLines')).toBe(false);
+  it.each(['entering', 'joiningRoom', 'recalling'] as const)('takes no line and no batch in %s (they wait, in order, for the answer)', (state) => {
+    const snapshot = at(state);
+
+    expect(snapshot.hasTag('chatLines')).toBe(false);
+    expect(snapshot.hasTag('input')).toBe(false);
   });
 
   it.each([
     ['/history 5', 5],
     ['/HISTORY   100 ', 100],
     ['/history', 20],
-  ])('loads the history asked for by %j (limit %d), holding further lines meanwhile', (typed, limit) => {
+  ])('asks the current room for the history asked for by %j (limit %d), holding further lines meanwhile', (typed, limit) => {
     const [after, actions] = send(at('chatting'), line(typed));
 
-    expect(after.value).toEqual(states.loadingHistory.value);
+    expect(after.value).toEqual(states.recalling.value);
     expect(after.hasTag('input')).toBe(false);
-    expect(summary(actions)).toEqual([]);
-    expect(spawned(actions)).toEqual([{ id: 'loadHistory', src: 'loadHistory', input: { limit } }]);
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([{ type: 'recall', params: { room: LOBBY, limit } }]);
   });
 
-  it('shows the loaded history between a header and a footer, then takes lines again', () => {
-    const messages: ChatMessage[] = [{ at: '2024-05-01T10:00:00.000Z', login: 'bob', text: 'hi' }];
+  it('shows the recalled history between a header and a footer, then takes lines again', () => {
+    const messages = [lobbyMessage('2024-05-01T10:00:00.000Z', 'bob', 'hi')];
 
-    const [after, actions] = send(at('loadingHistory'), doneActor('loadHistory', messages));
+    const [after, actions] = send(at('recalling'), { type: 'room.recalled', room: LOBBY, messages });
 
     expect(after.value).toEqual(CHATTING);
     expect(linesOf(actions)).toEqual([text.historyHeader(1), '[2024-05-01 10:00:00] bob: hi', text.historyFooter]);
   });
 
-  it('says there is no history when none was loaded', () => {
-    const [, actions] = send(at('loadingHistory'), doneActor('loadHistory', []));
+  it('says there is no history when the room has none', () => {
+    const [, actions] = send(at('recalling'), { type: 'room.recalled', room: LOBBY, messages: [] });
 
     expect(linesOf(actions)).toEqual([text.noHistory]);
   });
 
-  it('says history is unavailable, and stays in the chat, when loading it fails', () => {
-    const [after, actions] = send(at('loadingHistory'), errorActor('loadHistory', new Error('EIO')));
+  it('says history is unavailable, and stays in the chat, when the room restarted before answering', () => {
+    const [after, actions] = send(at('recalling'), { type: 'room.restarted', room: LOBBY });
 
     expect(after.value).toEqual(CHATTING);
-    expect(summary(actions)).toEqual([
-      { type: 'send', params: { lines: [text.historyUnavailable] } },
-      { type: 'reportFailure' },
-    ]);
+    expect(linesOf(actions)).toEqual([text.roomRestarted(LOBBY), text.historyUnavailable]);
   });
 
   it('says the unknown command back without the control characters typed in it', () => {
@@ -770,7 +832,7 @@ describe('connection machine: chatting', () => {
 
     expect(after.value).toBe('closed');
     expect(after.status).toBe('done');
-    expect(summary(actions)).toEqual([
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([
       { type: 'leaveChat' },
       { type: 'send', params: { lines: [text.bye] } },
       { type: 'log', params: { entry: 'session.left' } },
@@ -796,6 +858,142 @@ describe('connection machine: chatting', () => {
     expect(linesOf(actions)).toEqual([text.kicked]);
     expect(summary(actions).map((a) => a.type)).toEqual(['leaveChat', 'send', 'log', 'closeConnection']);
   });
+
+  it('shows a private message handed over by the history writer', () => {
+    const [after, actions] = send(at('chatting'), { type: 'chat.private', line: '[12:00:00] *bob* psst' });
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual(['[12:00:00] *bob* psst']);
+  });
+
+  it('says "not saved" once for each message the room could not store', () => {
+    const [, actions] = send(at('chatting'), { type: 'room.postFailed', room: LOBBY, count: 2 });
+
+    expect(linesOf(actions)).toEqual([text.messageNotSaved, text.messageNotSaved]);
+  });
+});
+
+describe('connection machine: rooms', () => {
+  const IN_DEV = [...SIGNED_IN, line('/join #dev'), roomJoined([], '#dev', 2)];
+
+  it('asks for a room it is not in, by its key, and waits for the answer', () => {
+    const [after, actions] = send(at('chatting'), line('/join #Dev'));
+
+    expect(after.value).toEqual(states.joiningRoom.value);
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([{ type: 'requestJoin', params: { room: '#dev' } }]);
+  });
+
+  it('talks in the room it joined, after saying where it is, the topic and the room\'s history', () => {
+    const topic = { text: 'ship it', by: 'bob', at: '2024-05-01T09:00:00.000Z' };
+    const recent = [{ at: '2024-05-01T10:00:00.000Z', room: '#dev', login: 'bob', text: 'hi' }];
+
+    const [after, actions] = send(at('joiningRoom'), { type: 'room.joined', room: '#dev', recent, topic, members: 3 });
+
+    expect(after.value).toEqual(CHATTING);
+    expect(after.context.rooms).toEqual([LOBBY, '#dev']);
+    expect(after.context.currentRoom).toBe('#dev');
+    expect(linesOf(actions)).toEqual([
+      text.joinedRoom('#dev', 3),
+      text.topicIs('#dev', 'ship it', 'bob'),
+      text.historyHeader(1),
+      formatHistoryLine(recent[0]!),
+      text.historyFooter,
+    ]);
+    expect(summary(actions).at(-1)).toEqual({ type: 'releaseDeliveries' });
+  });
+
+  it('posts plain lines to the current room', () => {
+    const [chatting] = drive(connectionMachine, input, IN_DEV);
+
+    const [, actions] = send(chatting, line('hello'));
+
+    expect(summary(actions)).toEqual([{ type: 'post', params: { room: '#dev', texts: ['hello'] } }]);
+  });
+
+  it('says the reason and stays where it was when the room refuses', () => {
+    const [after, actions] = send(at('joiningRoom'), { type: 'room.refused', room: '#dev', reason: 'No.' });
+
+    expect(after.value).toEqual(CHATTING);
+    expect(after.context.currentRoom).toBe(LOBBY);
+    expect(after.context.rooms).toEqual([LOBBY]);
+    expect(linesOf(actions)).toEqual(['No.']);
+  });
+
+  it('switches to a room it is already in without asking anyone', () => {
+    const [inDev] = drive(connectionMachine, input, [...IN_DEV, line('/join #lobby')]);
+    expect(inDev.context.currentRoom).toBe(LOBBY);
+
+    const [after, actions] = send(inDev, line('/join #DEV'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(after.context.currentRoom).toBe('#dev');
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([
+      { type: 'send', params: { lines: [text.nowTalkingIn('#dev')] } },
+    ]);
+  });
+
+  it(`refuses a join beyond ${MAX_ROOMS_PER_USER} rooms with the reason`, () => {
+    const joins = Array.from({ length: MAX_ROOMS_PER_USER - 1 }, (_, i) => [line(`/join #r${i}`), roomJoined([], `#r${i}`)]).flat();
+    const [full] = drive(connectionMachine, input, [...SIGNED_IN, ...joins]);
+    expect(full.context.rooms).toHaveLength(MAX_ROOMS_PER_USER);
+
+    const [after, actions] = send(full, line('/join #one-more'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([text.tooManyRooms(MAX_ROOMS_PER_USER)]);
+    expect(summary(actions).some((a) => a.type === 'requestJoin')).toBe(false);
+  });
+
+  it('leaves the current room on /part and talks in #lobby again', () => {
+    const [chatting] = drive(connectionMachine, input, IN_DEV);
+
+    const [after, actions] = send(chatting, line('/part'));
+
+    expect(after.context.rooms).toEqual([LOBBY]);
+    expect(after.context.currentRoom).toBe(LOBBY);
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([
+      { type: 'leaveRoom', params: { room: '#dev' } },
+      { type: 'send', params: { lines: [text.leftRoom('#dev', LOBBY)] } },
+    ]);
+  });
+
+  it('leaves another room by name and keeps talking where it was', () => {
+    const [chatting] = drive(connectionMachine, input, [...IN_DEV, line('/join #ops'), roomJoined([], '#ops')]);
+
+    const [after, actions] = send(chatting, line('/part #dev'));
+
+    expect(after.context.rooms).toEqual([LOBBY, '#ops']);
+    expect(after.context.currentRoom).toBe('#ops');
+    expect(linesOf(actions)).toEqual([text.leftRoom('#dev', '#ops')]);
+  });
+
+  it('is moved to #lobby when the operator closes its current room', () => {
+    const [chatting] = drive(connectionMachine, input, IN_DEV);
+
+    const [after, actions] = send(chatting, { type: 'room.closed', room: '#dev' });
+
+    expect(after.context.rooms).toEqual([LOBBY]);
+    expect(after.context.currentRoom).toBe(LOBBY);
+    expect(linesOf(actions)).toEqual([text.roomClosed('#dev'), text.nowTalkingIn(LOBBY)]);
+  });
+
+  it('ignores the close of a room it is not in', () => {
+    const chatting = at('chatting');
+
+    const [after, actions] = send(chatting, { type: 'room.closed', room: '#dev' });
+
+    expect(after.context).toEqual(chatting.context);
+    expect(actions).toEqual([]);
+  });
+
+  it('is told when a room it is in was restarted, and stays in it', () => {
+    const [chatting] = drive(connectionMachine, input, IN_DEV);
+
+    const [after, actions] = send(chatting, { type: 'room.restarted', room: '#dev' });
+
+    expect(after.context.rooms).toEqual([LOBBY, '#dev']);
+    expect(linesOf(actions)).toEqual([text.roomRestarted('#dev')]);
+  });
 });
 
 describe('connection machine: passwords stay secret', () => {
@@ -814,7 +1012,8 @@ describe('connection machine: passwords stay secret', () => {
       line(PASSWORD),
       line(PASSWORD),
       doneActor('registerUser', 'registered'),
-      doneActor('joinChat', joined()),
+      doneActor('joinChat', JOINED),
+      roomJoined(),
       line('/quit'),
     ]);
     const [, signIn] = drive(connectionMachine, input, [
@@ -824,7 +1023,8 @@ describe('connection machine: passwords stay secret', () => {
       doneActor('verifyPassword', false),
       line(PASSWORD),
       doneActor('verifyPassword', true),
-      doneActor('joinChat', joined()),
+      doneActor('joinChat', JOINED),
+      roomJoined(),
       line('/quit'),
     ]);
     const all = [...registration, ...signIn];
@@ -848,5 +1048,55 @@ describe('connection machine: passwords stay secret', () => {
     const [snapshot] = drive(connectionMachine, input, [...states.saving.path, doneActor('registerUser', 'registered')]);
 
     expect(JSON.stringify(snapshot.context)).not.toContain(PASSWORD);
+  });
+});
+
+describe('connection machine: floods and slow consumers', () => {
+  const throttled = (at: number): Event => ({ type: 'client.throttled', at });
+
+  it.each(['awaitingLogin', 'verifyingPassword', 'chatting'] as const)('tells a client once per flood that it is too fast, in %s', (state) => {
+    const [first, told] = send(at(state), throttled(1_000));
+    const [, again] = send(first, throttled(2_000));
+
+    expect(linesOf(told)).toEqual([text.tooFast(20)]);
+    expect(first.context.floodingSince).toBe(1_000);
+    expect(again).toEqual([]);
+  });
+
+  it('disconnects a client still over the rate after the flood allowance, saying why', () => {
+    const [flooding] = send(at('chatting'), throttled(1_000), throttled(31_000));
+    expect(flooding.value).toEqual(CHATTING);
+
+    const [after, actions] = send(flooding, throttled(31_001));
+
+    expect(after.value).toBe('closed');
+    expect(summary(actions)).toEqual([
+      { type: 'leaveChat' },
+      { type: 'send', params: { lines: [text.flooding(20, 30)] } },
+      { type: 'reportFlood' },
+      { type: 'closeConnection' },
+    ]);
+  });
+
+  it('starts a new flood, told again, once the client slowed down', () => {
+    const [slowed] = send(at('chatting'), throttled(1_000), { type: 'client.paced' });
+    expect(slowed.context.floodingSince).toBeUndefined();
+
+    const [after, actions] = send(slowed, throttled(40_000));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([text.tooFast(20)]);
+  });
+
+  it('drops a slow consumer at once, without a goodbye it would not read', () => {
+    const [after, actions] = send(at('chatting'), { type: 'client.slowConsumer', unreadBytes: 2_000_000 });
+
+    expect(after.value).toBe('closed');
+    expect(summary(actions)).toEqual([
+      { type: 'leaveChat' },
+      { type: 'reportSlowConsumer', params: { unreadBytes: 2_000_000 } },
+      { type: 'abortConnection' },
+      { type: 'closeConnection' },
+    ]);
   });
 });

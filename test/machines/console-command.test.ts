@@ -19,10 +19,14 @@ describe('parseConsoleLine', () => {
     ['who', { type: 'console.who' }],
     ['Kick Bob', { type: 'console.kick', login: 'Bob' }],
     ['  kick   alice  ', { type: 'console.kick', login: 'alice' }],
-    ['say hello', { type: 'console.say', text: 'hello' }],
-    ['say  hello   world', { type: 'console.say', text: 'hello   world' }],
-    ['SAY\tback in five ', { type: 'console.say', text: 'back in five' }],
-    ['say who', { type: 'console.say', text: 'who' }],
+    ['say hello', { type: 'console.say', room: undefined, text: 'hello' }],
+    ['say  hello   world', { type: 'console.say', room: undefined, text: 'hello   world' }],
+    ['SAY\tback in five ', { type: 'console.say', room: undefined, text: 'back in five' }],
+    ['say who', { type: 'console.say', room: undefined, text: 'who' }],
+    ['say #Dev  deploy at  five', { type: 'console.say', room: '#dev', text: 'deploy at  five' }],
+    ['say #dev? no', { type: 'console.say', room: undefined, text: '#dev? no' }],
+    ['rooms', { type: 'console.rooms' }],
+    ['close #Dev', { type: 'console.close', room: '#dev' }],
   ])('parses %j', (line, expected) => {
     expect(parseConsoleLine(line)).toEqual(expected);
   });
@@ -33,6 +37,10 @@ describe('parseConsoleLine', () => {
     ['kick', 'kick'],
     ['kick bob carol', 'kick bob carol'],
     ['say', 'say'],
+    ['say #dev', 'say #dev'],
+    ['close', 'close'],
+    ['close dev', 'close dev'],
+    ['close #dev #ops', 'close #dev #ops'],
     ['stop', 'stop'],
     ['shutdown now', 'shutdown now'],
   ])('calls %j an unknown command, quoting it trimmed', (line, input) => {
@@ -44,7 +52,7 @@ describe('parseConsoleLine', () => {
   });
 
   it('documents in its help every command it understands', () => {
-    const parsed = CONSOLE_HELP.map((entry) => parseConsoleLine(entry.usage.replace('<login>', 'bob').replace('<text>', 'hi')));
+    const parsed = CONSOLE_HELP.map((entry) => parseConsoleLine(entry.usage.replace('<login>', 'bob').replace('<text>', 'hi').replace('#room', '#dev')));
 
     expect(parsed.filter((event) => event === undefined || event.type === 'console.unknown')).toEqual([]);
   });

@@ -1,14 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type ChatInput,
+  actionMessageText,
   type ChatMessage,
   clockTime,
   formatChatLine,
   formatHistoryLine,
   formatPrivateLine,
   loginKey,
+  LOBBY,
   loginNameProblem,
-  parseChatInput,
+  roomKey,
+  roomNameProblem,
+  roomNotice,
   sanitizeChatText,
   text,
 } from '../../src/machines/protocol.js';
@@ -40,6 +43,21 @@ describe('loginNameProblem', () => {
     ['bob\n', BAD_CHARS],
   ])('refuses %j: %s', (name, reason) => {
     expect(loginNameProblem(name)).toBe(reason);
+  });
+});
+
+describe('room names', () => {
+  it.each([['#a'], ['#lobby'], [`#${'x'.repeat(32)}`], ['#Dev_ops-2']])('accepts %j', (name) => {
+    expect(roomNameProblem(name)).toBeUndefined();
+  });
+
+  it.each([[''], ['#'], ['dev'], [`#${'x'.repeat(33)}`], ['#a b'], ['#dév'], ['##dev'], ['#dev\u001b']])('refuses %j with a reason', (name) => {
+    expect(roomNameProblem(name)).toMatch(/room/i);
+  });
+
+  it('makes names that differ only in case the same room', () => {
+    expect(roomKey('#Dev')).toBe(roomKey('#dEV'));
+    expect(roomKey('#Dev')).toBe('#dev');
   });
 });
 
@@ -76,52 +94,9 @@ describe('sanitizeChatText', () => {
   });
 });
 
-describe('parseChatInput', () => {
-  it.each<[string, ChatInput]>([
-    ['hello', { kind: 'message', text: 'hello' }],
-    ['  hello \u001b[2J ', { kind: 'message', text: 'hello [2J' }],
-    ['', { kind: 'empty' }],
-    ['   ', { kind: 'empty' }],
-    ['\u001b\u0007', { kind: 'empty' }],
-    ['/who', { kind: 'who' }],
-    ['/Who  ', { kind: 'who' }],
-    ['/quit', { kind: 'quit' }],
-    ['/exit', { kind: 'quit' }],
-    ['/help', { kind: 'help' }],
-    ['/?', { kind: 'help' }],
-    ['/history', { kind: 'history', limit: 20 }],
-    ['/history 5', { kind: 'history', limit: 5 }],
-    ['/history   7  ', { kind: 'history', limit: 7 }],
-    ['/history 1', { kind: 'history', limit: 1 }],
-    ['/history 100', { kind: 'history', limit: 100 }],
-    ['/history 0', { kind: 'usage', text: text.historyUsage }],
-    ['/history 101', { kind: 'usage', text: text.historyUsage }],
-    ['/history -3', { kind: 'usage', text: text.historyUsage }],
-    ['/history 2.5', { kind: 'usage', text: text.historyUsage }],
-    ['/history abc', { kind: 'usage', text: text.historyUsage }],
-    ['/history 5 6', { kind: 'usage', text: text.historyUsage }],
-    ['/msg bob hi there', { kind: 'msg', to: 'bob', text: 'hi there' }],
-    ['/MSG bob \u001b[5mhi', { kind: 'msg', to: 'bob', text: '[5mhi' }],
-    ['/msg bob', { kind: 'usage', text: text.msgUsage }],
-    ['/msg bob \u001b', { kind: 'usage', text: text.msgUsage }],
-    ['/msg', { kind: 'usage', text: text.msgUsage }],
-    ['/nope', { kind: 'unknown', command: '/nope' }],
-    ['/NOPE with args', { kind: 'unknown', command: '/NOPE' }],
-    ['/', { kind: 'unknown', command: '/' }],
-    [`/${'x'.repeat(100)}`, { kind: 'unknown', command: `/${'x'.repeat(39)}` }],
-    ['  /who', { kind: 'who' }],
-    [' /msg bob psst', { kind: 'msg', to: 'bob', text: 'psst' }],
-  ])('reads %j as %j', (line, expected) => {
-    expect(parseChatInput(line, 20)).toEqual(expected);
-  });
-
-  it('replays the configured default when /history has no count', () => {
-    expect(parseChatInput('/history', 7)).toEqual({ kind: 'history', limit: 7 });
-  });
-});
-
 describe('formatting chat lines', () => {
-  const message: ChatMessage = { at: '2024-05-01T09:08:07.123Z', login: 'alice', text: 'hi\tthere' };
+  const message: ChatMessage = { at: '2024-05-01T09:08:07.123Z', room: LOBBY, login: 'alice', text: 'hi\tthere' };
+  const inDev: ChatMessage = { ...message, room: '#dev' };
 
   it('shows the clock time (UTC) of an ISO timestamp', () => {
     expect(clockTime(message.at)).toBe('09:08:07');
@@ -133,6 +108,23 @@ describe('formatting chat lines', () => {
 
   it('shows a replayed line with the full date', () => {
     expect(formatHistoryLine(message)).toBe('[2024-05-01 09:08:07] alice: hi\tthere');
+  });
+
+  it('names the room of a line from any room but #lobby, which reads as it always did', () => {
+    expect(formatChatLine(inDev)).toBe('[09:08:07] #dev <alice> hi\tthere');
+    expect(formatHistoryLine(inDev)).toBe('[2024-05-01 09:08:07] #dev <alice> hi\tthere');
+  });
+
+  it('shows an action line as "* login action", with the room outside #lobby', () => {
+    const waves = { ...message, text: actionMessageText('waves') };
+
+    expect(formatChatLine(waves)).toBe('[09:08:07] * alice waves');
+    expect(formatChatLine({ ...waves, room: '#dev' })).toBe('[09:08:07] #dev * alice waves');
+  });
+
+  it('puts the room before a notice of any room but #lobby', () => {
+    expect(roomNotice(LOBBY, 'alice joined the chat')).toBe('* alice joined the chat');
+    expect(roomNotice('#dev', 'alice joined #dev')).toBe('#dev * alice joined #dev');
   });
 
   it('marks a private line as private', () => {

@@ -10,7 +10,7 @@ const BUSY = 'Busy clearing; try again in a moment.';
 const RUNNING = { running: { logDisplay: 'shown', maintenance: 'idle' } };
 
 function at(mode: SupervisorInput['mode'], path: Event[] = []) {
-  const [snapshot] = drive(supervisorMachine, { mode }, path);
+  const [snapshot] = drive(supervisorMachine, { mode, roomIdleMs: 60_000 }, path);
   return snapshot;
 }
 
@@ -19,11 +19,19 @@ function send(snapshot: ReturnType<typeof at>, ...events: Event[]) {
 }
 
 describe('supervisor machine: console commands', () => {
-  it('starts running, the log shown and no maintenance under way', () => {
-    const [snapshot, actions] = drive(supervisorMachine, { mode: 'chat' }, []);
+  it('starts running, the log shown and no maintenance under way, with the history writer and #lobby', () => {
+    const [snapshot, actions] = drive(supervisorMachine, { mode: 'chat', roomIdleMs: 60_000 }, []);
 
     expect(snapshot.value).toEqual(RUNNING);
-    expect(actions).toEqual([]);
+    expect(summary(actions)).toEqual([]);
+    expect(Object.keys(snapshot.children).sort()).toEqual(['historyWriter', 'room:#lobby']);
+    expect(Object.keys(snapshot.context.rooms)).toEqual(['#lobby']);
+  });
+
+  it('in echo mode, starts no room and no history writer', () => {
+    const [snapshot] = drive(supervisorMachine, { mode: 'echo', roomIdleMs: 60_000 }, []);
+
+    expect(Object.keys(snapshot.children)).toEqual([]);
   });
 
   it.each([
@@ -33,7 +41,7 @@ describe('supervisor machine: console commands', () => {
     [{ type: 'console.status' }, [{ type: 'showStatus' }]],
     [{ type: 'console.who' }, [{ type: 'showWho' }]],
     [{ type: 'console.kick', login: 'bob' }, [{ type: 'kick', params: { login: 'bob' } }]],
-    [{ type: 'console.say', text: 'back in   5' }, [{ type: 'say', params: { text: 'back in   5' } }]],
+    [{ type: 'console.say', room: undefined, text: 'back in   5' }, [{ type: 'say', params: { room: undefined, text: 'back in   5' } }]],
     [
       { type: 'console.unknown', input: 'frobnicate now' },
       [{ type: 'reply', params: { lines: ['Unknown command "frobnicate now". Type "help" for the list.'] } }],
@@ -48,7 +56,7 @@ describe('supervisor machine: console commands', () => {
   it.each([
     [{ type: 'console.who' }],
     [{ type: 'console.kick', login: 'bob' }],
-    [{ type: 'console.say', text: 'hello' }],
+    [{ type: 'console.say', room: undefined, text: 'hello' }],
     [{ type: 'console.clearFile' }],
   ] as [Event][])('in echo mode, answers %j with the chat-only reply and does nothing else', (event) => {
     const [after, actions] = send(at('echo'), event);
@@ -232,7 +240,9 @@ describe('supervisor machine: shutting down', () => {
     { type: 'console.status' },
     { type: 'console.who' },
     { type: 'console.kick', login: 'bob' },
-    { type: 'console.say', text: 'hello' },
+    { type: 'console.say', room: undefined, text: 'hello' },
+    { type: 'console.rooms' },
+    { type: 'console.close', room: '#dev' },
     { type: 'console.unknown', input: 'x' },
   ];
 
@@ -253,6 +263,7 @@ describe('supervisor machine: shutting down', () => {
 
     expect(after.value).toBe('stopped');
     expect(after.status).toBe('done');
-    expect(actions).toEqual([]);
+    // (A done machine's pure transition re-emits the stop of its children; nothing else.)
+    expect(actions.filter((a) => (a.type as string) !== 'xstate.stopChild')).toEqual([]);
   });
 });

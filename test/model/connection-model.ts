@@ -12,7 +12,7 @@
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { DEFAULTS } from '../../src/io/config.js';
 import { type ConnectionInput, connectionMachine, type JoinResult, type LoginCheck } from '../../src/machines/connection.js';
-import { loginKey, text } from '../../src/machines/protocol.js';
+import { LOBBY, loginKey, text } from '../../src/machines/protocol.js';
 import { type EmittedAction, eventsFrom, generatePaths, leafIds, linesOf, type ModelPath } from './graph.js';
 
 export const machine = connectionMachine;
@@ -26,6 +26,8 @@ export const MODEL_INPUT: ConnectionInput = {
   maxPasswordAttempts: DEFAULTS.maxPasswordAttempts,
   historyReplay: DEFAULTS.historyReplay,
   maxLineBytes: DEFAULTS.maxLineBytes,
+  ratePerSecond: DEFAULTS.rateLimitPerSecond,
+  maxFloodMs: DEFAULTS.maxFloodMs,
 };
 
 /**
@@ -70,9 +72,16 @@ export const CHAT_LINES = [
   '/history 0',
   '/msg nobody are you there?',
   '/msg',
+  '/me waves',
+  '/part',
+  '/part #model',
+  '/join model',
+  '/join #model',
   '/frobnicate',
   '/quit',
 ];
+/** The one room a model path joins besides #lobby. */
+export const MODEL_ROOM = '#model';
 /** Chat messages that arrive together: the line pump feeds them as one `client.chatLines`. */
 export const CHAT_RUN = ['hello, everyone', 'and a second line'];
 
@@ -117,13 +126,30 @@ export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
       case 'xstate.done.actor.registerUser':
         return [{ type, output: scenarioOf(login) === 'racer' ? 'taken' : 'registered' }];
       case 'xstate.done.actor.joinChat': {
-        const output: JoinResult = scenarioOf(login) === 'dupe' ? { status: 'alreadyOnline' } : { status: 'joined', recent: [] };
+        const output: JoinResult = scenarioOf(login) === 'dupe' ? { status: 'alreadyOnline' } : { status: 'joined' };
         return [{ type, output }];
       }
-      case 'xstate.done.actor.loadHistory':
-        return [{ type, output: [] }];
+      // Claiming a login among those online is a lookup in memory: nothing to fail, nothing to inject.
+      case 'xstate.error.actor.joinChat':
+        return [];
+      // #lobby's answers: the room actor's, so they come only where the session waits for them.
+      case 'room.joined':
+        if (snapshot.matches({ chatting: 'entering' })) return [{ type, room: LOBBY, recent: [], topic: undefined, members: 1 }];
+        // Nobody else is in the model's room, nobody sets its topic.
+        if (snapshot.matches({ chatting: 'joiningRoom' })) return [{ type, room: MODEL_ROOM, recent: [], topic: undefined, members: 1 }];
+        return [];
+      case 'room.recalled':
+        return snapshot.matches({ chatting: 'recalling' }) ? [{ type, room: LOBBY, messages: [] }] : [];
       default:
-        return type.startsWith('xstate.error.actor.') ? [{ type, error: injected }] : undefined;
+        if (type.startsWith('xstate.error.actor.')) return [{ type, error: injected }];
+        // The other room replies and private deliveries come from other users and rooms: the
+        // rooms' own tests cover them (ROOM_TRANSITIONS).
+        if (type.startsWith('room.') || type === 'chat.private') return [];
+        // A command's event is raised by the line that types it (client.line above), never sent.
+        if (type.startsWith('command.')) return [];
+        // Floods and slow consumers: test/hostile/flood.test.ts and test/actors/client-link.test.ts.
+        if (type === 'client.throttled' || type === 'client.paced' || type === 'client.slowConsumer') return [];
+        return undefined;
     }
   });
 }
@@ -140,7 +166,7 @@ export function connectionPaths(): ModelPath[] {
     // A path never ends while a service runs: it goes on with the service's (first) completion.
     settle: (snapshot) =>
       leafIds(snapshot).some((id) => SERVICE_STATES.has(id))
-        ? connectionEvents(snapshot).find((e) => e.type.startsWith('xstate.done.actor.'))
+        ? connectionEvents(snapshot).find((e) => e.type.startsWith('xstate.done.actor.') || SERVER_ANSWERS.has(e.type))
         : undefined,
   });
 }
@@ -155,14 +181,48 @@ export const PROMPTS: Record<string, RegExp> = {
   'connection.authenticating.registering.repeatingPassword': /repeat.*password:$/i,
 };
 
-/** States in which the server is working (a service runs) and says nothing until it finishes. */
+/** States in which the server is working (a service runs, a room is asked) and says nothing until it answers. */
 export const SERVICE_STATES = new Set([
+  'connection.chatting.joiningRoom',
   'connection.authenticating.checkingLogin',
   'connection.authenticating.verifyingPassword',
   'connection.authenticating.registering.saving',
   'connection.authenticating.joining',
-  'connection.chatting.loadingHistory',
+  'connection.chatting.entering',
+  'connection.chatting.recalling',
 ]);
+
+/** A room's answers the server sends itself, like a service's completion. */
+export const SERVER_ANSWERS = new Set(['room.joined', 'room.recalled']);
+
+/**
+ * Transitions this model leaves to other tests. Of the chat session, to the rooms' own tests: the pure ones in
+ * test/machines/connection.test.ts and, over TCP with an oracle written apart from the machines,
+ * test/model/rooms-oracle.test.ts and test/integration/rooms.test.ts. They depend on other
+ * users and rooms (a join's member count, a topic set by someone else), which one client's path
+ * cannot predict from the machine alone.
+ */
+export const ROOM_TRANSITIONS: Record<string, string> = {
+  'authenticating.joining --xstate.error.actor.joinChat--> closed': 'claiming a login is a lookup in memory: nothing a path can make fail',
+  'chatting --chat.private--> (self)': 'a /msg from another user',
+  'chatting --room.closed--> (self)': "the operator's close of a room (test/integration/rooms.test.ts)",
+  'chatting --room.restarted--> (self)': 'a room actor that crashed (test/integration/rooms.test.ts)',
+  'chatting --room.postFailed--> (self)': 'a history write the disk refused (test/hostile/disk.test.ts)',
+  'chatting --room.refused--> (self)': 'a refusal outside a join (a room left meanwhile)',
+  'chatting --room.topicRefused--> (self)': 'a topic the room refused (rooms tests)',
+  'chatting.entering --room.refused--> closed': '#lobby never refuses a member: the pure tests cover the apology',
+  'chatting.idle --command.rooms--> (self)': 'lists every room of the server: other paths make its answer',
+  'chatting.idle --command.names--> (self)': "lists a room's members: other paths make its answer",
+  'chatting.idle --command.join[2/3]--> (self)': `the ${21}st room: the pure tests and test/integration/rooms.test.ts`,
+  'chatting.idle --command.topic[1/2]--> (self)': "a room's topic, which other users set",
+  'chatting.idle --command.topic[2/2]--> (self)': "setting a room's topic, which every later path would see",
+  'chatting.joiningRoom --room.refused--> chatting.idle': 'a room that refuses a join (it is closing)',
+  'chatting.recalling --room.restarted--> chatting.idle': 'a room actor that crashed while answering /history',
+  'connection --client.throttled[1/2]--> closed': 'a flood past its allowance (test/hostile/flood.test.ts)',
+  'connection --client.throttled[2/2]--> (self)': 'the first wait of a flood (test/hostile/flood.test.ts)',
+  'connection --client.paced--> (self)': 'a flooder slowing down (test/hostile/flood.test.ts)',
+  'connection --client.slowConsumer--> closed': 'a client that does not read (test/hostile/flood.test.ts)',
+};
 
 /**
  * Judges one step by what the client was told. `lines`: what the server sent during the step;
@@ -191,7 +251,7 @@ export function judgeStep(before: AnyMachineSnapshot, after: AnyMachineSnapshot,
     if (leaf !== previous && lines.length === 0) problems.push(`entered ${leaf} without a prompt`);
   }
   if (SERVICE_STATES.has(leaf!) && lines.length > 0) problems.push(`said ${JSON.stringify(lines)} while ${leaf} was still running`);
-  if (after.matches('chatting') && !before.matches('chatting') && !lines.some((l) => /Welcome/.test(l))) {
+  if (after.matches({ chatting: 'idle' }) && before.matches({ chatting: 'entering' }) && !lines.some((l) => /Welcome/.test(l))) {
     problems.push('reached chatting without a Welcome');
   }
   return problems;

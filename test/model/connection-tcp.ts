@@ -32,15 +32,16 @@ import {
   type Scenario,
   SCENARIOS,
   scenarioOf,
+  SERVER_ANSWERS,
 } from './connection-model.js';
 import { faults, type Fault } from './faults.js';
 import { describeEvent, linesOf, type ModelPath, replayPure, type ReplayStep } from './graph.js';
 
 const WRONG_PASSWORD = 'not-the-password';
 
-/** Events the server produces itself: completions of its invoked services. */
+/** Events the server produces itself: completions of its invoked services, a room's answers. */
 export function isInternal(event: EventObject): boolean {
-  return /^xstate\.(done|error)\.actor\./.test(event.type);
+  return /^xstate\.(done|error)\.actor\./.test(event.type) || SERVER_ANSWERS.has(event.type);
 }
 
 /**
@@ -78,8 +79,6 @@ const FAULT_OF: Record<string, Fault> = {
   'xstate.error.actor.checkLogin': 'registeredLogin',
   'xstate.error.actor.verifyPassword': 'verifyPassword',
   'xstate.error.actor.registerUser': 'register',
-  'xstate.error.actor.joinChat': 'historyRecent',
-  'xstate.error.actor.loadHistory': 'historyRecent',
 };
 
 export async function replayOverTcp(t: TestServer, path: ModelPath): Promise<void> {
@@ -227,7 +226,7 @@ async function receive(client: TestClient, expected: readonly string[]): Promise
       if (!header) throw new Error(`expected a history block, got ${JSON.stringify(got)}`);
       for (let i = 0; i < Number(header[1]); i++) {
         const message = await next();
-        if (!/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] [^:]+: /.test(message)) throw new Error(`not a history line: ${JSON.stringify(message)}`);
+        if (!/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] (?:#[\w-]+ )?(?:[^:\s]+: |\* |<[^>]+> )/.test(message)) throw new Error(`not a history line: ${JSON.stringify(message)}`);
       }
       if ((await next()) !== text.historyFooter) throw new Error(`history block without its footer: ${JSON.stringify(received)}`);
       continue;

@@ -22,8 +22,6 @@ export type Fault =
   | 'verifyPassword'
   /** users.register rejects as a failed write would: registerUser fails. */
   | 'register'
-  /** history.recent rejects: joinChat or loadHistory fails. */
-  | 'historyRecent'
   /** users.clear rejects: the console's `clear file` fails. */
   | 'clearClients'
   /** the log file's clear rejects: the console's `clear log` fails. */
@@ -88,10 +86,7 @@ export function faultyHistoryStore<S extends HistoryStore & { readonly writes: n
       return store.writes;
     },
     append: (message) => store.append(message),
-    recent: async (limit) => {
-      trip('historyRecent');
-      return store.recent(limit);
-    },
+    recent: (room, limit) => store.recent(room, limit),
     flush: () => store.flush(),
     close: async () => {
       // Closing still happens (the file handle); the failure is reported afterwards.

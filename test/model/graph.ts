@@ -49,6 +49,8 @@ export interface ReplayStep {
   readonly after: AnyMachineSnapshot;
   /** The machine's own actions for this step (xstate's built-ins left out). */
   readonly actions: readonly EmittedAction[];
+  /** Events the step raised and handled in the same macrostep (a typed command's `command.*`). */
+  readonly raised: readonly EventObject[];
 }
 
 export interface GenerateOptions {
@@ -164,7 +166,8 @@ export function replayPure(machine: AnyStateMachine, input: unknown, events: rea
   events.forEach((event, index) => {
     if (current.status !== 'active') throw new Error(`path continues after the machine stopped, at ${describeEvent(event)}`);
     const [next, actions] = transition(machine, current, event) as [AnyMachineSnapshot, EmittedAction[]];
-    steps.push({ index, event, before: current, after: next, actions: ownActions(actions) });
+    const raised = actions.filter((a) => a.type === 'xstate.raise').map((a) => (a.params as { event: EventObject }).event);
+    steps.push({ index, event, before: current, after: next, actions: ownActions(actions), raised });
     current = next;
   });
   return { initial: { snapshot: first, actions: ownActions(initialActions) }, steps };
@@ -231,6 +234,9 @@ export class Coverage {
     this.visit(initial);
     for (const step of steps) {
       this.take(step.before, step.event);
+      // An event raised in the step (a typed command becomes its `command.*` event) is taken in
+      // the same macrostep, from the state the line's own targetless transition left unchanged.
+      for (const raised of step.raised) this.take(step.before, raised);
       this.visit(step.after);
     }
   }

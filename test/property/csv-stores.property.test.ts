@@ -1,9 +1,9 @@
 /**
  * Property tests of the CSV stores: whatever strings go in — commas, quotes, CR/LF, NUL, any
  * Unicode, leading `=`, `+`, `-`, `@` — come back out after the store is closed and reopened.
- * - history.csv: every message (timestamp, login, text) exactly, also when reopening parses only a
- *   small tail of the file (the record boundary is found by counting quotes), and the file is
- *   strict CSV that an independent parse reads back the same.
+ * - history.csv: every message (timestamp, room, login, text) exactly, each room's own newest
+ *   after reopening, also when reopening reads the file in small chunks, and the file is strict
+ *   CSV that an independent parse reads back the same (the room as its key).
  * - clients.csv: any string registers as a login and as a password: after reopening, the login is
  *   found (case-insensitively) in its registered spelling and the password verifies (in either
  *   Unicode normalization form), a different one does not.
@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyringFromKey } from '../../src/io/crypto.js';
 import { HISTORY_HEADER, openCsvHistoryStore } from '../../src/io/history-store-csv.js';
 import type { ChatMessage } from '../../src/io/stores.js';
+import { roomKey } from '../../src/machines/protocol.js';
 import { openCsvUserStore } from '../../src/io/user-store-csv.js';
 
 /** Characters CSV and terminals care about, mixed into arbitrary Unicode (no lone surrogates: UTF-8 cannot hold them). */
@@ -31,7 +32,17 @@ const cellText = fc.oneof(anyText, fc.tuple(fc.constantFrom('=', '+', '-', '@'),
 const timestamp = fc
   .date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
   .map((d) => d.toISOString());
-const message: fc.Arbitrary<ChatMessage> = fc.record({ at: timestamp, login: cellText, text: cellText });
+/** A few rooms, in any spelling: they collide by key (#Dev is #dev), so rooms interleave. */
+const room = fc.constantFrom('#lobby', '#dev', '#Dev', '#a', '#A-b_9', `#${'z'.repeat(32)}`);
+const message: fc.Arbitrary<ChatMessage> = fc.record({ at: timestamp, room, login: cellText, text: cellText });
+/** What the store gives back: the room as its key. */
+const stored = (m: ChatMessage): ChatMessage => ({ ...m, room: roomKey(m.room) });
+/** Every room key of `messages`, with its messages in order. */
+function byRoom(messages: ChatMessage[]): Map<string, ChatMessage[]> {
+  const rooms = new Map<string, ChatMessage[]>();
+  for (const m of messages.map(stored)) rooms.set(m.room, [...(rooms.get(m.room) ?? []), m]);
+  return rooms;
+}
 
 let dir: string;
 let runs = 0;
@@ -57,19 +68,19 @@ describe('history.csv round trip', () => {
         const all = batches.flat();
         const reopened = await openCsvHistoryStore({ file });
         try {
-          expect(await reopened.recent(all.length)).toEqual(all);
+          for (const [key, messages] of byRoom(all)) expect(await reopened.recent(key, all.length)).toEqual(messages);
         } finally {
           await reopened.close();
         }
         // Strict CSV: an independent parse reads the same fields back.
         const rows = parse(await fs.readFile(file), { relax_quotes: false, relax_column_count: false }) as string[][];
-        expect(rows).toEqual([[...HISTORY_HEADER], ...all.map((m) => [m.at, m.login, m.text])]);
+        expect(rows).toEqual([[...HISTORY_HEADER], ...all.map((m) => [m.at, roomKey(m.room), m.login, m.text])]);
       }),
       { numRuns: 60 },
     );
   });
 
-  it('finds the newest messages when reopening reads the file in small chunks', async () => {
+  it("finds each room's newest messages when reopening reads the file in small chunks", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(message, { minLength: 1, maxLength: 30 }),
@@ -83,7 +94,10 @@ describe('history.csv round trip', () => {
 
           const reopened = await openCsvHistoryStore({ file, keep, chunkBytes });
           try {
-            expect(await reopened.recent(keep)).toEqual(messages.slice(-keep));
+            for (const [key, mine] of byRoom(messages)) {
+              expect(await reopened.recent(key, keep)).toEqual(mine.slice(-keep));
+              expect(await reopened.recent(key.toUpperCase(), keep)).toEqual(mine.slice(-keep));
+            }
           } finally {
             await reopened.close();
           }

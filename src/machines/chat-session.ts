@@ -1,0 +1,241 @@
+/**
+ * The chat session: from the welcome to the goodbye. A plain line goes to the current room; a
+ * command line becomes the `command.*` event its row in the command table (commands.ts) makes,
+ * and each is a transition here — no second parse, no switch. The rooms answer as events
+ * (`room.joined`, `room.refused`, … from room.ts): a refusal is a message, shown as one line.
+ *
+ * States that wait for a room's answer (`entering`, `joiningRoom`, `recalling`) are not tagged
+ * `input`: lines typed meanwhile wait in the line pump, so answers keep the order of the lines.
+ */
+import { assign, raise } from 'xstate';
+import { DEFAULT_HISTORY_REQUEST, HELP_LINES, parseCommand } from './commands.js';
+import { type ConnectionContext, connectionSetup, MAX_ROOMS_PER_USER } from './connection-setup.js';
+import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, sanitizeChatText, text, type Topic } from './protocol.js';
+
+export const chatSessionState = connectionSetup.createStateConfig({
+  entry: [
+    assign({ rooms: [], currentRoom: LOBBY }),
+    { type: 'requestJoin', params: { room: LOBBY } },
+  ],
+  exit: 'leaveChat',
+  initial: 'entering',
+  on: {
+    'client.closed': {
+      target: 'closed',
+      actions: { type: 'log', params: { entry: 'session.left' } },
+    },
+    'server.kick': {
+      target: 'closed',
+      actions: [
+        { type: 'send', params: { lines: [text.kicked] } },
+        { type: 'log', params: { entry: 'session.kicked' } },
+      ],
+    },
+    'chat.private': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.line] }) } },
+    'room.closed': {
+      guard: { type: 'isInRoom', params: ({ event }) => ({ room: event.room }) },
+      actions: [
+        {
+          type: 'send',
+          params: ({ context, event }) => ({
+            lines: [text.roomClosed(event.room), ...(context.currentRoom === event.room ? [text.nowTalkingIn(LOBBY)] : [])],
+          }),
+        },
+        assign(({ context, event }) => withoutRoom(context, event.room)),
+      ],
+    },
+    'room.restarted': { actions: { type: 'send', params: ({ event }) => ({ lines: [text.roomRestarted(event.room)] }) } },
+    // One line per message refused, as each was typed.
+    'room.postFailed': { actions: { type: 'send', params: ({ event }) => ({ lines: Array<string>(event.count).fill(text.messageNotSaved) }) } },
+    'room.refused': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.reason] }) } },
+    'room.topicRefused': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.reason] }) } },
+  },
+  states: {
+    /** Waiting for #lobby to take us in: its answer carries the history replayed with the welcome. */
+    entering: {
+      on: {
+        'room.joined': {
+          target: 'idle',
+          actions: [
+            assign({ rooms: ({ event }) => [event.room] }),
+            {
+              type: 'send',
+              params: ({ context, event }) => ({
+                // Replay switched off (--history 0): no history section at all.
+                lines: welcomeLines(context.login!, context.registered, context.historyReplay > 0 ? event.recent : undefined),
+              }),
+            },
+            'releaseDeliveries',
+          ],
+        },
+        'room.refused': {
+          target: '#connection.closed',
+          actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'releaseDeliveries'],
+        },
+      },
+    },
+    idle: {
+      tags: ['input', 'chatLines'],
+      on: {
+        'client.chatLines': {
+          guard: 'areChatMessages',
+          actions: { type: 'post', params: ({ context, event }) => ({ room: context.currentRoom, texts: event.texts.map(sanitizeChatText) }) },
+        },
+        'client.line': [
+          {
+            // The common case first: one chat message per step of every sender is the hottest
+            // transition of the server (bench/, scenario 1).
+            guard: 'isChatMessage',
+            actions: { type: 'post', params: ({ context, event }) => ({ room: context.currentRoom, texts: [sanitizeChatText(event.text)] }) },
+          },
+          // The command's event, handled below in the same step.
+          { guard: 'isCommand', actions: raise(({ event }) => parseCommand(event.text)) },
+          // An empty line (or one of only controls and spaces) says nothing.
+        ],
+        'command.quit': {
+          target: '#connection.closed',
+          actions: [
+            { type: 'send', params: { lines: [text.bye] } },
+            { type: 'log', params: { entry: 'session.left' } },
+          ],
+        },
+        'command.help': { actions: { type: 'send', params: { lines: HELP_LINES } } },
+        'command.usage': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.usage] }) } },
+        'command.unknown': { actions: { type: 'send', params: ({ event }) => ({ lines: [text.unknownCommand(event.command)] }) } },
+        'command.who': { actions: 'listOnline' },
+        'command.rooms': { actions: 'listRooms' },
+        'command.names': { actions: { type: 'listNames', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) } },
+        'command.msg': { actions: { type: 'sendPrivate', params: ({ event }) => ({ to: event.to, text: event.text }) } },
+        'command.me': {
+          actions: { type: 'post', params: ({ context, event }) => ({ room: context.currentRoom, texts: [actionMessageText(event.text)] }) },
+        },
+        'command.join': [
+          {
+            guard: { type: 'isInRoom', params: ({ event }) => ({ room: event.room }) },
+            actions: [
+              assign({ currentRoom: ({ event }) => event.room }),
+              { type: 'send', params: ({ event }) => ({ lines: [text.nowTalkingIn(event.room)] }) },
+            ],
+          },
+          {
+            guard: 'isInTooManyRooms',
+            actions: { type: 'send', params: { lines: [text.tooManyRooms(MAX_ROOMS_PER_USER)] } },
+          },
+          {
+            target: 'joiningRoom',
+            actions: { type: 'requestJoin', params: ({ event }) => ({ room: event.room }) },
+          },
+        ],
+        'command.part': [
+          {
+            guard: { type: 'isLobby', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) },
+            actions: { type: 'send', params: { lines: [text.cannotLeaveLobby] } },
+          },
+          {
+            guard: { type: 'isInRoom', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) },
+            actions: [
+              { type: 'leaveRoom', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) },
+              {
+                type: 'send',
+                params: ({ context, event }) => {
+                  const room = event.room ?? context.currentRoom;
+                  return { lines: [text.leftRoom(room, withoutRoom(context, room).currentRoom!)] };
+                },
+              },
+              assign(({ context, event }) => withoutRoom(context, event.room ?? context.currentRoom)),
+            ],
+          },
+          {
+            actions: { type: 'send', params: ({ context, event }) => ({ lines: [text.notInRoom(event.room ?? context.currentRoom)] }) },
+          },
+        ],
+        'command.topic': [
+          {
+            guard: { type: 'isTopicQuestion', params: ({ event }) => ({ text: event.text }) },
+            actions: { type: 'showTopic', params: ({ context }) => ({ room: context.currentRoom }) },
+          },
+          {
+            actions: { type: 'setTopic', params: ({ context, event }) => ({ room: context.currentRoom, text: event.text ?? '' }) },
+          },
+        ],
+        'command.history': {
+          target: 'recalling',
+          actions: {
+            type: 'recall',
+            params: ({ context, event }) => ({ room: context.currentRoom, limit: event.limit ?? historyRequestDefault(context) }),
+          },
+        },
+      },
+    },
+    /** `/join` of a room we are not in: its answer (the replay, the topic) comes before anything typed next. */
+    joiningRoom: {
+      on: {
+        'room.joined': {
+          target: 'idle',
+          actions: [
+            assign({ rooms: ({ context, event }) => [...context.rooms, event.room], currentRoom: ({ event }) => event.room }),
+            {
+              type: 'send',
+              params: ({ context, event }) => ({
+                lines: joinedRoomLines(event.room, event.members, event.topic, context.historyReplay > 0 ? event.recent : undefined),
+              }),
+            },
+            'releaseDeliveries',
+          ],
+        },
+        'room.refused': {
+          target: 'idle',
+          actions: [{ type: 'send', params: ({ event }) => ({ lines: [event.reason] }) }, 'releaseDeliveries'],
+        },
+      },
+    },
+    /** `/history [n]`: the room answers once this user's own messages to it are delivered. */
+    recalling: {
+      on: {
+        'room.recalled': {
+          target: 'idle',
+          actions: { type: 'send', params: ({ event }) => ({ lines: historyLines(event.messages) }) },
+        },
+        // The room crashed before answering; it is back (and says so), the question is lost.
+        'room.restarted': {
+          target: 'idle',
+          actions: { type: 'send', params: ({ event }) => ({ lines: [text.roomRestarted(event.room), text.historyUnavailable] }) },
+        },
+      },
+    },
+  },
+});
+
+/** After leaving `room` (a /part, a close): talking in #lobby if that was the current room. */
+function withoutRoom(context: ConnectionContext, room: string): Partial<ConnectionContext> {
+  return {
+    rooms: context.rooms.filter((r) => r !== room),
+    currentRoom: context.currentRoom === room ? LOBBY : context.currentRoom,
+  };
+}
+
+/** The welcome, then the replayed history (none when replay is off). */
+export function welcomeLines(login: string, registered: boolean, recent: readonly ChatMessage[] | undefined): string[] {
+  const welcome = registered ? text.welcomeNew(login) : text.welcomeBack(login);
+  return recent ? [welcome, ...historyLines(recent)] : [welcome];
+}
+
+/** The answer to a /join: where you are, the topic if there is one, the room's history. */
+export function joinedRoomLines(room: string, members: number, topic: Topic | undefined, recent: readonly ChatMessage[] | undefined): string[] {
+  return [
+    text.joinedRoom(room, members),
+    ...(topic ? [text.topicIs(room, topic.text, topic.by)] : []),
+    ...(recent ? historyLines(recent) : []),
+  ];
+}
+
+/** `/history` without a number shows as many messages as the login replay — or 20 if that is off. */
+function historyRequestDefault(context: ConnectionContext): number {
+  return context.historyReplay > 0 ? context.historyReplay : DEFAULT_HISTORY_REQUEST;
+}
+
+/** History messages between a header and a footer, or a line saying there are none. */
+export function historyLines(messages: readonly ChatMessage[]): string[] {
+  if (messages.length === 0) return [text.noHistory];
+  return [text.historyHeader(messages.length), ...messages.map(formatHistoryLine), text.historyFooter];
+}

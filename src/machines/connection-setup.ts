@@ -1,0 +1,187 @@
+/**
+ * What the connection machine is made of: its context, events, and every named action, guard
+ * and invoked service, with inert defaults. The states live beside it — signing in in
+ * sign-in.ts, chatting in chat-session.ts, assembled in connection.ts — all built from this one
+ * `setup()`, so that each file is about one part of the protocol and they still form one machine.
+ *
+ * Pure: the real effects (socket writes, the user store, the rooms) are supplied by
+ * src/actors/connection-actor.ts through `.provide()`.
+ */
+import { fromCallback, fromPromise, setup } from 'xstate';
+import { type CommandEvent, isChatMessageLine, isCommandLine } from './commands.js';
+import { LOBBY, loginNameProblem } from './protocol.js';
+import type { RoomReply } from './room.js';
+
+/** The most rooms one user may be in at once (#lobby included). */
+export const MAX_ROOMS_PER_USER = 20;
+
+export interface ConnectionInput {
+  connectionId: string;
+  remoteAddress: string;
+  loginTimeoutMs: number;
+  minPasswordLength: number;
+  maxPasswordAttempts: number;
+  historyReplay: number;
+  maxLineBytes: number;
+  /** The rate limit's pace (lines a second), for the notices; 0: no limit. */
+  ratePerSecond: number;
+  /** A client over the rate for longer than this is disconnected (IRC's "Excess Flood"). */
+  maxFloodMs: number;
+}
+
+export interface ConnectionContext extends ConnectionInput {
+  /** The login being signed in or registered; set once the name is valid. */
+  login: string | undefined;
+  wrongPasswords: number;
+  /** The first password typed while registering, until it is repeated. Never leaves the machine. */
+  pendingPassword: string | undefined;
+  /** Set when this connection registered the login (the welcome says so). */
+  registered: boolean;
+  /** The rooms this user is in, by room key, in the order joined (#lobby first once chatting). */
+  rooms: readonly string[];
+  /** Where plain lines go. */
+  currentRoom: string;
+  /** When this client's lines first had to wait for the rate limit, since it last slowed down. */
+  floodingSince: number | undefined;
+}
+
+export type ConnectionEvent =
+  | { type: 'client.line'; text: string }
+  /**
+   * Several chat messages that arrived together (one TCP read), fed as one event where the state
+   * is tagged `chatLines`: a step per line was the biggest per-message cost of a busy room
+   * (bench/, scenario 1, ~88 lines per read). Only lines `isChatMessageLine` accepts, in order.
+   */
+  | { type: 'client.chatLines'; texts: string[] }
+  | { type: 'client.lineTooLong'; bytes: number }
+  | { type: 'client.closed' }
+  /** From the line pump: a line had to wait for the rate limit (the socket is not read meanwhile). */
+  | { type: 'client.throttled'; at: number }
+  /** From the line pump: a line passed with the rate's bucket full again — the client slowed down. */
+  | { type: 'client.paced' }
+  /** From the client's link: output sent earlier is still unread beyond the bound. */
+  | { type: 'client.slowConsumer'; unreadBytes: number }
+  /** From the invoked `loginTimer`: the client took longer than `loginTimeoutMs` to sign in. */
+  | { type: 'timer.loginExpired' }
+  | { type: 'server.kick' }
+  | { type: 'server.shutdown' }
+  /** A private message for this user, released by the history writer behind the sender's earlier posts. */
+  | { type: 'chat.private'; line: string }
+  | CommandEvent
+  | RoomReply;
+
+export interface LoginCheck {
+  /** The login as registered (its spelling wins over what was typed), if it is registered. */
+  registeredAs: string | undefined;
+  online: boolean;
+}
+
+/** Signing in claims the login among those online; the rooms come after. */
+export type JoinResult = { status: 'joined' } | { status: 'alreadyOnline' };
+
+export type RegistrationOutcome = 'registered' | 'taken';
+
+/** What the connection reports to the server log. Never carries a password. */
+export type ConnectionLogEntry =
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'login.locked'
+  | 'login.refusedOnline'
+  | 'login.timedOut'
+  | 'registration.succeeded'
+  | 'registration.raced'
+  | 'registration.failed'
+  | 'session.left'
+  | 'session.kicked';
+
+export const connectionSetup = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionInput,
+  },
+  actors: {
+    /**
+     * Sends `timer.loginExpired` after `ms` (the real timer comes from the actor layer). Not an
+     * `after` delay: xstate keeps delayed events in a table shared by every actor of a system
+     * and scans all of it whenever any actor stops; all of a server's connections share one
+     * system (src/actors/connection-system.ts): with 10,000 actors waiting on an `after`, ending
+     * one more — each sign-in ends four — took 1.2 ms instead of 0.07 ms (0.03 ms with this timer).
+     */
+    loginTimer: fromCallback<{ type: 'timer.loginExpired' }, { ms: number }>(() => {}),
+    checkLogin: fromPromise<LoginCheck, { login: string }>(async () => ({
+      registeredAs: undefined,
+      online: false,
+    })),
+    verifyPassword: fromPromise<boolean, { login: string; password: string }>(async () => false),
+    registerUser: fromPromise<
+      RegistrationOutcome,
+      { login: string; password: string; remoteAddress: string }
+    >(async () => 'registered'),
+    /** Claims the login among those online (none can sign in twice). */
+    joinChat: fromPromise<JoinResult, { login: string }>(async () => ({ status: 'joined' })),
+  },
+  actions: {
+    /** Writes lines to the client. */
+    send: (_, _params: { lines: readonly string[] }) => {},
+    /** Ends the connection once everything sent so far is flushed. */
+    closeConnection: () => {},
+    /**
+     * Asks the supervisor for a room (it spawns the room's actor if there is none); the room
+     * answers `room.joined` or `room.refused`. Live lines are held until the answer is shown.
+     */
+    requestJoin: (_, _params: { room: string }) => {},
+    /** Shows the room's lines again (held while a join was answered). */
+    releaseDeliveries: () => {},
+    /** Chat messages from this user, in order, for the room to store and then deliver. */
+    post: (_, _params: { room: string; texts: readonly string[] }) => {},
+    leaveRoom: (_, _params: { room: string }) => {},
+    setTopic: (_, _params: { room: string; text: string }) => {},
+    showTopic: (_, _params: { room: string }) => {},
+    recall: (_, _params: { room: string; limit: number }) => {},
+    sendPrivate: (_, _params: { to: string; text: string }) => {},
+    listOnline: () => {},
+    listRooms: () => {},
+    listNames: (_, _params: { room: string }) => {},
+    /** Leaves every room and the online list: the others get leave notices. */
+    leaveChat: () => {},
+    /** An invoked service failed: the actor logs the error (the client only hears "internal error"). */
+    reportFailure: () => {},
+    /** Logs why a flooder was disconnected. */
+    reportFlood: () => {},
+    /** Logs a slow consumer's disconnection. */
+    reportSlowConsumer: (_, _params: { unreadBytes: number }) => {},
+    /** Ends the connection at once, dropping unsent output (a client that does not read gets no more). */
+    abortConnection: () => {},
+    log: (_, _params: { entry: ConnectionLogEntry }) => {},
+  },
+  guards: {
+    isValidLoginName: ({ event }) =>
+      event.type === 'client.line' && loginNameProblem(event.text.trim()) === undefined,
+    isPasswordLongEnough: ({ context, event }) =>
+      event.type === 'client.line' && [...event.text].length >= context.minPasswordLength,
+    isRepeatedPassword: ({ context, event }) =>
+      event.type === 'client.line' && event.text === context.pendingPassword,
+    isLastAttempt: ({ context }) => context.wrongPasswords + 1 >= context.maxPasswordAttempts,
+    // Guards on invoked services' answers take the answer as a parameter (typed at the call site);
+    // named rather than inline so that the generated diagrams (docs/machines.md) can say which is which.
+    isOnline: (_, params: { check: LoginCheck }) => params.check.online,
+    isRegistered: (_, params: { check: LoginCheck }) => params.check.registeredAs !== undefined,
+    isPasswordCorrect: (_, params: { verified: boolean }) => params.verified,
+    isRegistrationSaved: (_, params: { outcome: RegistrationOutcome }) => params.outcome === 'registered',
+    hasJoined: (_, params: { result: JoinResult }) => params.result.status === 'joined',
+    isChatMessage: ({ event }) => event.type === 'client.line' && isChatMessageLine(event.text),
+    // The line pump only batches chat messages; checked again here, since a command must never be broadcast.
+    areChatMessages: ({ event }) => event.type === 'client.chatLines' && event.texts.every(isChatMessageLine),
+    isCommand: ({ event }) => event.type === 'client.line' && isCommandLine(event.text),
+    isInRoom: ({ context }, params: { room: string }) => context.rooms.includes(params.room),
+    isInTooManyRooms: ({ context }) => context.rooms.length >= MAX_ROOMS_PER_USER,
+    isLobby: (_, params: { room: string }) => params.room === LOBBY,
+    /** The first wait of a flood (the client is told once per flood). */
+    isFloodStart: ({ context }) => context.floodingSince === undefined,
+    isFloodingTooLong: ({ context }, params: { at: number }) =>
+      context.floodingSince !== undefined && params.at - context.floodingSince > context.maxFloodMs,
+    /** `/topic` with no text asks; with text it sets. */
+    isTopicQuestion: (_, params: { text: string | undefined }) => params.text === undefined,
+  },
+});

@@ -1,0 +1,244 @@
+/**
+ * Signing in: the login prompt, the password (or a registration: a new password, repeated), the
+ * login timeout — until the login is claimed among those online and the chat session begins
+ * (chat-session.ts). States tagged `input` wait for a line from the client; `secret` ones must
+ * never show what is typed (the terminal client hides it, the inspector redacts it).
+ */
+import { assign } from 'xstate';
+import { connectionSetup } from './connection-setup.js';
+import { loginNameProblem, text } from './protocol.js';
+
+export const signInState = connectionSetup.createStateConfig({
+  initial: 'awaitingLogin',
+  entry: { type: 'send', params: { lines: [text.greeting] } },
+  invoke: { id: 'loginTimer', src: 'loginTimer', input: ({ context }) => ({ ms: context.loginTimeoutMs }) },
+  on: {
+    'timer.loginExpired': {
+      target: 'closed',
+      actions: [
+        { type: 'send', params: { lines: [text.loginTimeout] } },
+        { type: 'log', params: { entry: 'login.timedOut' } },
+      ],
+    },
+  },
+  states: {
+    awaitingLogin: {
+      tags: ['input'],
+      entry: [
+        assign({ login: undefined, wrongPasswords: 0, pendingPassword: undefined, registered: false }),
+        { type: 'send', params: { lines: [text.loginPrompt] } },
+      ],
+      on: {
+        // The notice, then the prompt again: a client waits on a prompt line (and the terminal
+        // client hides the next line only after a password prompt).
+        'client.lineTooLong': {
+          actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.loginPrompt] }) },
+        },
+        'client.line': [
+          {
+            guard: 'isValidLoginName',
+            target: 'checkingLogin',
+            actions: assign({ login: ({ event }) => event.text.trim() }),
+          },
+          {
+            target: 'awaitingLogin',
+            reenter: true,
+            actions: {
+              type: 'send',
+              params: ({ event }) => ({ lines: [loginNameProblem(event.text.trim()) ?? ''] }),
+            },
+          },
+        ],
+      },
+    },
+    checkingLogin: {
+      invoke: {
+        id: 'checkLogin',
+        src: 'checkLogin',
+        input: ({ context }) => ({ login: context.login! }),
+        onDone: [
+          {
+            guard: { type: 'isOnline', params: ({ event }) => ({ check: event.output }) },
+            target: 'awaitingLogin',
+            actions: [
+              {
+                type: 'send',
+                params: ({ context, event }) => ({
+                  lines: [text.alreadyOnline(event.output.registeredAs ?? context.login!)],
+                }),
+              },
+              { type: 'log', params: { entry: 'login.refusedOnline' } },
+            ],
+          },
+          {
+            guard: { type: 'isRegistered', params: ({ event }) => ({ check: event.output }) },
+            target: 'awaitingPassword',
+            actions: assign({ login: ({ event }) => event.output.registeredAs }),
+          },
+          { target: 'registering' },
+        ],
+        onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+      },
+    },
+    awaitingPassword: {
+      tags: ['input', 'secret'],
+      entry: { type: 'send', params: { lines: [text.passwordPrompt] } },
+      on: {
+        'client.lineTooLong': {
+          actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.passwordPrompt] }) },
+        },
+        'client.line': 'verifyingPassword',
+      },
+    },
+    verifyingPassword: {
+      invoke: {
+        id: 'verifyPassword',
+        src: 'verifyPassword',
+        input: ({ context, event }) => ({
+          login: context.login!,
+          password: event.type === 'client.line' ? event.text : '',
+        }),
+        onDone: [
+          { guard: { type: 'isPasswordCorrect', params: ({ event }) => ({ verified: event.output }) }, target: 'joining' },
+          {
+            guard: 'isLastAttempt',
+            target: '#connection.closed',
+            actions: [
+              { type: 'send', params: { lines: [text.tooManyWrongPasswords] } },
+              { type: 'log', params: { entry: 'login.locked' } },
+            ],
+          },
+          {
+            target: 'awaitingPassword',
+            actions: [
+              assign({ wrongPasswords: ({ context }) => context.wrongPasswords + 1 }),
+              {
+                type: 'send',
+                params: ({ context }) => ({
+                  lines: [text.wrongPassword(context.maxPasswordAttempts - context.wrongPasswords)],
+                }),
+              },
+              { type: 'log', params: { entry: 'login.failed' } },
+            ],
+          },
+        ],
+        onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+      },
+    },
+    registering: {
+      initial: 'choosingPassword',
+      exit: assign({ pendingPassword: undefined }),
+      states: {
+        choosingPassword: {
+          tags: ['input', 'secret'],
+          entry: {
+            type: 'send',
+            params: ({ context }) => ({ lines: [text.newPasswordPrompt(context.minPasswordLength)] }),
+          },
+          on: {
+            'client.lineTooLong': {
+              actions: {
+                type: 'send',
+                params: ({ context }) => ({
+                  lines: [text.lineTooLong(context.maxLineBytes), text.newPasswordPrompt(context.minPasswordLength)],
+                }),
+              },
+            },
+            'client.line': [
+              {
+                guard: 'isPasswordLongEnough',
+                target: 'repeatingPassword',
+                actions: assign({ pendingPassword: ({ event }) => event.text }),
+              },
+              {
+                target: 'choosingPassword',
+                reenter: true,
+                actions: {
+                  type: 'send',
+                  params: ({ context }) => ({ lines: [text.passwordTooShort(context.minPasswordLength)] }),
+                },
+              },
+            ],
+          },
+        },
+        repeatingPassword: {
+          tags: ['input', 'secret'],
+          entry: { type: 'send', params: { lines: [text.repeatPrompt] } },
+          on: {
+            'client.lineTooLong': {
+              actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.repeatPrompt] }) },
+            },
+            'client.line': [
+              { guard: 'isRepeatedPassword', target: 'saving' },
+              {
+                target: 'choosingPassword',
+                actions: [
+                  assign({ pendingPassword: undefined }),
+                  { type: 'send', params: { lines: [text.passwordsDiffer] } },
+                ],
+              },
+            ],
+          },
+        },
+        saving: {
+          invoke: {
+            id: 'registerUser',
+            src: 'registerUser',
+            input: ({ context }) => ({
+              login: context.login!,
+              password: context.pendingPassword!,
+              remoteAddress: context.remoteAddress,
+            }),
+            onDone: [
+              {
+                guard: { type: 'isRegistrationSaved', params: ({ event }) => ({ outcome: event.output }) },
+                target: '#connection.authenticating.joining',
+                actions: [
+                  assign({ registered: true }),
+                  { type: 'log', params: { entry: 'registration.succeeded' } },
+                ],
+              },
+              {
+                target: '#connection.authenticating.awaitingLogin',
+                actions: [
+                  { type: 'send', params: ({ context }) => ({ lines: [text.loginTaken(context.login!)] }) },
+                  { type: 'log', params: { entry: 'registration.raced' } },
+                ],
+              },
+            ],
+            onError: {
+              target: '#connection.authenticating.awaitingLogin',
+              actions: [
+                { type: 'send', params: { lines: [text.registrationFailed] } },
+                { type: 'log', params: { entry: 'registration.failed' } },
+                'reportFailure',
+              ],
+            },
+          },
+        },
+      },
+    },
+    joining: {
+      invoke: {
+        id: 'joinChat',
+        src: 'joinChat',
+        input: ({ context }) => ({ login: context.login! }),
+        onDone: [
+          {
+            guard: { type: 'hasJoined', params: ({ event }) => ({ result: event.output }) },
+            target: '#connection.chatting',
+            actions: { type: 'log', params: { entry: 'login.succeeded' } },
+          },
+          {
+            target: 'awaitingLogin',
+            actions: [
+              { type: 'send', params: ({ context }) => ({ lines: [text.alreadyOnline(context.login!)] }) },
+              { type: 'log', params: { entry: 'login.refusedOnline' } },
+            ],
+          },
+        ],
+        onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+      },
+    },
+  },
+});

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CHAT_COMMANDS,
+  type CommandEvent,
+  HELP_LINES,
+  isChatMessageLine,
+  isCommandLine,
+  parseCommand,
+  usageFor,
+} from '../../src/machines/commands.js';
+
+describe('parseCommand: the event each typed command becomes', () => {
+  it.each<[string, CommandEvent]>([
+    ['/who', { type: 'command.who' }],
+    ['/Who  ', { type: 'command.who' }],
+    ['/quit', { type: 'command.quit' }],
+    ['/exit', { type: 'command.quit' }],
+    ['/help', { type: 'command.help' }],
+    ['/?', { type: 'command.help' }],
+    ['/history', { type: 'command.history', limit: undefined }],
+    ['/history 5', { type: 'command.history', limit: 5 }],
+    ['/history   7  ', { type: 'command.history', limit: 7 }],
+    ['/history 1', { type: 'command.history', limit: 1 }],
+    ['/history 100', { type: 'command.history', limit: 100 }],
+    ['/history 0', { type: 'command.usage', usage: usageFor('/history') }],
+    ['/history 101', { type: 'command.usage', usage: usageFor('/history') }],
+    ['/history -3', { type: 'command.usage', usage: usageFor('/history') }],
+    ['/history 2.5', { type: 'command.usage', usage: usageFor('/history') }],
+    ['/history abc', { type: 'command.usage', usage: usageFor('/history') }],
+    ['/history 5 6', { type: 'command.usage', usage: usageFor('/history') }],
+    ['/msg bob hi there', { type: 'command.msg', to: 'bob', text: 'hi there' }],
+    ['/MSG bob \u001b[5mhi', { type: 'command.msg', to: 'bob', text: '[5mhi' }],
+    ['/msg bob', { type: 'command.usage', usage: usageFor('/msg') }],
+    ['/msg bob \u001b', { type: 'command.usage', usage: usageFor('/msg') }],
+    ['/msg', { type: 'command.usage', usage: usageFor('/msg') }],
+    ['/join #dev', { type: 'command.join', room: '#dev' }],
+    ['/JOIN   #Dev-Ops_2 ', { type: 'command.join', room: '#dev-ops_2' }],
+    ['/join', { type: 'command.usage', usage: usageFor('/join') }],
+    ['/join dev', { type: 'command.usage', usage: usageFor('/join') }],
+    ['/join #dev #ops', { type: 'command.usage', usage: usageFor('/join') }],
+    ['/join #dév', { type: 'command.usage', usage: usageFor('/join') }],
+    [`/join #${'x'.repeat(33)}`, { type: 'command.usage', usage: usageFor('/join') }],
+    ['/part', { type: 'command.part', room: undefined }],
+    ['/part #Dev', { type: 'command.part', room: '#dev' }],
+    ['/part dev', { type: 'command.usage', usage: usageFor('/part') }],
+    ['/rooms', { type: 'command.rooms' }],
+    ['/rooms extra', { type: 'command.usage', usage: usageFor('/rooms') }],
+    ['/names', { type: 'command.names', room: undefined }],
+    ['/names #DEV', { type: 'command.names', room: '#dev' }],
+    ['/topic', { type: 'command.topic', text: undefined }],
+    ['/topic   ', { type: 'command.topic', text: undefined }],
+    ['/topic cats \u001b[2J and  dogs', { type: 'command.topic', text: 'cats [2J and  dogs' }],
+    ['/me waves', { type: 'command.me', text: 'waves' }],
+    ['/me', { type: 'command.usage', usage: usageFor('/me') }],
+    ['/me \u0007', { type: 'command.usage', usage: usageFor('/me') }],
+    ['/nope', { type: 'command.unknown', command: '/nope' }],
+    ['/NOPE with args', { type: 'command.unknown', command: '/NOPE' }],
+    ['/', { type: 'command.unknown', command: '/' }],
+    [`/${'x'.repeat(100)}`, { type: 'command.unknown', command: `/${'x'.repeat(39)}` }],
+    ['  /who', { type: 'command.who' }],
+    [' /msg bob psst', { type: 'command.msg', to: 'bob', text: 'psst' }],
+  ])('reads %j as %j', (line, expected) => {
+    expect(parseCommand(line)).toEqual(expected);
+  });
+});
+
+describe('the command table', () => {
+  it('names every command once (aliases included)', () => {
+    const names = CHAT_COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
+
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('gives each command a usage line that names it', () => {
+    for (const command of CHAT_COMMANDS) expect(usageFor(command.name)).toMatch(new RegExp(`^Usage: ${command.name}\\b`));
+  });
+
+  it('says what a room name is in the usage of each command that takes one', () => {
+    expect(usageFor('/join')).toContain('"#" then 1 to 32 letters, digits, "-" or "_"');
+    expect(usageFor('/part')).toContain('"#" then 1 to 32');
+  });
+
+  it('lists every command in /help, its description in one column', () => {
+    const rows = HELP_LINES.slice(1, -1);
+
+    expect(rows).toHaveLength(CHAT_COMMANDS.length);
+    CHAT_COMMANDS.forEach((command, i) => {
+      expect(rows[i]).toMatch(new RegExp(`^  ${command.name.replace('?', '\\?')}\\b`));
+      expect(rows[i]!.indexOf(command.help)).toBe(rows[0]!.indexOf(CHAT_COMMANDS[0]!.help));
+    });
+  });
+});
+
+describe('command or chat message', () => {
+  it.each([['/who', true], ['  /msg bob hi', true], ['hello', false], ['', false], ['a /who', false]])('%j is a command: %s', (line, expected) => {
+    expect(isCommandLine(line)).toBe(expected);
+  });
+
+  it.each([['hello', true], ['  hi  ', true], ['/who', false], [' /quit', false], ['   ', false], ['\u001b\u0007', false]])(
+    '%j is a chat message: %s',
+    (line, expected) => {
+      expect(isChatMessageLine(line)).toBe(expected);
+    },
+  );
+});
