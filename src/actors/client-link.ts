@@ -7,7 +7,7 @@
  * syscall per message. (Corking the socket instead costs a stream write — an object, a callback,
  * a writev slot — per message: at 1,000 clients that was 3–4× the CPU per delivery; see bench/.)
  */
-import type { Socket } from 'node:net';
+import type { Transport } from '../io/transport.js';
 
 export const LINE_END = '\r\n';
 
@@ -69,7 +69,7 @@ export class ClientLink {
 
   constructor(
     readonly connectionId: string,
-    readonly socket: Socket,
+    readonly socket: Transport,
     readonly remoteAddress: string,
     private readonly maxSendBufferBytes: number,
     /** Told once, with the bytes left unread; the link writes nothing more after it. */

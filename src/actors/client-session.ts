@@ -1,11 +1,11 @@
 /**
- * Runs the client machine against real I/O: a `node:net` socket, the user's terminal (or piped
+ * Runs the client machine against real I/O: a TCP or TLS connection (src/io/tcp-transport.ts), the user's terminal (or piped
  * stdin), and timers (xstate's own clock runs the `after` delays: retry backoff, quit timeout).
  *
  * The machine decides; this file only moves bytes and turns Node callbacks into machine events:
  *
- *   net.Socket  'connect' → socket.connected     'data' → server.line (one per "\n", "\r" stripped)
- *   (TLS: 'secureConnect' — the handshake done and the certificate verified — is the connect)
+ *   connection  'established' → socket.connected     'data' → server.line (one per "\n", "\r" stripped)
+ *   (TLS: established once the handshake is done and the certificate verified)
  *               'close'   → socket.failed {code} (never connected) | socket.closed {code?}
  *   readline    'line'    → user.line     'close' → user.eof (piped) | user.interrupt (terminal)
  *               'SIGINT'  → user.interrupt (Ctrl-C at a terminal in raw mode)
@@ -18,11 +18,10 @@
  * documented 'history' event.
  */
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import readline from 'node:readline';
-import tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { createActor } from 'xstate';
+import { type ClientTransport, connectTcp } from '../io/tcp-transport.js';
 import { stripTerminalControls } from '../machines/protocol.js';
 import {
   clientMachine,
@@ -70,7 +69,7 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
   const interactive = options.terminal ?? Boolean(options.input.isTTY && options.output.isTTY);
 
   let finished = false;
-  let socket: net.Socket | null = null;
+  let socket: ClientTransport | null = null;
 
   const send = (event: ClientEvent): void => {
     if (!finished) actor.send(event);
@@ -86,28 +85,17 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
   function openSocket(host: string, port: number): void {
     dropSocket();
     const secure = options.tls;
-    const s = secure
-      ? tls.connect({
-          host,
-          port,
-          // SNI takes a host name only; an IP address is still checked against the certificate.
-          servername: net.isIP(host) ? undefined : host,
-          rejectUnauthorized: secure.verify,
-          ...(secure.verify && secure.ca ? { ca: [...tls.rootCertificates, secure.ca.toString('utf8')] } : {}),
-        })
-      : net.connect({ host, port });
+    const s = connectTcp({ host, port, tls: secure });
     socket = s;
     let established = false;
     let errorCode: string | undefined;
     let partial = '';
     const current = () => socket === s && !finished;
 
-    s.setEncoding('utf8'); // decodes multi-byte characters split across chunks
-    s.setNoDelay(true);
     s.setTimeout(connectTimeoutMs, () => {
       if (!established) s.destroy(withCode(new Error(`connect to ${host}:${port} timed out`), 'ETIMEDOUT'));
     });
-    s.on(secure ? 'secureConnect' : 'connect', () => {
+    s.on('established', () => {
       established = true;
       s.setTimeout(0);
       if (current()) send({ type: 'socket.connected' });

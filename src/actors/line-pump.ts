@@ -14,7 +14,7 @@
  * `client.paced` when the client slowed down again; the connection machine tells the client once
  * per flood and ends a session that stays over the rate too long (IRC's "Excess Flood").
  */
-import type { Socket } from 'node:net';
+import type { Transport } from '../io/transport.js';
 import type { Actor, AnyStateMachine } from 'xstate';
 import { systemTimers, type Timer, type Timers } from '../io/clock.js';
 import { type FramedLine, LineFramer } from '../io/line-framer.js';
@@ -70,7 +70,7 @@ function ignoreSocketError(): void {}
  * (`next`, `complete`, `error`), subscribed by `pumpLines` or fed by its caller.
  */
 export class LinePump {
-  private readonly socket: Socket;
+  private readonly socket: Transport;
   private readonly queue: FramedLine[] = [];
   private queuedChars = 0;
   private bucket: TokenBucket | undefined;

@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Socket } from 'node:net';
+import type { Transport } from '../io/transport.js';
 import type { ConnectionEvent } from '../machines/connection.js';
 import type { Readable, Writable } from 'node:stream';
 import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
@@ -189,7 +189,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   };
   const echoDeps = { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor };
 
-  const serve = (socket: Socket, connectionId: string) => {
+  const serve = (socket: Transport, connectionId: string) => {
     const link = new ClientLink(connectionId, socket, socket.remoteAddress ?? 'unknown', config.maxSendBufferBytes, onSlowConsumer);
     const handle = chatDeps ? startConnectionActor(link, chatDeps) : startEchoActor(link, echoDeps);
     if (handle.actor.getSnapshot().status === 'active') connections.set(connectionId, handle);

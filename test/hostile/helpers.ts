@@ -3,6 +3,7 @@
  * is the server still up, do the bystanders still chat (and how fast), is the memory bounded,
  * and is everything that was stored before the attack still there?
  */
+import type { Socket } from 'node:net';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -110,7 +111,7 @@ export async function snapshotDir(dir: string): Promise<Record<string, string>> 
 /** The server's end of a test client's connection (matched by port), while it is live. */
 export function serverSide(t: TestServer, client: TestClient) {
   for (const connection of t.server.connections.values()) {
-    if (connection.link.socket.remotePort === client.socket.localPort) return connection;
+    if ((connection.link.socket as Socket).remotePort === client.socket.localPort) return connection;
   }
   return undefined;
 }

@@ -5,6 +5,7 @@
  * (A small timeout here; the default is 60 s.) The server runs on a manual clock: the tests
  * check the connection 1 ms before the timeout and at it, instead of measuring how long it took.
  */
+import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { text } from '../../src/machines/protocol.js';
@@ -49,7 +50,7 @@ describe('a client that holds a sign-in open', () => {
 
     // A byte every 100 ms, each read by the server, up to 1 ms before the timeout…
     for (let elapsed = 0; elapsed < TIMEOUT_MS; elapsed += 100) {
-      const read = once(side.link.socket, 'data');
+      const read = once(side.link.socket as Socket, 'data');
       slow.write('x');
       await read;
       clock.advance(elapsed + 100 < TIMEOUT_MS ? 100 : 99);

@@ -4,6 +4,7 @@
  * stays up, that two bystanders still chat, that memory stays bounded, and that nothing stored
  * before the attack is lost (`expectUnharmed`).
  */
+import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
@@ -36,7 +37,7 @@ describe('lines over the limit', () => {
 
     await writeLongLine(carol, 16 * MiB);
     // The whole line has been read by the server (not just sent): only now does memory tell.
-    await eventually(() => (serverSide(t, carol)?.link.socket.bytesRead ?? 0) >= 16 * MiB, 'the server to read 16 MiB');
+    await eventually(() => ((serverSide(t, carol)?.link.socket as Socket | undefined)?.bytesRead ?? 0) >= 16 * MiB, 'the server to read 16 MiB');
     const grown = liveBytes() - before;
     carol.write('\n');
 
@@ -166,7 +167,7 @@ describe('10,000 lines in one packet', () => {
     await expectUnharmed(t, b);
     expect(delivered()).toBe(37);
     // The rest waits in TCP buffers, not in the server: it reads the socket only at the rate.
-    expect(side.link.socket.bytesRead).toBeLessThan(total / 2);
+    expect((side.link.socket as Socket).bytesRead).toBeLessThan(total / 2);
     // One line per 50 ms of the clock.
     clock.advance(500);
     await b.bob.expect(/ carol: flood, .* 46$/);

@@ -2,6 +2,7 @@
  * The chat protocol over real TCP: signing in, registering, chatting, the slash commands.
  * Each test starts its own server on 127.0.0.1 port 0 with a temp data dir.
  */
+import type { Socket } from 'node:net';
 import { HELP_LINES, usageFor } from '../../src/machines/commands.js';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
@@ -107,7 +108,7 @@ describe('signing in', () => {
     // The check waits for the throttle's first delay, 1 s on the server's clock: not a ms less.
     await clock.whenPending(1000);
     clock.advance(999);
-    const side = [...t.server.connections.values()].find((c) => c.link.socket.remotePort === client.socket.localPort)!;
+    const side = [...t.server.connections.values()].find((c) => (c.link.socket as Socket).remotePort === client.socket.localPort)!;
     expect(side.actor.getSnapshot().matches({ authenticating: 'verifyingPassword' }), 'checked before the delay').toBe(true);
     clock.advance(1);
     expect(await client.expect(/welcome/i)).toBe(text.welcomeBack('alice'));
