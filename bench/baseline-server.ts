@@ -4,6 +4,13 @@
  * bound, per-turn batched writes — and nothing else: no auth (a client's first line is its name),
  * no history, no log, no actors.
  *
+ * Rooms, as naively as the one room: everyone starts in #lobby; `/join #name` (created if new)
+ * answers with statechat's own lines — `You joined #name (N members). Lines you type now go to
+ * #name.` and, since the baseline keeps no history, `--- no messages yet ---` — and from then on
+ * the client's plain lines go to the other members of that room, as `[HH:MM:SS] #name <alice> hi`
+ * (#lobby's still read `[HH:MM:SS] alice: hi`). A member stays in every room it joined, as in
+ * statechat. No join/leave notices, no other commands (any other line is chat).
+ *
  *   node --import tsx bench/baseline-server.ts [--port 0] [--host 127.0.0.1] [--batch concat|cork]
  *
  * Prints `listening on HOST:PORT` once accepting. Stops on SIGTERM/SIGINT or stdin's `shutdown`.
@@ -14,6 +21,7 @@
 import net, { type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { LineFramer } from '../src/io/line-framer.js';
+import { LOBBY, roomKey, roomNameProblem, text } from '../src/machines/protocol.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +38,10 @@ const CORK = values.batch === 'cork';
 
 class Client {
   name: string | undefined;
+  /** The room plain lines go to. */
+  room = LOBBY;
+  /** Every room joined (#lobby first), to leave them all on close. */
+  readonly rooms: Set<Client>[] = [];
   /** Deliveries of the current turn (concat mode). */
   pending: Buffer[] = [];
   pendingBytes = 0;
@@ -38,7 +50,9 @@ class Client {
   constructor(readonly socket: Socket) {}
 }
 
-const clients = new Set<Client>();
+/** Members by room key; #lobby holds everyone signed in. */
+const rooms = new Map<string, Set<Client>>([[LOBBY, new Set()]]);
+const clients = rooms.get(LOBBY)!;
 const dirty: Client[] = [];
 let flushScheduled = false;
 
@@ -83,10 +97,33 @@ function send(client: Client, bytes: Buffer): void {
   }
 }
 
-function broadcast(from: Client, text: string): void {
-  const line = `[${new Date().toISOString().slice(11, 19)}] ${from.name}: ${text}\r\n`;
+function broadcast(from: Client, chat: string): void {
+  const where = from.room === LOBBY ? `${from.name}:` : `${from.room} <${from.name}>`;
+  const line = `[${new Date().toISOString().slice(11, 19)}] ${where} ${chat}\r\n`;
   const bytes = Buffer.from(line, 'utf8'); // encoded once for every recipient
-  for (const client of clients) if (client !== from) send(client, bytes);
+  for (const client of rooms.get(from.room)!) if (client !== from) send(client, bytes);
+}
+
+function reply(client: Client, ...lines: string[]): void {
+  send(client, Buffer.from(lines.map((line) => `${line}\r\n`).join(''), 'utf8'));
+}
+
+function join(client: Client, name: string): void {
+  const problem = roomNameProblem(name);
+  if (problem) return reply(client, problem);
+  const room = roomKey(name);
+  let members = rooms.get(room);
+  if (!members) rooms.set(room, (members = new Set()));
+  client.room = room;
+  if (members.has(client)) return reply(client, text.nowTalkingIn(room));
+  members.add(client);
+  client.rooms.push(members);
+  reply(client, text.joinedRoom(room, members.size), text.noHistory);
+}
+
+function leaveAll(client: Client): void {
+  for (const members of client.rooms) members.delete(client);
+  for (const [room, members] of rooms) if (members.size === 0 && room !== LOBBY) rooms.delete(room);
 }
 
 const server = net.createServer({ noDelay: true }, (socket) => {
@@ -97,14 +134,17 @@ const server = net.createServer({ noDelay: true }, (socket) => {
       if (client.name === undefined) {
         client.name = line.text.trim() || `c${clients.size + 1}`;
         clients.add(client);
+        client.rooms.push(clients);
         send(client, Buffer.from(`Welcome, ${client.name}!\r\n`));
+      } else if (line.text.startsWith('/join ')) {
+        join(client, line.text.slice(6).trim());
       } else if (line.text.length > 0) {
         broadcast(client, line.text);
       }
     }
   });
   socket.on('error', () => {});
-  socket.on('close', () => clients.delete(client));
+  socket.on('close', () => leaveAll(client));
 });
 
 server.listen({ host: HOST, port: Number(values.port) }, () => {

@@ -11,13 +11,15 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { hashPassword, KEY_FILE_NAME, keyringFromKey } from '../src/io/crypto.js';
 import { HISTORY_HEADER } from '../src/io/history-store-csv.js';
+import { LOBBY } from '../src/machines/protocol.js';
 import { CLIENTS_HEADER } from '../src/io/user-store-csv.js';
 
 /** A fixed key for benchmark data only (never a real deployment's). */
 const BENCH_KEY_HEX = 'b3c4a5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809100';
 export const BENCH_PASSWORD = 'bench-password';
 export const CACHE_DIR = path.join(os.tmpdir(), 'statechat-bench-cache');
-const FORMAT_VERSION = 1;
+// 2: history.csv has its room column (timestamp,room,login,text).
+const FORMAT_VERSION = 2;
 
 export interface UserGroup {
   /** Logins are `${prefix}${i}` for i in [0, count). */
@@ -65,7 +67,7 @@ export async function historyFile(lines: number): Promise<string> {
     const rows: string[][] = [];
     for (let i = from; i < Math.min(lines, from + 50_000); i++) {
       const text = i % 10 === 0 ? `message ${i}, with "quotes" and a comma` : `message ${i} from the archive`;
-      rows.push([new Date(start + i * 1000).toISOString(), login('u', i % 1000), text]);
+      rows.push([new Date(start + i * 1000).toISOString(), LOBBY, login('u', i % 1000), text]);
     }
     chunks.push(stringify(rows));
   }

@@ -13,7 +13,15 @@ export interface ClientSpec {
   password: string;
   /** Global sender index, or -1 for a client that only receives. */
   sender: number;
+  /**
+   * In a case with rooms (S6): the index of the room this client joins (`/join #room<k>`) once
+   * signed in, before it counts as ready. Sender s is in room s % rooms (see `rooms` of init).
+   */
+  room?: number;
 }
+
+/** The room a case's `room` index names: `#room0`, `#room1`, … */
+export const roomName = (room: number) => `#room${room}`;
 
 export type ToGenerator =
   | {
@@ -30,6 +38,11 @@ export type ToGenerator =
       textLength: number;
       /** Local addresses to spread connections over (empty: let the kernel choose). */
       sourceAddresses: string[];
+      /**
+       * Rooms the clients are spread over (S6), 0 or absent: one room, everyone receives every
+       * sender. Sender s talks in room s % rooms, and only that room's members receive it.
+       */
+      rooms?: number;
     }
   /** Connect and sign in `clients`; `late` ones joined while others chat (they do not gate senders). */
   | { t: 'connect'; batch: string; clients: ClientSpec[]; concurrency: number; late: boolean }
@@ -52,6 +65,8 @@ export interface GeneratorReport {
   messagesSent: number;
   missing: number;
   duplicated: number;
+  /** Messages received from a sender of another room (rooms only: each should reach its own room alone). */
+  misrouted: number;
   /** Lines received while chatting that are not benchmark messages (join/leave notices …). */
   otherLines: number;
   /** Connections that closed after signing in, before `close`. */

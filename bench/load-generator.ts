@@ -1,7 +1,8 @@
 /**
  * A load-generator process (bench/run.ts starts one or more and drives them over IPC; see
  * gen-protocol.ts). It opens the clients, signs them in the way a person would (answering the
- * prompts: login, password or "Choose a password" + "Repeat", then skipping the history replay),
+ * prompts: login, password or "Choose a password" + "Repeat", then skipping the history replay;
+ * in a case with rooms, then `/join #room<k>` and skipping that room's history block too),
  * sends chat messages and times every delivery on its own clock.
  *
  * Every message says who sent it and its sequence number, so every receiver checks that it gets
@@ -14,7 +15,7 @@
  */
 import net, { type Socket } from 'node:net';
 import type { ClientSpec, FromGenerator, GeneratorReport, ServerKind, ToGenerator } from './gen-protocol.js';
-import { MARK } from './gen-protocol.js';
+import { MARK, roomName } from './gen-protocol.js';
 import { Histogram } from './histogram.js';
 
 const LF = 0x0a;
@@ -39,6 +40,8 @@ let sendStart = 0;
 let phase = 0;
 let pad = '';
 let nextSource = 0;
+/** Rooms the case spreads its clients over (0: one room, everyone receives every sender). */
+let rooms = 0;
 
 // Watermarks: localWm[s] = highest seq of sender s that every local gating receiver has got.
 let localWm: Int32Array;
@@ -55,10 +58,11 @@ const latency: (Histogram | null)[] = new Array(MAX_PHASES).fill(null);
 let messagesSent = 0;
 let missing = 0;
 let duplicated = 0;
+let misrouted = 0;
 let otherLines = 0;
 let droppedAfterLogin = 0;
 
-type State = 'login' | 'history' | 'ready' | 'closed';
+type State = 'login' | 'history' | 'joining' | 'ready' | 'closed';
 
 /** The steps of a sign-in, timed per client: each stage is the time since the previous one. */
 export const STAGES = ['connect', 'tcp', 'loginPrompt', 'passwordPrompt', 'welcome', 'replayEnd'] as const;
@@ -72,6 +76,10 @@ class Conn {
   gating = false;
   late = false;
   seq = -1;
+  /** The room this client chats in (S6), -1: the one room of every other case. */
+  room = -1;
+  /** Whether the `/join` of `room` has been sent (the second history block is the room's). */
+  joinSent = false;
   onReady: (() => void) | undefined;
   onFail: ((why: string) => void) | undefined;
   /** When each step of signing in happened (µs): see STAGES. */
@@ -90,15 +98,22 @@ class Conn {
   control(line: string): void {
     if (this.state === 'history') {
       if (line.startsWith('--- end of history') || line.startsWith('--- no messages yet')) {
-        this.stamps[stage('replayEnd')] = nowUs();
-        this.ready();
+        if (!this.joinSent) this.stamps[stage('replayEnd')] = nowUs();
+        this.signedIn();
       }
+      return;
+    }
+    if (this.state === 'joining') {
+      // The answer to `/join`, then the room's history block (state 'history' again); the
+      // notices of #lobby that arrive meanwhile are skipped.
+      if (line.startsWith('You joined ')) this.state = 'history';
+      else if (/^(You are in \d+ rooms|A room name is|#\S+ is unavailable|Unknown command)/.test(line)) this.fail(line);
       return;
     }
     if (cfg.kind === 'baseline') {
       if (line.startsWith('Welcome')) {
         this.stamps[stage('welcome')] = this.stamps[stage('replayEnd')] = nowUs();
-        this.ready();
+        this.signedIn();
       }
       return;
     }
@@ -115,6 +130,17 @@ class Conn {
     } else if (/already logged in|Too many|timed out|Sorry|failed|busy|Wrong password|shutting down/.test(line)) {
       this.fail(line);
     }
+  }
+
+  /** Signed in (and the login history replayed): joins its room first if it has one. */
+  signedIn(): void {
+    if (this.room >= 0 && !this.joinSent) {
+      this.joinSent = true;
+      this.state = 'joining';
+      this.write(`/join ${roomName(this.room)}\n`);
+      return;
+    }
+    this.ready();
   }
 
   ready(): void {
@@ -173,6 +199,10 @@ class Conn {
   }
 
   delivered(s: number, seq: number, ph: number, micros: number): void {
+    if (rooms > 0 && this.room !== s % rooms) {
+      misrouted++; // another room's message: never counted as a delivery
+      return;
+    }
     deliveries[phase]++;
     // Latency is the room's: a late joiner (S4's storm) was not there "before", so timing it
     // "during" would compare different receivers.
@@ -268,6 +298,7 @@ function connectOne(spec: ClientSpec, late: boolean): Promise<number> {
     conn.stamps[stage('connect')] = started;
     conn.last = new Int32Array(cfg.senders).fill(late ? UNSET : -1);
     conn.late = late;
+    conn.room = spec.room ?? -1;
     conn.onReady = () => {
       for (let i = 1; i < STAGES.length; i++) {
         if (conn.stamps[i] === 0) conn.stamps[i] = conn.stamps[i - 1]; // a step the baseline has not
@@ -348,7 +379,7 @@ function startSending(msgRate: number | undefined): void {
   for (const conn of conns) {
     if (conn.late || conn.state !== 'ready') continue;
     conn.gating = true;
-    for (let s = 0; s < cfg.senders; s++) if (conn.spec.sender !== s) gateCount[s]++;
+    for (let s = 0; s < cfg.senders; s++) if (conn.spec.sender !== s && inRoomOf(conn, s)) gateCount[s]++;
   }
   localWm = new Int32Array(cfg.senders);
   for (let s = 0; s < cfg.senders; s++) localWm[s] = gateCount[s] === 0 ? INF : -1;
@@ -368,6 +399,11 @@ function startSending(msgRate: number | undefined): void {
   }
 }
 
+/** Whether `conn` is meant to receive sender `s`: everyone in a one-room case, its room's members with rooms. */
+function inRoomOf(conn: Conn, s: number): boolean {
+  return rooms === 0 || conn.room === s % rooms;
+}
+
 /**
  * Messages a signed-in receiver still lacks of those the senders sent up to `finalSeq` (a sender
  * does not get its own; a late joiner counts only from the first message it saw of each sender).
@@ -376,7 +412,7 @@ function shortfallOf(conn: Conn, finalSeq: number[]): number {
   if (conn.state !== 'ready') return 0;
   let missing = 0;
   for (let s = 0; s < finalSeq.length; s++) {
-    if (conn.spec.sender === s || finalSeq[s] < 0) continue;
+    if (conn.spec.sender === s || finalSeq[s] < 0 || !inRoomOf(conn, s)) continue;
     const last = conn.last[s];
     if (conn.late && last === UNSET) continue;
     if (last < finalSeq[s]) missing += finalSeq[s] - last;
@@ -407,6 +443,7 @@ function report(finalSeq: number[] | undefined): GeneratorReport {
     messagesSent,
     missing: missing + shortfall,
     duplicated,
+    misrouted,
     otherLines,
     droppedAfterLogin,
     cpuUserUs: cpu.user,
@@ -420,6 +457,7 @@ process.on('message', (msg: ToGenerator) => {
   switch (msg.t) {
     case 'init':
       cfg = msg;
+      rooms = msg.rooms ?? 0;
       pad = 'x'.repeat(Math.max(msg.textLength, 40));
       remoteWm = new Array(msg.generators);
       send({ t: 'ready' });

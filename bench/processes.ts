@@ -387,6 +387,7 @@ export interface MergedReport {
   messagesSent: number;
   missing: number;
   duplicated: number;
+  misrouted: number;
   otherLines: number;
   droppedAfterLogin: number;
 }
@@ -406,6 +407,7 @@ function mergeReports(reports: GeneratorReport[]): MergedReport {
     messagesSent: sum((r) => r.messagesSent),
     missing: sum((r) => r.missing),
     duplicated: sum((r) => r.duplicated),
+    misrouted: sum((r) => r.misrouted ?? 0),
     otherLines: sum((r) => r.otherLines),
     droppedAfterLogin: sum((r) => r.droppedAfterLogin),
   };

@@ -1,9 +1,10 @@
 /**
  * `npm run bench` — statechat against a bare node:net baseline, side by side in one run (issue 5).
  *
- *   npm run bench                  every scenario, 3 rounds (about 10 minutes on 2 cores)
+ *   npm run bench                  every scenario (S1–S6), 3 rounds (about 12 minutes on 2 cores)
  *   npm run bench -- --quick       smoke run (under two minutes): smaller sizes, 1 round
- *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5 (or a case: s1.100)  --check  --markdown  --no-write
+ *   npm run bench -- s6 hop        the scenarios or cases named (as --only s6,hop): S6, rooms, and the actor-hop micro-benchmark
+ *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5,s6,hop (or a case: s1.100)  --check  --markdown  --no-write
  *            --busy-core   an experiment, not a result: a busy loop at the lowest CPU priority runs
  *                          beside every case (S4's hashing thread without the hashing; see docs/performance.md)
  *
@@ -13,6 +14,8 @@
  * <date>.svg (quick runs: <date>-quick.*, git-ignored).
  * `--check` exits 1 only if a message went missing or arrived twice, or a server could not run —
  * never because of speed.
+ * `hop` (not in the default set: it is not a comparison with the baseline) runs bench/actor-hop.ts
+ * in a process of its own before the cases: what one xstate actor hop costs per message.
  */
 import { spawn } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
@@ -27,7 +30,7 @@ import { REPO, splitCores } from './processes.js';
 import { type CaseResult, chatCase, hasRateLimit, massCase, RATE_LIMIT_OFF, type Settings, SETUP_SCRYPT_N, startupCase, stormCase } from './scenarios.js';
 import { machineDescription } from './sysstat.js';
 
-const { values: args } = parseArgs({
+const { values: args, positionals } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
@@ -41,17 +44,20 @@ const { values: args } = parseArgs({
     'share-cores': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
+  // `npm run bench -- s6 hop` is `--only s6,hop`.
+  allowPositionals: true,
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench -- [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5] [--check] [--markdown] [--no-write] [--busy-core] [--share-cores]\n',
+    'Usage: npm run bench -- [s1 s6 hop …] [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5,s6,hop] [--check] [--markdown] [--no-write] [--busy-core] [--share-cores]\n',
   );
   process.exit(0);
 }
 
 const quick = args.quick!;
 const rounds = Math.max(1, Number(args.rounds ?? (quick ? 1 : 3)));
-const only = new Set((args.only ?? 's1,s2,s3,s4,s5').split(',').map((s) => s.trim()));
+const named = [...(args.only ? [args.only] : []), ...positionals].join(',');
+const only = new Set((named || 's1,s2,s3,s4,s5,s6').split(',').map((s) => s.trim()).filter(Boolean));
 const KINDS: ServerKind[] = ['ours', 'baseline'];
 
 /**
@@ -81,6 +87,7 @@ const presets: Settings = quick
       textLength: 48,
       drainTimeoutMs: 60_000,
       chat: { sizes: [100, 1000], senders: 10, warmupS: 0.5, measureS: 1.5 },
+      rooms: { rooms: 10, perRoom: 100, warmupS: 0.5, measureS: 1.5 },
       fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 0.5, measureS: 2 },
       mass: { clients: 1000, scryptN: 16, broadcasts: 5 },
       storm: { clients: 300, senders: 10, rate: 200, logins: 20, scryptN: 16384, beforeS: 2, afterS: 1, cores: stormCores },
@@ -92,6 +99,8 @@ const presets: Settings = quick
       textLength: 48,
       drainTimeoutMs: 30_000,
       chat: { sizes: [100, 1000], senders: 10, warmupS: 1, measureS: 5 },
+      // S6: 10 rooms × 100 clients, one sender per room — the 1,000 of S1's bigger case, in rooms.
+      rooms: { rooms: 10, perRoom: 100, warmupS: 1, measureS: 5 },
       // S2 is timed after 10 s of chat, and those first 10 s are reported on their own: both
       // servers are slower at first, and timed from 1 s in, the p99 ratio swung 1.04–1.53×.
       fixedRate: { clients: 1000, senders: 10, rate: 200, warmupS: 10, measureS: 10 },
@@ -102,6 +111,7 @@ const presets: Settings = quick
 const settings: Settings = {
   ...presets,
   chat: { ...presets.chat, sizes: presets.chat.sizes.map(cap) },
+  rooms: { ...presets.rooms, perRoom: Math.floor(cap(presets.rooms.rooms * presets.rooms.perRoom) / presets.rooms.rooms) },
   fixedRate: { ...presets.fixedRate, clients: cap(presets.fixedRate.clients) },
   mass: { ...presets.mass, clients: cap(presets.mass.clients) },
   storm: { ...presets.storm, clients: cap(presets.storm.clients + presets.storm.logins) - presets.storm.logins },
@@ -118,6 +128,8 @@ interface CaseDef {
 
 const n = (value: number) => value.toLocaleString('en-US');
 const { chat, fixedRate, mass, storm, startup } = settings;
+const roomed = settings.rooms;
+const roomedClients = roomed.rooms * roomed.perRoom;
 
 const allCases: CaseDef[] = [
   ...chat.sizes.map(
@@ -140,6 +152,20 @@ const allCases: CaseDef[] = [
         warmupS: fixedRate.warmupS,
         measureS: fixedRate.measureS,
         label: `${fixedRate.rate} msg/s`,
+      }),
+  },
+  {
+    id: 's6',
+    scenario: 's6',
+    title: `6. rooms at full speed: ${roomed.rooms} rooms × ${n(roomed.perRoom)} clients (${n(roomedClients)}), one sender per room`,
+    run: (kind) =>
+      chatCase(kind, settings, {
+        clients: roomedClients,
+        senders: roomed.rooms,
+        rooms: roomed.rooms,
+        warmupS: roomed.warmupS,
+        measureS: roomed.measureS,
+        label: `${roomed.rooms} rooms`,
       }),
   },
   { id: 's3', scenario: 's3', title: `3. ${n(mass.clients)} concurrent signed-in clients`, run: (kind) => massCase(kind, settings) },
@@ -196,8 +222,22 @@ const allFigureDefs: FigureDef[] = [
     { caseId: `s1.${clients}`, key: 'maxMs', label: `S1 ${n(clients)} clients: latency max`, unit: 'ms' },
     { caseId: `s1.${clients}`, key: 'serverCpuCores', label: `S1 ${n(clients)} clients: server CPU`, unit: 'cores' },
     { caseId: `s1.${clients}`, key: 'serverCpuUsPerDelivery', label: `S1 ${n(clients)} clients: server CPU per delivery`, unit: 'µs' },
+    { caseId: `s1.${clients}`, key: 'deliveriesPerWrite', label: `S1 ${n(clients)} clients: deliveries per server write call`, unit: '' },
     { caseId: `s1.${clients}`, key: 'serverRssMB', label: `S1 ${n(clients)} clients: server RSS`, unit: 'MB' },
   ]),
+  {
+    caseId: 's6',
+    key: 'deliveriesPerS',
+    label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: deliveries/s`,
+    unit: '/s',
+    target: { of: 'ratio', op: '>=', value: 0.9, text: '≥ 0.9×' },
+  },
+  { caseId: 's6', key: 'p50Ms', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: latency p50`, unit: 'ms' },
+  { caseId: 's6', key: 'p99Ms', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: latency p99`, unit: 'ms' },
+  { caseId: 's6', key: 'serverCpuCores', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: server CPU`, unit: 'cores' },
+  { caseId: 's6', key: 'serverCpuUsPerDelivery', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: server CPU per delivery`, unit: 'µs' },
+  { caseId: 's6', key: 'deliveriesPerWrite', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: deliveries per server write call`, unit: '' },
+  { caseId: 's6', key: 'serverRssMB', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: server RSS`, unit: 'MB' },
   { caseId: 's2', key: 'p50Ms', label: `S2 ${fixedRate.rate} msg/s: latency p50`, unit: 'ms' },
   { caseId: 's2', key: 'p99Ms', label: `S2 ${fixedRate.rate} msg/s: latency p99`, unit: 'ms', target: { of: 'ratio', op: '<=', value: 1.2, text: '≤ 1.2×' } },
   { caseId: 's2', key: 'maxMs', label: `S2 ${fixedRate.rate} msg/s: latency max`, unit: 'ms' },
@@ -281,12 +321,14 @@ function summary(caseId: string, result: CaseResult): string {
               pick('p99Ms', 'ms'),
               pick('serverCpuCores', ' cores'),
               pick('serverCpuUsPerDelivery', 'µs'),
+              pick('deliveriesPerWrite', ' per write'),
               pick('generatorCpuCores', ' cores'),
             ];
   const integrity = result.integrity;
   const problems = [
     integrity.missing ? `MISSING ${integrity.missing}` : '',
     integrity.duplicated ? `DUPLICATED ${integrity.duplicated}` : '',
+    integrity.misrouted ? `MISROUTED ${integrity.misrouted}` : '',
     integrity.droppedAfterLogin ? `dropped ${integrity.droppedAfterLogin}` : '',
     integrity.failedLogins ? `failed sign-ins ${integrity.failedLogins}` : '',
     ...result.notes,
@@ -344,6 +386,9 @@ async function main(): Promise<number> {
   const scryptMs = only.has('s4') ? await measureScrypt(storm.scryptN) : Number.NaN;
   if (only.has('s4')) log(`scrypt N=${storm.scryptN}: ${scryptMs.toFixed(1)} ms per hash here, now`);
 
+  // The hop micro-benchmark first, while none of the bench's own processes run.
+  const actorHop = only.has('hop') ? await runActorHop() : undefined;
+
   if (args['busy-core']) startBusyLoop();
   for (const def of cases) {
     log(`\n${def.title}`);
@@ -363,7 +408,7 @@ async function main(): Promise<number> {
   }
 
   const loadAfter = os.loadavg();
-  const figures = figureDefs.map((def) => summarize(def));
+  const figures = [...figureDefs.map((def) => summarize(def)), ...roomsAgainstOneRoom()];
   const otherCores = median(runs.flatMap((r) => (r.result && Number.isFinite(r.result.otherCores) ? [r.result.otherCores] : [])));
   const conditions = {
     shared: true,
@@ -379,13 +424,19 @@ async function main(): Promise<number> {
   log(conditions.note);
   log(`load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}`);
   const integrity = integrityTotals();
-  log(integrity.ok ? 'integrity: every message arrived exactly once, in order.' : `integrity: ${integrity.text}`);
+  const inRooms = cases.some((c) => c.id === 's6') ? ', and only in its own room' : '';
+  log(integrity.ok ? `integrity: every message arrived exactly once, in order${inRooms}.` : `integrity: ${integrity.text}`);
   if (args.markdown) {
     log('');
     log(markdownTable(figures));
   }
 
+  if (cases.some((c) => c.id === 's6') && !figures.some((f) => f.id === 's6.cpuPerDeliveryOverS1')) {
+    log(`S6's server CPU per delivery is set against S1's at ${n(roomedClients)} clients when both run: npm run bench -- s1.${roomedClients} s6`);
+  }
+
   if (args['busy-core']) log('--busy-core: an experiment; results not written.');
+  else if (cases.length === 0) log('no cases ran (hop only): results not written.');
   else if (!args['no-write']) {
     const stamp = started.toISOString().slice(0, 10) + (quick ? '-quick' : '');
     const dir = path.join(REPO, 'bench', 'results');
@@ -400,6 +451,7 @@ async function main(): Promise<number> {
       scrypt: { setupN: SETUP_SCRYPT_N, massN: mass.scryptN, stormN: storm.scryptN, stormHashMs: scryptMs },
       figures,
       integrity,
+      actorHop,
       runs: runs.map((r) => ({
         case: r.caseId,
         kind: r.kind,
@@ -432,6 +484,56 @@ interface FigureSummary {
   ratio: number | null;
   target: Target | null;
   met: boolean | null;
+}
+
+/**
+ * S6 against S1 at the same 1,000 clients in one room: "per-delivery server CPU no worse than one
+ * room of 1,000" — each server's S6 median over its S1 median (ours ≤ 1×: met). Only when both ran.
+ */
+function roomsAgainstOneRoom(): FigureSummary[] {
+  const oneRoom = `s1.${roomedClients}`;
+  if (!cases.some((c) => c.id === 's6') || !cases.some((c) => c.id === oneRoom)) return [];
+  const perDelivery = (caseId: string, kind: ServerKind) =>
+    median(runs.filter((r) => r.caseId === caseId && r.kind === kind && r.result).map((r) => r.result!.figures.serverCpuUsPerDelivery ?? Number.NaN));
+  const over = (kind: ServerKind) => perDelivery('s6', kind) / perDelivery(oneRoom, kind);
+  const ours = over('ours');
+  const baseline = over('baseline');
+  const target: Target = { of: 'ours', op: '<=', value: 1, text: '≤ 1× (S1 at 1 room)' };
+  return [
+    {
+      id: 's6.cpuPerDeliveryOverS1',
+      label: `S6 server CPU per delivery ÷ S1 ${n(roomedClients)} clients' (one room)`,
+      unit: '×',
+      ours: { median: round3(ours), values: [] },
+      baseline: { median: round3(baseline), values: [] },
+      ratio: null,
+      target,
+      met: judged ? Number.isFinite(ours) && ours <= target.value : null,
+    },
+  ];
+}
+
+/**
+ * `hop`: bench/actor-hop.ts in a process of its own (fewer messages in a quick run); its lines
+ * are printed, its figures (the JSON line it ends with) go into the results.
+ */
+async function runActorHop(): Promise<unknown> {
+  log('\nactor hop: one xstate actor send per message against a direct call (bench/actor-hop.ts)');
+  const hopArgs = quick ? ['--n', '100000', '--rounds', '3', '--warmup', '1'] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/actor-hop.ts', '--json', ...hopArgs], {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let figures: unknown;
+  for (const line of out.split('\n').filter(Boolean)) {
+    if (line.startsWith('{')) figures = JSON.parse(line);
+    else log(line);
+  }
+  if (code !== 0) log(`  actor hop: exited with ${code}`);
+  return figures;
 }
 
 /** Whether this run's sizes are the targets' own (see `summarize`). */
@@ -478,7 +580,7 @@ function roundFigures(figures: Record<string, number>): Record<string, number> {
 function fmtValue(value: number, unit: string): string {
   if (!Number.isFinite(value)) return '–';
   const text = defaultFormat(value);
-  return unit === '/s' ? `${text}/s` : unit === '×' ? `${value.toFixed(2)}×` : `${text} ${unit}`;
+  return unit === '/s' ? `${text}/s` : unit === '×' ? `${value.toFixed(2)}×` : unit ? `${text} ${unit}` : text;
 }
 
 function targetText(f: FigureSummary): string {
@@ -513,22 +615,33 @@ function markdownTable(figures: FigureSummary[]): string {
   return lines.join('\n');
 }
 
-function integrityTotals(): { ok: boolean; text: string; missing: number; duplicated: number; dropped: number; failedLogins: number; failedRuns: number } {
+function integrityTotals(): {
+  ok: boolean;
+  text: string;
+  missing: number;
+  duplicated: number;
+  misrouted: number;
+  dropped: number;
+  failedLogins: number;
+  failedRuns: number;
+} {
   let missing = 0;
   let duplicated = 0;
+  let misrouted = 0;
   let dropped = 0;
   let failedLogins = 0;
   for (const r of runs) {
     if (!r.result) continue;
     missing += r.result.integrity.missing;
     duplicated += r.result.integrity.duplicated;
+    misrouted += r.result.integrity.misrouted ?? 0;
     dropped += r.result.integrity.droppedAfterLogin;
     failedLogins += r.result.integrity.failedLogins;
   }
   const failedRuns = runs.filter((r) => r.error).length;
-  const ok = missing === 0 && duplicated === 0;
-  const text = `${missing} missing, ${duplicated} duplicated, ${dropped} connections dropped after sign-in, ${failedLogins} failed sign-ins, ${failedRuns} failed cases`;
-  return { ok, text, missing, duplicated, dropped, failedLogins, failedRuns };
+  const ok = missing === 0 && duplicated === 0 && misrouted === 0;
+  const text = `${missing} missing, ${duplicated} duplicated, ${misrouted} delivered outside their room, ${dropped} connections dropped after sign-in, ${failedLogins} failed sign-ins, ${failedRuns} failed cases`;
+  return { ok, text, missing, duplicated, misrouted, dropped, failedLogins, failedRuns };
 }
 
 function fileLimitSync(): number {
@@ -583,6 +696,26 @@ function chartFor(figures: FigureSummary[], date: Date, machine: ReturnType<type
       unit: 'µs (lower is better)',
       groups: perDelivery,
       format: (v) => `${v.toFixed(2)} µs`,
+    });
+  }
+  const roomsRate = get('s6.deliveriesPerS');
+  if (roomsRate) {
+    const oneRoom = get(`s1.${roomedClients}.serverCpuUsPerDelivery`);
+    panels.push({
+      title: `6 · ${roomed.rooms} rooms × ${n(roomed.perRoom)}, one sender per room at full speed`,
+      subtitle: 'deliveries/s target ours ≥ 0.9× baseline; CPU per delivery against one room of 1,000 (S1)',
+      unit: 'server CPU µs per delivery (lower is better)',
+      groups: compact([
+        group('S6, rooms', get('s6.serverCpuUsPerDelivery'), false),
+        oneRoom && group(`S1, one room of ${n(roomedClients)}`, oneRoom, false),
+      ]),
+      format: (v) => `${v.toFixed(2)} µs`,
+    });
+    panels.push({
+      title: `6 · Deliveries/s in ${roomed.rooms} rooms`,
+      subtitle: 'target ours ≥ 0.9× baseline',
+      unit: 'deliveries per second',
+      groups: compact([group('S6', roomsRate)]),
     });
   }
   if (get('s2.p99Ms')) {

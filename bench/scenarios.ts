@@ -12,7 +12,7 @@ import { LineClient, nowUs } from './line-client.js';
 import { type CoreSplit, freePort, GeneratorPool, type MergedReport, ServerProcess } from './processes.js';
 import { progress } from './progress.js';
 import type { Histogram } from './histogram.js';
-import { cpuWindow, type CpuWindow, processRss } from './sysstat.js';
+import { cpuWindow, type CpuWindow, processRss, processWriteCalls } from './sysstat.js';
 
 /** The scrypt cost of the users that fill the room (sign-in is setup there, not measured). */
 export const SETUP_SCRYPT_N = 16;
@@ -23,6 +23,8 @@ export interface Settings {
   textLength: number;
   drainTimeoutMs: number;
   chat: { sizes: number[]; senders: number; warmupS: number; measureS: number };
+  /** S6: `rooms` rooms of `perRoom` clients each, one sender per room at full speed. */
+  rooms: { rooms: number; perRoom: number; warmupS: number; measureS: number };
   fixedRate: { clients: number; senders: number; rate: number; warmupS: number; measureS: number };
   mass: { clients: number; scryptN: number; broadcasts: number };
   storm: {
@@ -41,7 +43,8 @@ export interface Settings {
 
 export interface CaseResult {
   figures: Record<string, number>;
-  integrity: { missing: number; duplicated: number; droppedAfterLogin: number; failedLogins: number };
+  /** `misrouted`: messages delivered to a client outside the sender's room (rooms only). */
+  integrity: { missing: number; duplicated: number; misrouted: number; droppedAfterLogin: number; failedLogins: number };
   /** CPU of other processes on the machine while this case measured, in cores. */
   otherCores: number;
   notes: string[];
@@ -50,8 +53,17 @@ export interface CaseResult {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (micros: number) => micros / 1000;
 
-function clientSpecs(prefix: string, count: number, senders: number): ClientSpec[] {
-  return Array.from({ length: count }, (_, i) => ({ login: login(prefix, i), password: BENCH_PASSWORD, sender: i < senders ? i : -1 }));
+/**
+ * Clients `${prefix}0` … ; the first `senders` send. With `rooms`, client i joins room i % rooms
+ * (so sender s is in room s % rooms, as the load generator assumes).
+ */
+function clientSpecs(prefix: string, count: number, senders: number, rooms = 0): ClientSpec[] {
+  return Array.from({ length: count }, (_, i) => ({
+    login: login(prefix, i),
+    password: BENCH_PASSWORD,
+    sender: i < senders ? i : -1,
+    ...(rooms > 0 ? { room: i % rooms } : {}),
+  }));
 }
 
 interface Running {
@@ -80,6 +92,8 @@ async function startCaseFor(
     /** Generator processes beyond `s.generators`, for clients dealt to them explicitly. */
     extraGenerators?: number;
     cores?: CoreSplit;
+    /** Rooms the clients join (S6); 0 or absent: everyone in #lobby. */
+    rooms?: number;
   },
 ): Promise<Running> {
   const dataDir = kind === 'ours' ? await makeDataDir({ clients: opts.users ? await clientsFile(opts.users) : undefined }) : undefined;
@@ -102,6 +116,7 @@ async function startCaseFor(
         window: s.window,
         textLength: s.textLength,
         sourceAddresses: sourceAddressesFor(Math.ceil(opts.clients / s.generators)),
+        rooms: opts.rooms ?? 0,
       },
       opts.cores?.generators,
     );
@@ -142,6 +157,7 @@ function integrityOf(report: MergedReport, failedLogins: number): CaseResult['in
   return {
     missing: report.missing,
     duplicated: report.duplicated,
+    misrouted: report.misrouted,
     droppedAfterLogin: report.droppedAfterLogin,
     failedLogins,
   };
@@ -153,30 +169,39 @@ function requireLogins(kind: ServerKind, label: string, result: { ok: number; fa
   }
 }
 
-// ---- scenarios 1 and 2: chat at full speed, and at a fixed rate --------------------------------
+// ---- scenarios 1, 2 and 6: chat at full speed, at a fixed rate, in rooms ---------------------
 
+/**
+ * `rooms` (S6): the clients are spread over that many rooms (each joins `#room<k>` after signing
+ * in, both servers alike), sender s talks in room s % rooms, and only its room receives it.
+ */
 export async function chatCase(
   kind: ServerKind,
   s: Settings,
-  opts: { clients: number; senders: number; rate?: number; warmupS: number; measureS: number; label: string },
+  opts: { clients: number; senders: number; rate?: number; warmupS: number; measureS: number; label: string; rooms?: number },
 ): Promise<CaseResult> {
+  const rooms = opts.rooms ?? 0;
   const running = await startCaseFor(kind, s, {
     users: [{ prefix: 'u', count: opts.clients, scryptN: SETUP_SCRYPT_N }],
     senders: opts.senders,
     clients: opts.clients,
     unlimitedInput: opts.rate === undefined,
+    rooms,
   });
   const { server, pool } = running;
   try {
-    const joined = await pool.connect(`${kind}: signing in ${opts.clients} clients`, clientSpecs('u', opts.clients, opts.senders), {
-      concurrency: 100,
-    });
+    const joined = await pool.connect(
+      `${kind}: signing in ${opts.clients} clients${rooms ? ` into ${rooms} rooms` : ''}`,
+      clientSpecs('u', opts.clients, opts.senders, rooms),
+      { concurrency: 100 },
+    );
     requireLogins(kind, opts.label, joined, server);
     await sleep(300); // let the join notices drain
     pool.phase(1);
     pool.startSending(opts.rate);
     await progress.timed(`${kind}: ${opts.label}, warming up`, opts.warmupS, sleep(opts.warmupS * 1000));
     const window = cpuWindow(watched(server, pool));
+    const writesBefore = processWriteCalls(server.pid);
     pool.phase(2);
     await server.probe({ resetLoop: true });
     const profileDir = process.env.BENCH_PROFILE_DIR;
@@ -185,6 +210,7 @@ export async function chatCase(
     pool.phase(3);
     if (profileDir) await server.profile(path.join(profileDir, `${kind}-${opts.label.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`));
     const cpu = window.end();
+    const writes = processWriteCalls(server.pid) - writesBefore;
     const rss = processRss(server.pid);
     const loop = await server.probe();
     const finalSeq = await pool.stopSending(opts.senders);
@@ -195,7 +221,8 @@ export async function chatCase(
     return {
       figures: {
         deliveriesPerS: merged.deliveries[2] / cpu.seconds,
-        messagesPerS: merged.deliveries[2] / cpu.seconds / (opts.clients - 1),
+        // Each message reaches the other members of its room.
+        messagesPerS: merged.deliveries[2] / cpu.seconds / ((rooms ? opts.clients / rooms : opts.clients) - 1),
         p50Ms: ms(latency.quantile(0.5)),
         p99Ms: ms(latency.quantile(0.99)),
         maxMs: ms(latency.quantile(1)),
@@ -205,6 +232,8 @@ export async function chatCase(
         // CPU time per delivery: the least noisy efficiency figure on a shared machine.
         serverCpuUsPerDelivery: (cpu.cores.server * cpu.seconds * 1e6) / merged.deliveries[2],
         generatorCpuCores: generatorCores(cpu),
+        // Deliveries per write system call of the server (sockets and files alike; Linux only).
+        deliveriesPerWrite: merged.deliveries[2] / writes,
         serverRssMB: rss / 2 ** 20,
         loopMaxMs: loop.loopMaxMs,
         loggedIn: joined.ok,
@@ -409,7 +438,7 @@ export async function startupCase(kind: ServerKind, s: Settings, variant: Startu
     figures.heapUsedMB = probe.heapUsed / 2 ** 20;
     return {
       figures,
-      integrity: { missing: 0, duplicated: 0, droppedAfterLogin: 0, failedLogins: 0 },
+      integrity: { missing: 0, duplicated: 0, misrouted: 0, droppedAfterLogin: 0, failedLogins: 0 },
       otherCores: Number.NaN,
       notes: [],
     };

@@ -48,6 +48,21 @@ export function processRss(pid: number | undefined): number {
   }
 }
 
+/**
+ * Write-type system calls a process has made so far (`syscw` of /proc/<pid>/io: write, writev …,
+ * to sockets and files alike); NaN where that cannot be read. Read before and after a window, the
+ * difference ÷ deliveries says how many deliveries one socket write carried.
+ */
+export function processWriteCalls(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const match = /^syscw:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return match ? Number(match[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export interface CpuWindow {
   /** Seconds of wall time the window lasted. */
   seconds: number;
