@@ -3,6 +3,7 @@
  * handed to it as it is created) learns which actors are alive, and either our page server or the
  * forwarder to an external inspector subscribes to it. What `--inspect` / `--inspect-ws` start.
  */
+import type { AnyActorRef } from 'xstate';
 import type { RunningServer } from '../actors/server.js';
 import type { InspectorConfig } from '../io/config.js';
 import { InspectionHub } from './inspection-hub.js';
@@ -30,6 +31,8 @@ export async function startInspector(
 ): Promise<RunningInspector> {
   hub.setLiveActors(() => [
     server.supervisor,
+    // The room actors and the history writer: the supervisor's children.
+    ...Object.values(server.supervisor.getSnapshot().children as Record<string, AnyActorRef>),
     server.listener.actor,
     server.connectionsRoot,
     ...[...server.connections.values()].map(({ actor }) => actor),

@@ -135,8 +135,30 @@ describe('the inspection stream', () => {
     expect(page.frames.join('\n')).not.toContain(PASSWORD);
     // `connections`: the root of the actor system every connection actor shares (c1's parent).
     const announced = page.messages().filter((m) => m.type === '@xstate.actor') as { name: string; sessionId: string; parentId?: string }[];
-    expect(announced.map((m) => m.name)).toEqual(['supervisor', 'listener', 'connections', 'c1']);
-    expect(announced[3]!.parentId).toBe(announced[2]!.sessionId);
+    expect(announced.map((m) => m.name)).toEqual(['supervisor', 'historyWriter', 'room:#lobby', 'listener', 'connections', 'c1']);
+    expect(announced[5]!.parentId).toBe(announced[4]!.sessionId);
+    expect(announced[2]!.parentId).toBe(announced[0]!.sessionId);
+  });
+
+  it('shows each room actor, a child of the supervisor, with its state and member count', async () => {
+    const t = await startInspectedServer();
+    const alice = await signIn(t.server.port, 'alice', PASSWORD);
+    alice.send('/join #dev');
+    await alice.expect(/You joined #dev/);
+
+    const page = await connectPage(t.inspector.url!);
+    await page.waitFor('the replay of #dev', (m) => m.type === '@xstate.actor' && m.name === 'room:#dev');
+    const replayed = page.messages().find((m) => m.type === '@xstate.actor' && m.name === 'room:#dev');
+    expect(replayed).toMatchObject({ snapshot: { value: { open: 'occupied' }, context: { name: '#dev', members: 1 } } });
+
+    const bob = await signIn(t.server.port, 'bob', PASSWORD);
+    bob.send('/join #dev');
+    await bob.expect(/You joined #dev \(2 members\)/);
+    const context = (m: InspectionMessage) => (m.type === '@xstate.snapshot' ? (m.snapshot as { context?: { name?: string; members?: number } }).context : undefined);
+    await page.waitFor('#dev with two members', (m) => context(m)?.name === '#dev' && context(m)?.members === 2).catch((err) => {
+      console.log(JSON.stringify(page.messages().filter((m) => JSON.stringify(m).includes('#dev')).slice(-5), null, 1).slice(0, 3000));
+      throw err;
+    });
   });
 
   it('refuses a WebSocket from another web site', async () => {
