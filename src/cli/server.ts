@@ -6,7 +6,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { ECHO_USAGE, parseServerArgs, SERVER_USAGE } from '../io/config.js';
 import { StatechatError } from '../io/errors.js';
-import { createServer } from '../actors/server.js';
+import { createServer, type RunningServer } from '../actors/server.js';
 import { createInspectionHub, type RunningInspector, startInspector } from '../inspector/start-inspector.js';
 
 /**
@@ -52,7 +52,21 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
   // server down with an unhandled EPIPE: the log file keeps every line.
   process.stdout.on('error', () => {});
 
-  let server;
+  // Handled from the start: the listener logs "listening on …" while the server is being made,
+  // and a SIGTERM sent on seeing it must still shut down cleanly (exit 0), not kill.
+  let server: RunningServer | undefined;
+  let signalled: 'SIGINT' | 'SIGTERM' | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (!server) {
+        signalled ??= signal; // acted on once the server exists
+      } else if (server.supervisor.getSnapshot().matches('running')) {
+        server.supervisor.send({ type: 'process.signal', signal });
+      } else {
+        process.exit(1); // a second signal during shutdown: give up waiting
+      }
+    });
+  }
   try {
     server = await createServer(config, { stdin: process.stdin, stdout: process.stdout, inspectActor: hub?.inspectActor });
   } catch (err) {
@@ -77,15 +91,7 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
     `statechat ${what} listening on ${config.host}:${server.port}${config.tls ? ' with TLS' : ''} (data in ${config.dataDir}). Type "help" for console commands.\n`,
   );
   if (inspector) process.stdout.write(`${inspector.description}\n`);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (server.supervisor.getSnapshot().matches('running')) {
-        server.supervisor.send({ type: 'process.signal', signal });
-      } else {
-        process.exit(1); // a second signal during shutdown: give up waiting
-      }
-    });
-  }
+  if (signalled) server.supervisor.send({ type: 'process.signal', signal: signalled });
   const { clean } = await server.stopped;
   await inspector?.close();
   // stdin may still hold the event loop open; everything that matters is closed and flushed.
