@@ -23,6 +23,7 @@ import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../ma
 import type { SupervisorEvent } from '../machines/supervisor.js';
 import { type ConnectionsRoot, PerActor } from './connection-system.js';
 import type { ClientLink } from './client-link.js';
+import { afterThisStep } from './after-this-step.js';
 import { type LinePump, pumpLines } from './line-pump.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { OnlineUser, Presence } from './presence.js';
@@ -122,7 +123,8 @@ class Connection implements RoomMember, OnlineUser {
     this.link.holdDeliveries();
     const joined = (this.joined ??= []);
     if (!joined.includes(room)) joined.push(room);
-    this.deps.supervisor().send({ type: 'room.join', room, member: this });
+    // The supervisor may spawn the room: its step runs after ours, not inside it.
+    afterThisStep(() => this.deps.supervisor().send({ type: 'room.join', room, member: this }));
   }
 
   private toRoom(room: string, event: RoomEvent): boolean {

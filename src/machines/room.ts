@@ -90,6 +90,20 @@ export interface RoomContext {
 
 export const TOPIC_MAX_CHARS = 300;
 
+const notAMember = (room: string) => `You are not in ${room}.`;
+const topicTooLong = () => `A topic is at most ${TOPIC_MAX_CHARS} characters.`;
+
+/** The reply to the member who asked: a refusal of this kind, with its reason. */
+function refuse(kind: 'room.refused' | 'room.topicRefused', reason: (room: string) => string) {
+  return {
+    type: 'reply',
+    params: ({ context, event }: { context: RoomContext; event: { connectionId: string } }) => ({
+      connectionId: event.connectionId,
+      reply: { type: kind, room: context.name, reason: reason(context.name) },
+    }),
+  } as const;
+}
+
 export const roomMachine = setup({
   types: {
     context: {} as RoomContext,
@@ -145,11 +159,14 @@ export const roomMachine = setup({
   initial: 'open',
   states: {
     open: {
-      entry: enqueueActions(({ check, enqueue }) => {
-        enqueue('register');
-        if (check('isRestarted')) enqueue('tellRestarted');
-        enqueue('countMembers');
-      }),
+      entry: [
+        enqueueActions(({ check, enqueue }) => {
+          enqueue('register');
+          if (check('isRestarted')) enqueue('tellRestarted');
+        }),
+        // Not enqueued above: an assign enqueued by name runs as a plain function, not as an assign.
+        'countMembers',
+      ],
       initial: 'occupancy',
       on: {
         'room.join': {
@@ -171,13 +188,7 @@ export const roomMachine = setup({
             actions: { type: 'store', params: ({ event }) => ({ connectionId: event.connectionId, texts: event.texts }) },
           },
           {
-            actions: {
-              type: 'reply',
-              params: ({ context, event }) => ({
-                connectionId: event.connectionId,
-                reply: { type: 'room.refused', room: context.name, reason: `You are not in ${context.name}.` } as const,
-              }),
-            },
+            actions: refuse('room.refused', notAMember),
           },
         ],
         'history.appended': {
@@ -189,26 +200,14 @@ export const roomMachine = setup({
         'room.setTopic': [
           {
             guard: { type: 'isTopicTooLong', params: ({ event }) => ({ text: event.text }) },
-            actions: {
-              type: 'reply',
-              params: ({ context, event }) => ({
-                connectionId: event.connectionId,
-                reply: { type: 'room.topicRefused', room: context.name, reason: `A topic is at most ${TOPIC_MAX_CHARS} characters.` } as const,
-              }),
-            },
+            actions: refuse('room.topicRefused', topicTooLong),
           },
           {
             guard: { type: 'isMember', params: ({ event }) => ({ connectionId: event.connectionId }) },
             actions: { type: 'saveTopic', params: ({ event }) => ({ connectionId: event.connectionId, text: event.text }) },
           },
           {
-            actions: {
-              type: 'reply',
-              params: ({ context, event }) => ({
-                connectionId: event.connectionId,
-                reply: { type: 'room.topicRefused', room: context.name, reason: `You are not in ${context.name}.` } as const,
-              }),
-            },
+            actions: refuse('room.topicRefused', notAMember),
           },
         ],
         'room.topicSaved': {
@@ -224,13 +223,7 @@ export const roomMachine = setup({
           ],
         },
         'room.topicFailed': {
-          actions: {
-            type: 'reply',
-            params: ({ context, event }) => ({
-              connectionId: event.connectionId,
-              reply: { type: 'room.topicRefused', room: context.name, reason: 'The topic could not be saved; try again later.' } as const,
-            }),
-          },
+          actions: refuse('room.topicRefused', () => 'The topic could not be saved; try again later.'),
         },
         'room.recall': {
           actions: { type: 'recall', params: ({ event }) => ({ connectionId: event.connectionId, limit: event.limit }) },

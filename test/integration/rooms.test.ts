@@ -36,6 +36,17 @@ async function joinRoom(client: TestClient, room: string): Promise<string> {
   return answer;
 }
 
+/** alice and bob signed in, both in `room` (alice first), every notice so far read. */
+async function aliceAndBobIn(port: number, room: string): Promise<{ alice: TestClient; bob: TestClient }> {
+  const alice = await signIn(port, 'alice', PASSWORD);
+  const bob = await signIn(port, 'bob', PASSWORD);
+  await alice.expect(text.joined('bob', LOBBY));
+  await joinRoom(alice, room);
+  await joinRoom(bob, room);
+  await alice.expect(text.joined('bob', room));
+  return { alice, bob };
+}
+
 describe('rooms: joining, talking, leaving', () => {
   it('starts everyone in #lobby, where plain lines read as they always did', async () => {
     const t = await start();
@@ -104,12 +115,7 @@ describe('rooms: joining, talking, leaving', () => {
 
   it('makes a room it is already in current again, without joining twice', async () => {
     const t = await start();
-    const alice = await signIn(t.port, 'alice', PASSWORD);
-    const bob = await signIn(t.port, 'bob', PASSWORD);
-    await alice.expect(text.joined('bob', LOBBY));
-    await joinRoom(alice, '#dev');
-    await joinRoom(bob, '#dev');
-    await alice.expect(text.joined('bob', '#dev'));
+    const { alice, bob } = await aliceAndBobIn(t.port, '#dev');
 
     alice.send('/join #lobby');
     expect(await next(alice)).toBe(text.nowTalkingIn(LOBBY));
@@ -125,12 +131,7 @@ describe('rooms: joining, talking, leaving', () => {
 
   it('tells the members left behind when someone parts, and talks in #lobby again', async () => {
     const t = await start();
-    const alice = await signIn(t.port, 'alice', PASSWORD);
-    const bob = await signIn(t.port, 'bob', PASSWORD);
-    await alice.expect(text.joined('bob', LOBBY));
-    await joinRoom(alice, '#dev');
-    await joinRoom(bob, '#dev');
-    await alice.expect(text.joined('bob', '#dev'));
+    const { alice, bob } = await aliceAndBobIn(t.port, '#dev');
 
     bob.send('/part');
     expect(await next(bob)).toBe(text.leftRoom('#dev', LOBBY));
@@ -220,12 +221,7 @@ describe('rooms: listing and topics', () => {
 
   it('shows and sets the topic, announces it to the room, and keeps it across a restart', async () => {
     const t = await start();
-    const alice = await signIn(t.port, 'alice', PASSWORD);
-    const bob = await signIn(t.port, 'bob', PASSWORD);
-    await alice.expect(text.joined('bob', LOBBY));
-    await joinRoom(alice, '#dev');
-    await joinRoom(bob, '#dev');
-    await alice.expect(text.joined('bob', '#dev'));
+    const { alice, bob } = await aliceAndBobIn(t.port, '#dev');
 
     alice.send('/topic');
     expect(await next(alice)).toBe(text.noTopic('#dev'));
@@ -301,12 +297,7 @@ describe('rooms: the supervisor', () => {
         }
       },
     });
-    const alice = await signIn(t.port, 'alice', PASSWORD);
-    const bob = await signIn(t.port, 'bob', PASSWORD);
-    await alice.expect(text.joined('bob', LOBBY));
-    await joinRoom(alice, '#fragile');
-    await joinRoom(bob, '#fragile');
-    await alice.expect(text.joined('bob', '#fragile'));
+    const { alice, bob } = await aliceAndBobIn(t.port, '#fragile');
     await joinRoom(bob, '#sturdy');
 
     alice.send('boom');
