@@ -76,7 +76,8 @@ describe('the inspector page', () => {
   it('draws every diagram of docs/machines.md with the Mermaid it serves', async () => {
     const markdown = await fs.readFile(path.join(repoRoot, 'docs/machines.md'), 'utf8');
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(blocks).toHaveLength(5);
+    // connection, listener, supervisor, room, echo, client
+    expect(blocks).toHaveLength(6);
 
     const results = await page.evaluate(async (sources) => {
       const out: string[] = [];
@@ -91,7 +92,7 @@ describe('the inspector page', () => {
       return out;
     }, blocks);
 
-    expect(results).toEqual(['drawn', 'drawn', 'drawn', 'drawn', 'drawn']);
+    expect(results).toEqual(blocks.map(() => 'drawn'));
   });
 
   it('lists two connections and follows the clicked one through its sign-in', async () => {
