@@ -8,7 +8,7 @@
  * src/actors/connection-actor.ts through `.provide()`.
  */
 import { fromCallback, fromPromise, setup } from 'xstate';
-import { type CommandEvent, isChatMessageLine, isCommandLine } from './commands.js';
+import { type CommandEvent, isChatMessageLine, isCommandLine, parseCommand } from './commands.js';
 import { LOBBY, loginNameProblem } from './protocol.js';
 import type { RoomReply } from './room.js';
 
@@ -88,6 +88,8 @@ export type ConnectionLogEntry =
   | 'login.locked'
   | 'login.refusedOnline'
   | 'login.timedOut'
+  /** `/quit` at a sign-in prompt. */
+  | 'login.quit'
   | 'registration.succeeded'
   | 'registration.raced'
   | 'registration.failed'
@@ -174,6 +176,8 @@ export const connectionSetup = setup({
     // The line pump only batches chat messages; checked again here, since a command must never be broadcast.
     areChatMessages: ({ event }) => event.type === 'client.chatLines' && event.texts.every(isChatMessageLine),
     isCommand: ({ event }) => event.type === 'client.line' && isCommandLine(event.text),
+    /** At a sign-in prompt, the chat's `/quit` (or an alias of it) still means leave. */
+    isQuit: ({ event }) => event.type === 'client.line' && isCommandLine(event.text) && parseCommand(event.text).type === 'command.quit',
     isInRoom: ({ context }, params: { room: string }) => context.rooms.includes(params.room),
     isInTooManyRooms: ({ context }) => context.rooms.length >= MAX_ROOMS_PER_USER,
     isLobby: (_, params: { room: string }) => params.room === LOBBY,

@@ -21,6 +21,8 @@ export type ConsoleEvent =
   | { type: 'console.say'; room: string | undefined; text: string }
   | { type: 'console.rooms' }
   | { type: 'console.close'; room: string }
+  /** A known command with arguments it does not take: its usage line is the answer. */
+  | { type: 'console.usage'; usage: string; chatOnly: boolean }
   | { type: 'console.unknown'; input: string };
 
 /** Commands with no argument, keyed by their words joined with one space, lower-cased. */
@@ -58,6 +60,15 @@ export const CONSOLE_HELP: ReadonlyArray<{ usage: string; what: string; chat?: t
   { usage: 'help', what: 'this list' },
 ];
 
+/** "Usage: …" for each command that takes arguments, by its verb (from the help, so they agree). */
+const USAGES = new Map<string, { usage: string; chatOnly: boolean }>();
+for (const { usage, chat } of CONSOLE_HELP) {
+  const [verb, ...args] = usage.split(' ');
+  if (args.length === 0 || SIMPLE_COMMANDS[usage]) continue;
+  const known = USAGES.get(verb!);
+  USAGES.set(verb!, { usage: known ? `${known.usage} | ${usage}` : `Usage: ${usage}`, chatOnly: chat === true });
+}
+
 /** Parses one console line; undefined for a blank line (nothing to do). */
 export function parseConsoleLine(line: string): ConsoleEvent | undefined {
   const trimmed = line.trim();
@@ -72,12 +83,12 @@ export function parseConsoleLine(line: string): ConsoleEvent | undefined {
     // Keep the operator's own spacing inside the message.
     const rest = trimmed.slice(trimmed.search(/\s/)).trim();
     const [first = ''] = rest.split(/\s/, 1);
-    if (ROOM_PATTERN.test(first)) {
-      // "say #dev" alone says nothing to anyone: an unknown command, not "#dev" to everyone.
-      if (words.length < 3) return { type: 'console.unknown', input: trimmed };
-      return { type: 'console.say', room: roomKey(first), text: rest.slice(first.length).trim() };
-    }
-    return { type: 'console.say', room: undefined, text: rest };
+    if (!ROOM_PATTERN.test(first)) return { type: 'console.say', room: undefined, text: rest };
+    // "say #dev" alone says nothing to anyone (its usage, below), not "#dev" to everyone.
+    if (words.length >= 3) return { type: 'console.say', room: roomKey(first), text: rest.slice(first.length).trim() };
   }
+  // A command the console knows, with the wrong arguments: its usage, not "unknown command".
+  const usage = USAGES.get(verb);
+  if (usage) return { type: 'console.usage', ...usage };
   return { type: 'console.unknown', input: trimmed };
 }

@@ -8,6 +8,16 @@ import { assign } from 'xstate';
 import { connectionSetup } from './connection-setup.js';
 import { loginNameProblem, text } from './protocol.js';
 
+/** `/quit` (or `/exit`) at any prompt of the sign-in: Bye, not a login or a password. */
+const quitAtPrompt = {
+  guard: 'isQuit',
+  target: '#connection.closed',
+  actions: [
+    { type: 'send', params: { lines: [text.bye] } },
+    { type: 'log', params: { entry: 'login.quit' } },
+  ],
+} as const;
+
 export const signInState = connectionSetup.createStateConfig({
   initial: 'awaitingLogin',
   entry: { type: 'send', params: { lines: [text.greeting] } },
@@ -35,6 +45,7 @@ export const signInState = connectionSetup.createStateConfig({
           actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.loginPrompt] }) },
         },
         'client.line': [
+          quitAtPrompt,
           {
             guard: 'isValidLoginName',
             target: 'checkingLogin',
@@ -87,7 +98,7 @@ export const signInState = connectionSetup.createStateConfig({
         'client.lineTooLong': {
           actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.passwordPrompt] }) },
         },
-        'client.line': 'verifyingPassword',
+        'client.line': [quitAtPrompt, { target: 'verifyingPassword' }],
       },
     },
     verifyingPassword: {
@@ -145,6 +156,7 @@ export const signInState = connectionSetup.createStateConfig({
               },
             },
             'client.line': [
+              quitAtPrompt,
               {
                 guard: 'isPasswordLongEnough',
                 target: 'repeatingPassword',
@@ -169,6 +181,7 @@ export const signInState = connectionSetup.createStateConfig({
               actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.repeatPrompt] }) },
             },
             'client.line': [
+              quitAtPrompt,
               { guard: 'isRepeatedPassword', target: 'saving' },
               {
                 target: 'choosingPassword',

@@ -99,6 +99,7 @@ export const supervisorMachine = setup({
     /** Still idle when its `room.idle` is read: a join routed meanwhile keeps it. */
     isRoomIdle: ({ context }, params: { room: string }) => context.rooms[params.room]?.getSnapshot().hasTag('idle') === true,
     isLobby: (_, params: { room: string }) => params.room === LOBBY,
+    isChatOnlyInEcho: ({ context }, params: { chatOnly: boolean }) => params.chatOnly && context.mode !== 'chat',
     /** A done or error event (by its type) from a room actor… */
     isRoomActor: (_, params: { type: string }) => roomOfChildEvent(params.type) !== undefined,
     /** …from one still registered (not one stopped already). */
@@ -198,6 +199,10 @@ export const supervisorMachine = setup({
         'console.say': [
           { guard: 'isChatMode', actions: { type: 'say', params: ({ event }) => ({ room: event.room, text: event.text }) } },
           { actions: CHAT_ONLY_REPLY },
+        ],
+        'console.usage': [
+          { guard: { type: 'isChatOnlyInEcho', params: ({ event }) => ({ chatOnly: event.chatOnly }) }, actions: CHAT_ONLY_REPLY },
+          { actions: { type: 'reply', params: ({ event }) => ({ lines: [event.usage] }) } },
         ],
         'console.unknown': {
           actions: {

@@ -18,6 +18,22 @@ function historyRecords(csv: string): Array<{ timestamp: string; login: string; 
 }
 
 describe('signing in', () => {
+  it.each([['the login prompt', 0], ['the password prompt of a new login', 1]])('says Bye and hangs up on "/quit" at %s', async (_, step) => {
+    const t = await start();
+    const client = await TestClient.connect(t.port);
+    await client.expect(/^Enter your login:/);
+    if (step === 1) {
+      client.send('alice');
+      await client.expect(/choose a password/i);
+    }
+
+    client.send('/quit');
+
+    expect(await client.expect(/^Bye!$/)).toBe(text.bye);
+    await client.expectClosed();
+    expect(await t.readFile('clients.csv')).not.toContain('alice');
+  });
+
   it('registers a new login, then welcomes it back on a new connection', async () => {
     const t = await start();
     const first = await TestClient.connect(t.port);

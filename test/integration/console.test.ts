@@ -10,6 +10,15 @@ import { register, signIn, TestClient, useTestServers } from './harness.js';
 const start = useTestServers();
 
 describe('console commands', () => {
+  it.each([['kick', 'Usage: kick <login>'], ['close', 'Usage: close #room'], ['say', 'Usage: say <text> | say #room <text>']])(
+    'answers "%s" without its argument with its usage',
+    async (line, usage) => {
+      const t = await start();
+
+      expect(await t.ask(line, /Usage: .*\n/)).toContain(`${usage}\n`);
+    },
+  );
+
   it('lists every command on help', async () => {
     const t = await start();
 

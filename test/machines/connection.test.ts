@@ -1100,3 +1100,26 @@ describe('connection machine: floods and slow consumers', () => {
     ]);
   });
 });
+
+describe('connection machine: /quit at a sign-in prompt', () => {
+  it.each(['awaitingLogin', 'awaitingPassword', 'choosingPassword', 'repeatingPassword'] as const)(
+    'says Bye and closes on "/quit" in %s, without taking it for a login or a password',
+    (state) => {
+      const [after, actions] = send(at(state), line(' /QUIT '));
+
+      expect(after.value).toBe('closed');
+      expect(linesOf(actions)).toEqual([text.bye]);
+      expect(summary(actions).filter((a) => a.type === 'log')).toEqual([{ type: 'log', params: { entry: 'login.quit' } }]);
+      expect(spawned(actions)).toEqual([]);
+    },
+  );
+
+  it('takes "/exit" as "/quit", and "/quitter" as a login name it refuses', () => {
+    const [quit] = send(at('awaitingLogin'), line('/exit'));
+    const [refused, actions] = send(at('awaitingLogin'), line('/quitter'));
+
+    expect(quit.value).toBe('closed');
+    expect(refused.value).toEqual(states.awaitingLogin.value);
+    expect(linesOf(actions)).toEqual(['A login may contain only letters, digits, "_", "-" and ".".', text.loginPrompt]);
+  });
+});

@@ -34,17 +34,22 @@ describe('parseConsoleLine', () => {
   it.each<[string, string]>([
     ['frobnicate', 'frobnicate'],
     ['  stop   everything ', 'stop   everything'],
-    ['kick', 'kick'],
-    ['kick bob carol', 'kick bob carol'],
-    ['say', 'say'],
-    ['say #dev', 'say #dev'],
-    ['close', 'close'],
-    ['close dev', 'close dev'],
-    ['close #dev #ops', 'close #dev #ops'],
     ['stop', 'stop'],
     ['shutdown now', 'shutdown now'],
   ])('calls %j an unknown command, quoting it trimmed', (line, input) => {
     expect(parseConsoleLine(line)).toEqual({ type: 'console.unknown', input });
+  });
+
+  it.each<[string, string]>([
+    ['kick', 'Usage: kick <login>'],
+    ['KICK bob carol', 'Usage: kick <login>'],
+    ['say', 'Usage: say <text> | say #room <text>'],
+    ['say #dev', 'Usage: say <text> | say #room <text>'],
+    ['close', 'Usage: close #room'],
+    ['close dev', 'Usage: close #room'],
+    ['close #dev #ops', 'Usage: close #room'],
+  ])('answers %j, a known command with the wrong arguments, with its usage', (line, usage) => {
+    expect(parseConsoleLine(line)).toEqual({ type: 'console.usage', usage, chatOnly: true });
   });
 
   it.each([[''], ['   '], ['\t \t']])('has nothing to do for the blank line %j', (line) => {

@@ -46,6 +46,7 @@ describe('supervisor machine: console commands', () => {
       { type: 'console.unknown', input: 'frobnicate now' },
       [{ type: 'reply', params: { lines: ['Unknown command "frobnicate now". Type "help" for the list.'] } }],
     ],
+    [{ type: 'console.usage', usage: 'Usage: kick <login>', chatOnly: true }, [{ type: 'reply', params: { lines: ['Usage: kick <login>'] } }]],
   ] as [Event, unknown[]][])('in chat mode, answers %j with %j and keeps running', (event, expected) => {
     const [after, actions] = send(at('chat'), event);
 
@@ -58,6 +59,7 @@ describe('supervisor machine: console commands', () => {
     [{ type: 'console.kick', login: 'bob' }],
     [{ type: 'console.say', room: undefined, text: 'hello' }],
     [{ type: 'console.clearFile' }],
+    [{ type: 'console.usage', usage: 'Usage: kick <login>', chatOnly: true }],
   ] as [Event][])('in echo mode, answers %j with the chat-only reply and does nothing else', (event) => {
     const [after, actions] = send(at('echo'), event);
 
@@ -244,6 +246,7 @@ describe('supervisor machine: shutting down', () => {
     { type: 'console.rooms' },
     { type: 'console.close', room: '#dev' },
     { type: 'console.unknown', input: 'x' },
+    { type: 'console.usage', usage: 'Usage: kick <login>', chatOnly: true },
   ];
 
   it.each(everyEvent)('ignores $type while shutting down (the shutdown happens once)', (event) => {

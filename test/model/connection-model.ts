@@ -59,6 +59,8 @@ export function scenarioOf(login: string | undefined): Scenario | undefined {
 /** Invalid logins: each gets its reason and the prompt again. */
 export const INVALID_LOGINS = ['', 'no spaces allowed'];
 export const PASSWORD = 'p4ssword';
+/** Typed at any sign-in prompt: leaves, it is no login and no password. */
+export const QUIT = '/quit';
 export const TOO_SHORT = 'abc';
 export const OTHER_PASSWORD = 'something-else';
 /** What a chatting user types: one of each kind the machine tells apart. */
@@ -105,13 +107,13 @@ export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
     switch (type) {
       case 'client.line':
         if (awaiting('awaitingLogin')) {
-          return [...Object.values(SCENARIOS).map((s) => s.typed), ...INVALID_LOGINS].map((t) => line(t));
+          return [...Object.values(SCENARIOS).map((s) => s.typed), ...INVALID_LOGINS, QUIT].map((t) => line(t));
         }
         // The password typed is right or wrong as the verify outcome that follows says: the TCP
         // replay types the one that produces it.
-        if (awaiting('awaitingPassword')) return [line(PASSWORD)];
-        if (snapshot.matches({ authenticating: { registering: 'choosingPassword' } })) return [line(TOO_SHORT), line(PASSWORD)];
-        if (snapshot.matches({ authenticating: { registering: 'repeatingPassword' } })) return [line(PASSWORD), line(OTHER_PASSWORD)];
+        if (awaiting('awaitingPassword')) return [line(PASSWORD), line(QUIT)];
+        if (snapshot.matches({ authenticating: { registering: 'choosingPassword' } })) return [line(TOO_SHORT), line(PASSWORD), line(QUIT)];
+        if (snapshot.matches({ authenticating: { registering: 'repeatingPassword' } })) return [line(PASSWORD), line(OTHER_PASSWORD), line(QUIT)];
         if (snapshot.matches({ chatting: 'idle' })) return CHAT_LINES.map(line);
         return [];
       case 'client.chatLines':

@@ -29,6 +29,7 @@ import {
   MODEL_INPUT,
   OTHER_PASSWORD,
   PASSWORD,
+  QUIT,
   type Scenario,
   SCENARIOS,
   scenarioOf,
@@ -168,6 +169,10 @@ async function perform(
         if (scenario === 'known' || scenario === 'dupe') await register(t.port, identity.registered, PASSWORD);
         if (scenario === 'busybee') helpers.push({ client: await signIn(t.port, identity.registered, PASSWORD), login: identity.registered });
         line = identity.typed;
+      }
+      if (line === QUIT) {
+        client.send(line); // leaves at any prompt: nothing to set up, nothing to rename
+        return identity;
       }
       if (before.matches({ authenticating: 'awaitingPassword' })) {
         // Right or wrong, as the verification that follows says.

@@ -49,6 +49,8 @@ function supervisorEvents(snapshot: AnyMachineSnapshot): EventObject[] {
         return [];
       case 'console.unknown':
         return [{ type, input: 'frobnicate' }];
+      case 'console.usage':
+        return [{ type, usage: 'Usage: kick <login>', chatOnly: true }];
       case 'process.signal':
         return [{ type, signal: 'SIGTERM' }];
       default:
@@ -131,6 +133,8 @@ function commandLine(event: EventObject): string {
         return `close ${(event as EventObject & { room: string }).room}`;
       case 'console.unknown':
         return (event as EventObject & { input: string }).input;
+      case 'console.usage':
+        return 'kick';
       default: {
         const words = event.type.slice('console.'.length).replace(/([A-Z])/g, ' $1').toLowerCase();
         return words;
