@@ -29,7 +29,7 @@ import { dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';
 import { acquireDataDirLock } from '../io/data-dir-lock.js';
 import type { OpenAppendHandle } from '../io/durable-file.js';
-import { describeCause } from '../io/errors.js';
+import { describeCause, StatechatError, UnreadableFileError } from '../io/errors.js';
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
 import { scryptPool } from '../io/scrypt-pool.js';
 import { LogFile } from '../io/log-file.js';
@@ -104,6 +104,13 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   const files = dataFiles(config.dataDir);
   // Before any data file is touched: a bad certificate must not leave a new data dir behind.
   const tlsCredentials = config.tls ? await loadTlsCredentials(config.tls, config.allowInsecureKey) : undefined;
+  const fresh = await isFreshDataDir(config.dataDir);
+  if (fresh && config.noCreate) {
+    throw new StatechatError(
+      'STATECHAT_ERR_NO_DATA_DIR',
+      `no data dir at ${path.resolve(config.dataDir)} (it does not exist or is empty), and --no-create was given: check --data-dir`,
+    );
+  }
   await fs.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   // Before anything in the dir is read: a second server on it stops here, having changed nothing.
   const lock = await acquireDataDirLock(config.dataDir);
@@ -128,6 +135,11 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   if (lock.tookOverFrom) {
     const { pid, since } = lock.tookOverFrom;
     log.info(`data dir: took over ${lock.file} from ${pid ? `pid ${pid} (since ${since})` : 'an unreadable lock'}, which is no longer running`);
+  }
+  if (fresh) {
+    // One line, so that a typo in --data-dir is seen at once (--no-create refuses instead).
+    const key = config.mode !== 'chat' ? '' : config.envKey !== undefined ? ' (the key comes from STATECHAT_KEY)' : ' with a new key';
+    log.info(`data dir: created a new data dir at ${path.resolve(config.dataDir)}${key}`);
   }
   if (tightened) log.info(tightened);
   if (stores?.insecureKeyNote) log.info(stores.insecureKeyNote);
@@ -358,6 +370,16 @@ function closeStores(stores: ChatStores): Promise<PromiseSettledResult<void>[]> 
  * The data dir is created 0700; one that exists with group or other access (a fresh clone's
  * `data/`) is tightened to 0700 — it holds only this server's files. Returns a line for the log.
  */
+/** A data dir that does not exist yet, or holds nothing: starting there makes a new one. */
+async function isFreshDataDir(dataDir: string): Promise<boolean> {
+  try {
+    return (await fs.readdir(dataDir)).length === 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw new UnreadableFileError(dataDir, err);
+  }
+}
+
 async function keepDataDirPrivate(dataDir: string): Promise<string | undefined> {
   const { mode, uid } = await fs.stat(dataDir);
   if ((mode & 0o077) === 0 || uid !== process.getuid?.()) return undefined;

@@ -41,6 +41,8 @@ export interface ServerConfig {
   scrypt: ScryptParams;
   /** Use a key file (the master key, the TLS key) that group or others can read, instead of refusing it. */
   allowInsecureKey: boolean;
+  /** `--no-create`: refuse a data dir that does not exist or is empty, instead of starting a new one. */
+  noCreate: boolean;
   /** STATECHAT_KEY: the master key, instead of the key file. */
   envKey: string | undefined;
   /** `--inspect [port]` / `--inspect-ws <url>`: the live inspector; off when absent. */
@@ -71,6 +73,7 @@ export const DEFAULTS: Omit<ServerConfig, 'envKey'> = {
   loginDelayMaxMs: 30_000,
   tls: undefined,
   allowInsecureKey: false,
+  noCreate: false,
   scrypt: OWASP_SCRYPT,
 };
 
@@ -87,6 +90,7 @@ Options:
   --host <addr>            address to listen on (default ${DEFAULTS.host})
   --port <n>               port, 0 picks a free one and prints it (default ${DEFAULTS.port})
   --data-dir <dir>         clients.csv, history.csv, topics.csv, server.log and the key (default ./${DEFAULTS.dataDir})
+  --no-create              refuse a data dir that does not exist or is empty (a typo in --data-dir)
   --login-timeout <s>      close a login not completed in time (default ${DEFAULTS.loginTimeoutMs / 1000})
   --history <n>            messages replayed on login (default ${DEFAULTS.historyReplay})
   --max-line <bytes>       longest accepted line (default ${DEFAULTS.maxLineBytes})
@@ -114,6 +118,7 @@ Options:
   --host <addr>            address to listen on (default ${DEFAULTS.host})
   --port <n>               port, 0 picks a free one and prints it (default ${DEFAULTS.port})
   --data-dir <dir>         where server.log goes (default ./${DEFAULTS.dataDir})
+  --no-create              refuse a data dir that does not exist or is empty
   --max-line <bytes>       longest accepted line (default ${DEFAULTS.maxLineBytes})
   --max-waiting <n>        connections held while listening is stopped (default ${DEFAULTS.maxWaiting})
   --tls-cert <file>        speak TLS, with this PEM certificate (chain); needs --tls-key
@@ -154,6 +159,7 @@ export function parseServerArgs(
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'allow-insecure-key': { type: 'boolean' },
+        'no-create': { type: 'boolean' },
         inspect: { type: 'string' },
         'inspect-ws': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -191,6 +197,7 @@ export function parseServerArgs(
       rateLimitBurst: integer('--rate-burst', str('rate-burst'), DEFAULTS.rateLimitBurst, 1, 1_000_000),
       tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
       allowInsecureKey: values['allow-insecure-key'] === true,
+      noCreate: values['no-create'] === true,
       scrypt: { ...DEFAULTS.scrypt, N: scryptN },
       envKey: env.STATECHAT_KEY || undefined,
       inspector: inspectorConfig(str('inspect'), str('inspect-ws'), str('host') ?? DEFAULTS.host),

@@ -97,6 +97,38 @@ describe.concurrent('statechat server', () => {
     expect(server.stdout).toBe('');
   });
 
+  it('says so once when it makes a new data dir, with its absolute path', async ({ spawn, dataDir, expect }) => {
+    const fresh = path.join(dataDir, 'not-yet');
+    const server = spawn(['server', '--port', '0', '--data-dir', fresh, ...FAST]);
+
+    await server.port();
+
+    expect(server.stdout).toContain(`data dir: created a new data dir at ${path.resolve(fresh)} with a new key`);
+    expect(await fs.readdir(fresh)).toContain('statechat.key');
+  });
+
+  it('does not say so on a data dir it used before', async ({ spawn, dataDir, expect }) => {
+    const first = spawn(['server', '--port', '0', '--data-dir', dataDir, ...FAST]);
+    await first.port();
+    first.type('shutdown');
+    expect((await first.exited).code).toBe(0);
+
+    const again = spawn(['server', '--port', '0', '--data-dir', dataDir, '--no-create', ...FAST]);
+    await again.port();
+
+    expect(again.stdout).not.toContain('created a new data dir');
+  });
+
+  it('refuses with --no-create a data dir that does not exist (a typo), and makes nothing', async ({ spawn, dataDir, expect }) => {
+    const typo = path.join(dataDir, 'dat');
+    const server = spawn(['server', '--port', '0', '--data-dir', typo, '--no-create', ...FAST]);
+    const { code } = await server.exited;
+
+    expect(code).toBe(1);
+    expect(server.stderr).toContain(`no data dir at ${path.resolve(typo)} (it does not exist or is empty), and --no-create was given`);
+    expect(await fs.readdir(dataDir)).toEqual([]);
+  });
+
   it('exits non-zero with "in use" when the port is taken', async ({ spawn, dataDir, expect, onTestFinished }) => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
