@@ -38,7 +38,7 @@ import { openCsvTopicStore } from '../io/topic-store-csv.js';
 import { loadTlsCredentials } from '../io/tls-files.js';
 import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
 import { MAX_HISTORY_REQUEST } from '../machines/commands.js';
-import type { supervisorMachine } from '../machines/supervisor.js';
+import { MAX_ROOMS, type supervisorMachine } from '../machines/supervisor.js';
 import { ClientLink } from './client-link.js';
 import { startConnectionActor } from './connection-actor.js';
 import { type ConnectionsRoot, createConnectionsRoot } from './connection-system.js';
@@ -63,6 +63,8 @@ export interface ServerIo {
   timers?: Timers;
   /** Test seam: how long an empty room waits before its actor stops (default 10 minutes). */
   roomIdleMs?: number;
+  /** Test seam: how many rooms may run at once (default MAX_ROOMS, src/machines/supervisor.ts). */
+  maxRooms?: number;
   /** Test seam: called before a room stores a post; a throw there crashes that room's actor. */
   onRoomPost?: (room: string) => void;
 }
@@ -250,7 +252,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
           throw err;
         }),
     }),
-    { id: 'supervisor', input: { mode: config.mode, roomIdleMs: io.roomIdleMs ?? ROOM_IDLE_MS } },
+    { id: 'supervisor', input: { mode: config.mode, roomIdleMs: io.roomIdleMs ?? ROOM_IDLE_MS, maxRooms: io.maxRooms ?? MAX_ROOMS } },
   );
 
   let resolveStopped!: (result: { clean: boolean }) => void;

@@ -16,7 +16,7 @@
 import { type AnyActorRef, assign, enqueueActions, fromCallback, fromPromise, sendTo, setup, stopChild } from 'xstate';
 import type { ConsoleEvent } from './console-command.js';
 import { LOBBY } from './protocol.js';
-import { type HistoryWriterEvent, type RoomEvent, type RoomMember, roomMachine, type RoomToSupervisor } from './room.js';
+import { type HistoryWriterEvent, type RoomEvent, type RoomMember, type RoomReply, roomMachine, type RoomToSupervisor } from './room.js';
 
 export type SupervisorEvent =
   | ConsoleEvent
@@ -31,7 +31,12 @@ export interface SupervisorInput {
   mode: 'chat' | 'echo';
   /** An empty room (not #lobby) stops after this long. */
   roomIdleMs: number;
+  /** At most this many rooms run at once (#lobby included): a join that would make one more is refused. */
+  maxRooms: number;
 }
+
+/** The default of `maxRooms`: far more than a server of this size uses, few enough to bound memory. */
+export const MAX_ROOMS = 10_000;
 
 export interface SupervisorContext extends SupervisorInput {
   /** The running room actors, by room key. */
@@ -99,6 +104,7 @@ export const supervisorMachine = setup({
     /** Still idle when its `room.idle` is read: a join routed meanwhile keeps it. */
     isRoomIdle: ({ context }, params: { room: string }) => context.rooms[params.room]?.getSnapshot().hasTag('idle') === true,
     isLobby: (_, params: { room: string }) => params.room === LOBBY,
+    isAtRoomLimit: ({ context }) => Object.keys(context.rooms).length >= context.maxRooms,
     isChatOnlyInEcho: ({ context }, params: { chatOnly: boolean }) => params.chatOnly && context.mode !== 'chat',
     /** A done or error event (by its type) from a room actor… */
     isRoomActor: (_, params: { type: string }) => roomOfChildEvent(params.type) !== undefined,
@@ -125,6 +131,18 @@ export const supervisorMachine = setup({
           {
             guard: { type: 'hasRoom', params: ({ event }) => ({ room: event.room }) },
             actions: sendTo(({ context, event }) => context.rooms[event.room]!, ({ event }): RoomEvent => ({ type: 'room.join', member: event.member })),
+          },
+          {
+            // A room is an actor with its own memory: their number is bounded, not each user's whim.
+            guard: 'isAtRoomLimit',
+            actions: sendTo(
+              ({ event }) => event.member.session,
+              ({ context, event }): RoomReply => ({
+                type: 'room.refused',
+                room: event.room,
+                reason: `The server has ${context.maxRooms} rooms already, the most it runs; join one of them (/rooms).`,
+              }),
+            ),
           },
           {
             actions: [

@@ -54,7 +54,7 @@ function startServer(logLine: (line: string) => void) {
       verifyLock: async () => {},
       shutDown: async () => {},
     }),
-    { input: { mode: 'chat', roomIdleMs: 60_000 } },
+    { input: { mode: 'chat', roomIdleMs: 60_000, maxRooms: 10 } },
   ).start();
   let nextId = 1;
   // One actor system for every connection, as in the server: a failing child must not take it down.

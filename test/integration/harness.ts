@@ -68,7 +68,7 @@ export function useTestServers(): (overrides?: Partial<ServerConfig>, seams?: Te
 }
 
 /** What createServer takes besides the config that a test may replace (a failing disk, a manual clock). */
-export type TestSeams = Pick<ServerIo, 'openAppendHandle' | 'timers' | 'roomIdleMs' | 'onRoomPost'>;
+export type TestSeams = Pick<ServerIo, 'openAppendHandle' | 'timers' | 'roomIdleMs' | 'maxRooms' | 'onRoomPost'>;
 
 export async function startTestServer(overrides: Partial<ServerConfig> = {}, seams: TestSeams = {}): Promise<TestServer> {
   const ownsDataDir = overrides.dataDir === undefined;

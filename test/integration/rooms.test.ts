@@ -172,6 +172,19 @@ describe('rooms: joining, talking, leaving', () => {
     expect(await next(alice)).toBe(`Rooms (${MAX_ROOMS_PER_USER}):`);
   });
 
+  it('refuses a new room beyond the server\'s limit with the reason, and still joins one that runs', async () => {
+    const t = await start({}, { maxRooms: 3 });
+    const alice = await signIn(t.port, 'alice', PASSWORD);
+    const bob = await signIn(t.port, 'bob', PASSWORD);
+    await joinRoom(alice, '#a');
+    await joinRoom(alice, '#b');
+
+    bob.send('/join #c');
+    expect(await next(bob)).toBe('The server has 3 rooms already, the most it runs; join one of them (/rooms).');
+    bob.send('/join #b');
+    expect(await next(bob)).toBe(text.joinedRoom('#b', 2));
+  });
+
   it('sends /me as an action line, with the room outside #lobby', async () => {
     const t = await start();
     const alice = await signIn(t.port, 'alice', PASSWORD);

@@ -10,7 +10,7 @@ const BUSY = 'Busy clearing; try again in a moment.';
 const RUNNING = { running: { logDisplay: 'shown', maintenance: 'idle' } };
 
 function at(mode: SupervisorInput['mode'], path: Event[] = []) {
-  const [snapshot] = drive(supervisorMachine, { mode, roomIdleMs: 60_000 }, path);
+  const [snapshot] = drive(supervisorMachine, { mode, roomIdleMs: 60_000, maxRooms: 10 }, path);
   return snapshot;
 }
 
@@ -20,7 +20,7 @@ function send(snapshot: ReturnType<typeof at>, ...events: Event[]) {
 
 describe('supervisor machine: console commands', () => {
   it('starts running, the log shown and no maintenance under way, with the history writer and #lobby', () => {
-    const [snapshot, actions] = drive(supervisorMachine, { mode: 'chat', roomIdleMs: 60_000 }, []);
+    const [snapshot, actions] = drive(supervisorMachine, { mode: 'chat', roomIdleMs: 60_000, maxRooms: 10 }, []);
 
     expect(snapshot.value).toEqual(RUNNING);
     expect(summary(actions)).toEqual([]);
@@ -29,7 +29,7 @@ describe('supervisor machine: console commands', () => {
   });
 
   it('in echo mode, starts no room and no history writer', () => {
-    const [snapshot] = drive(supervisorMachine, { mode: 'echo', roomIdleMs: 60_000 }, []);
+    const [snapshot] = drive(supervisorMachine, { mode: 'echo', roomIdleMs: 60_000, maxRooms: 10 }, []);
 
     expect(Object.keys(snapshot.children)).toEqual([]);
   });

@@ -69,8 +69,9 @@ const NO_ROOM = '#nowhere';
  * actor's end, which no console command makes.
  */
 const ROOM_TRANSITIONS: Record<string, string> = {
-  'running --room.join[1/2]--> (self)': 'a connection joining a room that runs',
-  'running --room.join[2/2]--> (self)': 'a connection joining a room that does not run yet',
+  'running --room.join[1/3]--> (self)': 'a connection joining a room that runs',
+  'running --room.join[2/3]--> (self)': 'a new room beyond the limit (test/integration/rooms.test.ts)',
+  'running --room.join[3/3]--> (self)': 'a connection joining a room that does not run yet',
   'running --room.idle--> (self)': 'an empty room that timed out',
   'running --console.close[2/3]--> (self)': 'closing a room that runs needs a member to make it',
   'running --xstate.done.actor.*--> (self)': 'a closed room actor ending',
@@ -89,7 +90,7 @@ function isStable(snapshot: AnyMachineSnapshot): boolean {
 
 function pathsFor(mode: SupervisorInput['mode']): ModelPath[] {
   return generatePaths(machine, {
-    input: { mode, roomIdleMs: 60_000 },
+    input: { mode, roomIdleMs: 60_000, maxRooms: 10 },
     events: supervisorEvents,
     // A path never ends while a clear or the shutdown runs: it goes on with its completion.
     settle: (s) => {
@@ -113,7 +114,7 @@ const isInternal = (event: EventObject) => /^xstate\.(done|error)\.actor\./.test
  * closing could fail.
  */
 function isDrivable(mode: SupervisorInput['mode'], path: ModelPath): boolean {
-  const { steps } = replayPure(machine, { mode, roomIdleMs: 60_000 }, path.events);
+  const { steps } = replayPure(machine, { mode, roomIdleMs: 60_000, maxRooms: 10 }, path.events);
   return steps.every((step, i) => {
     if (isInternal(step.event)) return !(mode === 'echo' && step.event.type === 'xstate.error.actor.shutDown');
     if (isStable(step.before)) return true;
@@ -162,7 +163,7 @@ describe('supervisor model: generated paths on the pure machine', () => {
 
   describe.each(MODES)('%s server', (mode) => {
     it.each(paths[mode].map((p) => [p.name, p] as const))('%s', (_, path) => {
-      const { initial, steps } = replayPure(machine, { mode, roomIdleMs: 60_000 }, path.events);
+      const { initial, steps } = replayPure(machine, { mode, roomIdleMs: 60_000, maxRooms: 10 }, path.events);
       coverage.recordSteps(initial.snapshot, steps);
       for (const step of steps) {
         const types = step.actions.map((a) => a.type);
@@ -187,7 +188,7 @@ describe('supervisor model: generated paths against a real server', () => {
 
   describe.each(MODES)('%s server', (mode) => {
     it.each(paths[mode].filter((p) => isDrivable(mode, p)).map((p) => [p.name, p] as const))('%s', async (_, path) => {
-      const { initial, steps } = replayPure(machine, { mode, roomIdleMs: 60_000 }, path.events);
+      const { initial, steps } = replayPure(machine, { mode, roomIdleMs: 60_000, maxRooms: 10 }, path.events);
       const t = await startTestServer({ mode });
       faults.reset();
       try {
