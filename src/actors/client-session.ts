@@ -16,6 +16,12 @@
  * readline writes — echoed keys, prompt redraws, cursor moves — is dropped, so not even the cursor
  * position betrays the password's length; the line is kept out of the history via readline's
  * documented 'history' event.
+ *
+ * Reconnecting (`reconnect: true`) is the machine's decision; here it only means that a dropped
+ * connection is followed by a new `connect`, and that a line submitted between sessions is handed
+ * back (`restoreInput`): at a terminal it is put back on the input line, to send once signed in
+ * again; piped input has no line to put it back on. What the user is half-way through typing
+ * stays on readline's line throughout (server lines are printed above it).
  */
 import { EventEmitter } from 'node:events';
 import readline from 'node:readline';
@@ -49,6 +55,10 @@ export interface ClientSessionOptions {
   quitTimeoutMs?: number;
   /** Source of jitter for the retry delay; defaults to `Math.random`. */
   random?: () => number;
+  /** Reconnect when an established session drops (a server restart). Default false: the session ends. */
+  reconnect?: boolean;
+  /** Answer the server's login prompt with this, once per session (the CLI's --login). */
+  login?: string;
 }
 
 export interface ClientSession {
@@ -148,6 +158,7 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
         print: (_, { text }) => ui.print(stripTerminalControls(text)),
         setEchoHidden: (_, { hidden }) => ui.setHidden(hidden),
         showPrompt: () => ui.showPrompt(),
+        restoreInput: (_, { text }) => ui.restoreInput(text),
       },
       delays: {
         retryDelay: ({ context }) => withJitter(context.retryDelay, random()),
@@ -159,6 +170,8 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
         port: options.port,
         ...(options.backoff ? { backoff: options.backoff } : {}),
         ...(options.quitTimeoutMs !== undefined ? { quitTimeoutMs: options.quitTimeoutMs } : {}),
+        ...(options.reconnect !== undefined ? { reconnect: options.reconnect } : {}),
+        ...(options.login !== undefined ? { login: options.login } : {}),
       },
     },
   );
@@ -209,6 +222,8 @@ interface ClientConsole extends EventEmitter {
   print(text: string): void;
   setHidden(hidden: boolean): void;
   showPrompt(): void;
+  /** Give back a line the user submitted that was not sent. */
+  restoreInput(text: string): void;
   close(): void;
 }
 
@@ -236,6 +251,9 @@ class PlainConsole extends EventEmitter implements ClientConsole {
   setHidden(): void {}
 
   showPrompt(): void {}
+
+  /** Piped input has no input line: the line is gone (the machine has said it was not sent). */
+  restoreInput(): void {}
 
   close(): void {
     if (this.closed) return;
@@ -359,6 +377,12 @@ class TerminalConsole extends EventEmitter implements ClientConsole {
   showPrompt(): void {
     this.rl.setPrompt(PROMPT);
     this.rl.prompt(true);
+  }
+
+  /** Put a submitted line back on the (empty) input line, cursor at its end, as if not yet sent. */
+  restoreInput(text: string): void {
+    if (this.closed || this.hidden) return;
+    this.rl.write(text);
   }
 
   close(): void {

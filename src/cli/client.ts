@@ -1,23 +1,29 @@
 /**
- * `statechat client [--host H] [--port P] [--tls [--ca FILE] | --insecure]` — the interactive chat client.
+ * `statechat client [--host H] [--port P] [--tls [--ca FILE] | --insecure] [--login NAME] [--no-reconnect]`
+ * — the interactive chat client.
  *
  * Parses flags, runs one client session (src/actors/client-session.ts) against the process's
  * stdin/stdout, forwards SIGINT/SIGTERM to it as "the user wants out", and returns the exit code:
- * 0 after /quit, Ctrl-C or the server closing the connection; 1 when the connection was lost
- * with an error or cannot be attempted at all; 2 for bad usage.
+ * 0 after /quit or Ctrl-C (also while reconnecting), or when the server closed the connection and
+ * the client does not reconnect (a kick, "… Disconnecting.", --no-reconnect, piped input ended);
+ * 1 when such a connection was lost with an error, or cannot be attempted at all; 2 for bad usage.
+ * A dropped session that the client reconnects gives no exit code: the client goes on.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ClientTlsOptions, startClientSession } from '../actors/client-session.js';
+import { loginNameProblem } from '../machines/protocol.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 9090;
 
-export const CLIENT_USAGE = `Usage: statechat client [--host HOST] [--port PORT] [--tls [--ca FILE]]
+export const CLIENT_USAGE = `Usage: statechat client [--host HOST] [--port PORT] [--tls [--ca FILE]] [--login NAME] [--no-reconnect]
 
 Connects to a statechat server and chats. Answer the server's prompts (passwords are typed
 without echo); type /quit or press Ctrl-C to leave. If the server is not up yet, the client
-says "waiting for server…" and keeps retrying with backoff.
+says "waiting for server…" and keeps retrying with backoff. If the connection drops later (the
+server restarts), it says so and reconnects the same way, then shows the login prompt again —
+not after a kick by the operator, a login timeout or too many wrong passwords: then it exits.
 
 Options:
   --host HOST   server address (default ${DEFAULT_HOST})
@@ -27,7 +33,15 @@ Options:
   --ca FILE     trust the CA (or self-signed certificate) in this PEM file too; implies --tls
   --insecure    TLS without verifying the certificate: INSECURE, for experiments only — anyone
                 on the way can pose as the server and read your password; implies --tls
+  --login NAME  answer the server's login prompt with NAME, on every (re)connect; the password
+                is never stored: you type it each time
+  --no-reconnect
+                exit when the connection drops instead of reconnecting (for scripts): exit code 0
+                when the server closed it, 1 when it was lost with an error
   -h, --help    show this help
+
+Exit codes: 0 after /quit, Ctrl-C or the server closing the connection; 1 when the connection
+was lost with an error or cannot be made at all; 2 for bad usage.
 `;
 
 export interface ClientIo {
@@ -40,7 +54,16 @@ export async function runClient(
   argv: string[],
   io: ClientIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  let values: { host?: string; port?: string; help?: boolean; tls?: boolean; ca?: string; insecure?: boolean };
+  let values: {
+    host?: string;
+    port?: string;
+    help?: boolean;
+    tls?: boolean;
+    ca?: string;
+    insecure?: boolean;
+    login?: string;
+    'no-reconnect'?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -50,6 +73,8 @@ export async function runClient(
         tls: { type: 'boolean', default: false },
         ca: { type: 'string' },
         insecure: { type: 'boolean', default: false },
+        login: { type: 'string' },
+        'no-reconnect': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -68,6 +93,12 @@ export async function runClient(
   if (host.trim() === '' || port === null) {
     const what = port === null ? `--port must be an integer from 1 to 65535, got "${values.port}"` : '--host is empty';
     io.stderr.write(`statechat client: ${what}\n\n${CLIENT_USAGE}`);
+    return 2;
+  }
+
+  const loginProblem = values.login === undefined ? undefined : loginNameProblem(values.login);
+  if (loginProblem) {
+    io.stderr.write(`statechat client: --login ${JSON.stringify(values.login)}: ${loginProblem}\n\n${CLIENT_USAGE}`);
     return 2;
   }
 
@@ -93,7 +124,15 @@ export async function runClient(
     tls = { verify: true };
   }
 
-  const session = startClientSession({ host, port, input: io.stdin, output: io.stdout, tls });
+  const session = startClientSession({
+    host,
+    port,
+    input: io.stdin,
+    output: io.stdout,
+    tls,
+    reconnect: !values['no-reconnect'],
+    ...(values.login !== undefined ? { login: values.login } : {}),
+  });
   // Ctrl-C at a raw-mode terminal reaches readline as a key, not as a signal; these cover piped
   // input and `kill`.
   const onSignal = () => session.interrupt();

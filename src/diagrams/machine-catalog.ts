@@ -48,6 +48,6 @@ export const MACHINE_CATALOG: readonly CatalogEntry[] = [
   {
     machine: clientMachine,
     source: 'src/machines/client.ts',
-    summary: 'The terminal client: connect, wait for the server with backoff, chat, close.',
+    summary: 'The terminal client: connect, wait for the server with backoff, chat, reconnect after a drop, close.',
   },
 ];

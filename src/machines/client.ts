@@ -1,5 +1,6 @@
 /**
- * The chat client's own flow — connect, wait for the server, chat, close — as a pure statechart.
+ * The chat client's own flow — connect, wait for the server, chat, close, reconnect — as a pure
+ * statechart.
  *
  * No I/O here: opening the socket, writing a line, printing, hiding the echo are named actions
  * with inert defaults; `src/actors/client-session.ts` supplies the real ones with `.provide()`.
@@ -9,7 +10,9 @@
  *     │    └── after retryDelay ── waiting ◄─┘
  *     └─ socket.failed (retryable) ──►┘
  *   chatting ─"/quit" or Ctrl-C─► closing ─socket.closed | quitTimeout─► closed (final)
- *   chatting ─socket.closed─► closed ("connection closed by server")
+ *   chatting ─socket.closed [reconnects]─► reconnecting ─after retryDelay─► connecting
+ *   chatting ─socket.closed [else]─► closed ("connection closed by server" / "connection lost")
+ *   reconnecting ─"/quit", Ctrl-C or end of input─► closed (exit 0, at once)
  *
  * When is a connection a session? TCP accepting is not enough: a full server accepts and then
  * says "Server busy, try again later." and hangs up, and that is a refusal to retry, not a chat
@@ -22,8 +25,20 @@
  * after: piped input (`printf 'alice\n…' | statechat client`) is read long before the server
  * asks anything. `/quit` is an ordinary entry of that queue: with nothing queued ahead of it, it
  * quits at once; behind queued lines it waits for them to go out.
+ *
+ * Reconnecting (`reconnect: true`, the CLI's default; `--no-reconnect` turns it off): when an
+ * established session's connection drops — a server restart ("The server is shutting down.
+ * Bye!"), a crash, the network — the client says so once and goes back to connecting with the
+ * usual backoff; the next session is a new one (login prompt again). It does not reconnect when
+ * the server ended the session on purpose (a kick, or a line ending in "Disconnecting.": login
+ * timeout, too many wrong passwords, flooding), nor once piped input has ended (nothing more
+ * could be sent). Until the new session is established, a line the user submits is not queued
+ * — it would answer the new login prompt — but handed back (`restoreInput`: put back on the
+ * terminal's input line). `login` (`--login NAME`) answers the login prompt by itself, once per
+ * session; the password is never stored.
  */
 import { assign, setup } from 'xstate';
+import { text as serverText } from './protocol.js';
 
 // ───────────────────────────── protocol ─────────────────────────────
 
@@ -60,6 +75,10 @@ export interface ClientInput {
   settleMs?: number;
   /** Connected but not a word from the server for this long: say "waiting for server…". */
   quietMs?: number;
+  /** Reconnect when an established session's connection drops (default false: exit, as before). */
+  reconnect?: boolean;
+  /** Answer the server's login prompt with this, once per session (`--login NAME`). */
+  login?: string;
 }
 
 export interface ClientContext {
@@ -85,6 +104,16 @@ export interface ClientContext {
   nextInputHidden: boolean;
   /** Piped input has ended. */
   inputEnded: boolean;
+  /** Reconnect after an established session drops. */
+  reconnect: boolean;
+  /** The login to answer the login prompt with, or null. */
+  login: string | null;
+  /** `login` has been sent in this session (it is sent once per session). */
+  loginSent: boolean;
+  /** A session was lost and the next one is not established yet: typed lines are handed back. */
+  sessionLost: boolean;
+  /** The last line the server said in this session: it tells a kick from a restart. */
+  lastLine: string | null;
   exitCode: number;
 }
 
@@ -161,6 +190,32 @@ export function linesToFlush(pending: readonly string[]): string[] {
   return quit === -1 ? [...pending] : pending.slice(0, quit + 1);
 }
 
+/**
+ * The server's login prompt, exactly ("Enter your login:"): `--login` answers only this, never
+ * another prompt that mentions a login (such as a confirmation).
+ */
+export function isLoginPrompt(text: string): boolean {
+  return text.trim() === serverText.loginPrompt;
+}
+
+/**
+ * The server's last words ended the session on purpose, so reconnecting would undo what it meant:
+ * the operator's kick, or "… Disconnecting." (login timeout, too many wrong passwords, flooding, an
+ * internal error). "The server is shutting down. Bye!" is not among them: that is a restart, typically.
+ */
+export function endsSessionForGood(line: string | null): boolean {
+  if (line === null || CHAT_LINE.test(line)) return false;
+  return line === serverText.kicked || line === serverText.accountDeleted || /\bDisconnecting\.\s*$/.test(line);
+}
+
+export function reconnectingMessage(code: string | undefined): string {
+  const why = code ? ` (${code})` : '';
+  return `connection to the server lost${why} — reconnecting… (Ctrl-C to give up)`;
+}
+
+/** Shown when a line is submitted between a lost session and the next one. */
+export const NOT_SENT_LINE = 'not connected yet — that line was not sent';
+
 export function waitingMessage(context: Pick<ClientContext, 'host' | 'port' | 'lastFailure'>): string {
   const why = context.lastFailure ? `: ${context.lastFailure}` : '';
   return `waiting for server… ${context.host}:${context.port}${why} (Ctrl-C to give up)`;
@@ -214,6 +269,9 @@ const clientSetup = setup({
     }),
     noteNoAnswer: assign({ lastFailure: NO_ANSWER_YET }),
     setExitCode: assign((_, params: { code: number }) => ({ exitCode: params.code })),
+    /** The line the user submitted was not sent: give it back to them (the terminal's input line). */
+    restoreInput: (_, _params: { text: string }) => {},
+    recordLine: assign({ lastLine: (_, params: { text: string }) => params.text }),
   },
   guards: {
     isRetryable: (_, params: { code: string }) => isRetryableCode(params.code),
@@ -227,6 +285,13 @@ const clientSetup = setup({
     establishesAndQuits: ({ context }, params: { text: string }) =>
       establishes(context, params.text) && context.pending.some(isQuitCommand),
     closedByError: (_, params: { code: string | undefined }) => params.code !== undefined,
+    /** Between a lost session and the next one. */
+    sessionLost: ({ context }) => context.sessionLost,
+    /**
+     * The dropped session is worth reconnecting: reconnecting is on, input has not ended, and the
+     * server did not end the session on purpose.
+     */
+    reconnects: ({ context }) => context.reconnect && !context.inputEnded && !endsSessionForGood(context.lastLine),
   },
   delays: {
     retryDelay: ({ context }) => context.retryDelay,
@@ -254,14 +319,31 @@ const notePrompt = clientSetup.enqueueActions(({ context, event, enqueue }) => {
   enqueue({ type: 'setEchoHidden', params: { hidden: true } });
 });
 
+/** `--login NAME`: this server line is the login prompt, and NAME has not been sent in this session. */
+function answersLogin(context: Pick<ClientContext, 'login' | 'loginSent'>, text: string): boolean {
+  return context.login !== null && !context.loginSent && isLoginPrompt(text);
+}
+
+/** What `--login` sends, shown to the user: the line the server asked for, said by the client. */
+export function loginAnsweredMessage(login: string): string {
+  return `${login} (--login)`;
+}
+
 /**
  * The server has accepted us: say so, show what it said so far (and the line that settled it),
- * send the typeahead (up to and including a queued /quit), start the backoff over.
+ * answer its login prompt with `login`, send the typeahead (up to and including a queued /quit),
+ * start the backoff over.
  */
 const establish = clientSetup.enqueueActions(({ context, event, enqueue }) => {
   const said = event.type === 'server.line' ? [...context.preamble, event.text] : context.preamble;
   enqueue({ type: 'print', params: { text: `connected to ${context.host}:${context.port}` } });
   for (const text of said) enqueue({ type: 'print', params: { text } });
+  const last = said.at(-1) ?? null;
+  const answer = last !== null && answersLogin(context, last);
+  if (answer) {
+    enqueue({ type: 'print', params: { text: loginAnsweredMessage(context.login!) } });
+    enqueue({ type: 'writeLine', params: { text: context.login! } });
+  }
   for (const text of linesToFlush(context.pending)) enqueue({ type: 'writeLine', params: { text } });
   enqueue.assign({
     preamble: [],
@@ -270,8 +352,62 @@ const establish = clientSetup.enqueueActions(({ context, event, enqueue }) => {
     retryDelay: 0,
     lastFailure: null,
     waitingAnnounced: false,
+    sessionLost: false,
+    lastLine: last,
+    loginSent: answer,
   });
 });
+
+/** In a session: a login prompt is answered with `login` once (a second one is the user's to answer). */
+const answerLoginPrompt = clientSetup.enqueueActions(({ context, event, enqueue }) => {
+  if (event.type !== 'server.line' || !answersLogin(context, event.text)) return;
+  enqueue({ type: 'print', params: { text: loginAnsweredMessage(context.login!) } });
+  enqueue({ type: 'writeLine', params: { text: context.login! } });
+  enqueue.assign({ loginSent: true });
+});
+
+/**
+ * The established session's connection dropped and we reconnect: say so once (this line stands for
+ * "waiting for server…" during this outage), forget the session, and retry after the first backoff step.
+ */
+const loseSession = clientSetup.enqueueActions(({ context, event, enqueue }) => {
+  const code = event.type === 'socket.closed' ? event.code : undefined;
+  enqueue({ type: 'print', params: { text: reconnectingMessage(code) } });
+  enqueue.assign({
+    sessionLost: true,
+    loginSent: false,
+    lastLine: null,
+    preamble: [],
+    pending: [],
+    attempt: 1,
+    retryDelay: backoffDelay(1, context.backoff),
+    lastFailure: code ?? 'ECONNCLOSED',
+    waitingAnnounced: true,
+  });
+});
+
+/** A line submitted between sessions: not sent (it would answer the next login prompt), handed back. */
+const handBack = clientSetup.enqueueActions(({ event, enqueue }) => {
+  if (event.type !== 'user.line') return;
+  enqueue({ type: 'print', params: { text: NOT_SENT_LINE } });
+  enqueue({ type: 'restoreInput', params: { text: event.text } });
+});
+
+/**
+ * A line typed while there is no session: `/quit` with nothing queued ahead of it quits at once;
+ * after a lost session it is handed back; before the first one it is queued (typeahead).
+ */
+const typeaheadLine = [
+  {
+    guard: { type: 'quitsNow', params: ({ event }: { event: { text: string } }) => ({ text: event.text }) },
+    target: '#client.closed',
+  },
+  { guard: 'sessionLost', actions: handBack },
+  { actions: { type: 'queueLine', params: ({ event }: { event: { text: string } }) => ({ text: event.text }) } },
+] as const;
+
+/** Input ended: after a lost session there is nothing left to reconnect for; otherwise keep listening. */
+const inputEnds = [{ guard: 'sessionLost', target: '#client.closed' }, { actions: 'markInputEnded' }] as const;
 
 /** A server line that settles the handshake: a prompt (and maybe a queued /quit to act on). */
 const establishingLines = [
@@ -311,6 +447,11 @@ export const clientMachine = clientSetup.createMachine({
     pending: [],
     nextInputHidden: false,
     inputEnded: false,
+    reconnect: input.reconnect ?? false,
+    login: input.login ?? null,
+    loginSent: false,
+    sessionLost: false,
+    lastLine: null,
     exitCode: 0,
   }),
   initial: 'connecting',
@@ -342,12 +483,9 @@ export const clientMachine = clientSetup.createMachine({
             ],
           },
         ],
-        'user.line': [
-          // "/quit" with nothing queued ahead of it: not connected, nobody to say goodbye to
-          { guard: { type: 'quitsNow', params: ({ event }) => ({ text: event.text }) }, target: 'closed' },
-          { actions: { type: 'queueLine', params: ({ event }) => ({ text: event.text }) } },
-        ],
-        'user.eof': { actions: 'markInputEnded' },
+        // "/quit" with nothing queued ahead of it: not connected, nobody to say goodbye to
+        'user.line': typeaheadLine,
+        'user.eof': inputEnds,
         'user.interrupt': { target: 'closed' },
       },
     },
@@ -355,11 +493,21 @@ export const clientMachine = clientSetup.createMachine({
     waiting: {
       after: { retryDelay: { target: 'connecting' } },
       on: {
+        'user.line': typeaheadLine,
+        'user.eof': inputEnds,
+        'user.interrupt': { target: 'closed' },
+      },
+    },
+
+    /** An established session's connection dropped: the first retry is one backoff step away. */
+    reconnecting: {
+      after: { retryDelay: { target: 'connecting' } },
+      on: {
         'user.line': [
-          { guard: { type: 'quitsNow', params: ({ event }) => ({ text: event.text }) }, target: 'closed' },
-          { actions: { type: 'queueLine', params: ({ event }) => ({ text: event.text }) } },
+          { guard: { type: 'isQuitCommand', params: ({ event }) => ({ text: event.text }) }, target: 'closed' },
+          { actions: handBack },
         ],
-        'user.eof': { actions: 'markInputEnded' },
+        'user.eof': { target: 'closed' },
         'user.interrupt': { target: 'closed' },
       },
     },
@@ -367,20 +515,14 @@ export const clientMachine = clientSetup.createMachine({
     connected: {
       initial: 'handshaking',
       on: {
-        'user.eof': { actions: 'markInputEnded' },
+        'user.eof': inputEnds,
       },
       states: {
         /** TCP is up, the server has not accepted us yet: its words are held back, typing is queued. */
         handshaking: {
           initial: 'silent',
           on: {
-            'user.line': [
-              {
-                guard: { type: 'quitsNow', params: ({ event }) => ({ text: event.text }) },
-                target: '#client.closed',
-              },
-              { actions: { type: 'queueLine', params: ({ event }) => ({ text: event.text }) } },
-            ],
+            'user.line': typeaheadLine,
             // hung up before accepting us: refused ("Server busy…", shutting down) or not ready
             'socket.closed': {
               target: '#client.waiting',
@@ -430,7 +572,9 @@ export const clientMachine = clientSetup.createMachine({
             'server.line': {
               actions: [
                 { type: 'print', params: ({ event }) => ({ text: event.text }) },
+                { type: 'recordLine', params: ({ event }) => ({ text: event.text }) },
                 notePrompt,
+                answerLoginPrompt,
               ],
             },
             'user.line': [
@@ -448,6 +592,8 @@ export const clientMachine = clientSetup.createMachine({
               actions: [{ type: 'writeLine', params: { text: QUIT_LINE } }, revealInput],
             },
             'socket.closed': [
+              // a restart, a crash, the network: not the server ending the session on purpose
+              { guard: 'reconnects', target: '#client.reconnecting', actions: [revealInput, loseSession] },
               {
                 guard: { type: 'closedByError', params: ({ event }) => ({ code: event.code }) },
                 target: '#client.closed',

@@ -160,8 +160,8 @@ interface ClientProcess {
   exited(): Promise<number | null>;
 }
 
-function startClient(port: number): ClientProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--port', String(port)], {
+function startClient(port: number, ...args: string[]): ClientProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--port', String(port), ...args], {
     cwd: ROOT,
     stdio: 'pipe',
     env: { ...process.env, NO_COLOR: '1' },
@@ -307,6 +307,51 @@ describe('statechat client (child process, piped stdin)', () => {
     expect(conn.lines).toEqual(['alice']);
   });
 
+  it('does not reconnect after a kick by the operator, though the user is still there: exits 0', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port);
+    const conn = await server.connection(1);
+    await client.waitFor('Enter your login:');
+
+    conn.socket.end('You were disconnected by the server operator.\r\n');
+
+    expect(await client.exited()).toBe(0);
+    expect(client.output()).toMatch(/You were disconnected by the server operator\.\nconnection closed by server\n$/);
+    expect(server.connections).toHaveLength(1);
+  });
+
+  it('reconnects when the server hangs up on a session, and does not send a line typed in between', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port);
+    const first = await server.connection(1);
+    await client.waitFor('Enter your login:');
+
+    await server.close(); // no goodbye, and down for a while: a crash
+    await client.waitFor('connection to the server lost');
+    client.type('typed while away');
+    await client.waitFor('not connected yet — that line was not sent');
+    const restarted = await startFakeServer({ port: server.port });
+    const second = await restarted.connection(1);
+    await client.waitFor(/lost[\s\S]*connected to [\s\S]*Enter your login:/);
+    client.type('alice');
+
+    await second.received('alice');
+    expect(second.lines).toEqual(['alice']);
+    expect(first.lines).toEqual([]);
+  });
+
+  it('exits when the connection drops with --no-reconnect: 0 if the server closed it', async () => {
+    const server = await startFakeServer();
+    const client = startClient(server.port, '--no-reconnect');
+    const conn = await server.connection(1);
+    await client.waitFor('Enter your login:');
+
+    conn.socket.end('The server is shutting down. Bye!\r\n');
+
+    expect(await client.exited()).toBe(0);
+    expect(client.output()).toMatch(/shutting down\. Bye!\nconnection closed by server\n$/);
+  });
+
   it('on Ctrl-C (SIGINT) says /quit to the server and exits 0', async () => {
     const server = await startFakeServer();
     const client = startClient(server.port);
@@ -348,6 +393,14 @@ describe('runClient flags', () => {
     expect(await runClient(['--help'], t.io)).toBe(0);
     expect(t.out()).toMatch(/--host HOST.*default 127\.0\.0\.1/);
     expect(t.out()).toMatch(/--port PORT.*default 9090/);
+    expect(t.out()).toMatch(/--login NAME/);
+    expect(t.out()).toMatch(/--no-reconnect/);
+  });
+
+  it('returns 2 for a --login the server would not accept', async () => {
+    const t = io();
+    expect(await runClient(['--login', 'not a login'], t.io)).toBe(2);
+    expect(t.err()).toContain('--login "not a login"');
   });
 
   it('returns 2 with a reason for an unknown flag or a bad port', async () => {

@@ -3,6 +3,8 @@ import { initialTransition, transition } from 'xstate';
 import {
   backoffDelay,
   clientMachine,
+  endsSessionForGood,
+  isLoginPrompt,
   isPasswordPrompt,
   isPrompt,
   isRetryableCode,
@@ -459,5 +461,199 @@ describe('client helpers', () => {
   it('linesToFlush stops after the first /quit', () => {
     expect(linesToFlush(['a', '/quit', 'b'])).toEqual(['a', '/quit']);
     expect(linesToFlush(['a', 'b'])).toEqual(['a', 'b']);
+  });
+});
+
+describe('client machine — reconnecting after a lost session', () => {
+  const reconnecting = { ...input, reconnect: true };
+  const withLogin = { ...reconnecting, login: 'alice' };
+  const chattingWith = (machineInput: typeof reconnecting & { login?: string }) =>
+    run(initialTransition(clientMachine, machineInput)[0], { type: 'socket.connected' }, line(GREETING), line('Enter your login:'));
+  const lostLine = { type: 'print', params: { text: 'connection to the server lost — reconnecting… (Ctrl-C to give up)' } };
+  const notSent = { type: 'print', params: { text: 'not connected yet — that line was not sent' } };
+
+  it('says once that the connection was lost, retries after one backoff step, and is connected again as a new session', () => {
+    const signedIn = run(chattingWith(reconnecting), typed('alice'), line('Password:'), typed('secret'), line('Welcome back, alice!'));
+
+    const [lost, onDrop] = step(signedIn, { type: 'socket.closed' });
+    expect(statePath(lost)).toBe('reconnecting');
+    expect(effects(onDrop)).toEqual([lostLine]);
+    expect(scheduled(onDrop)).toEqual([expect.objectContaining({ delay: 250 })]);
+
+    // the server is still down: the usual backoff, and no "waiting for server…" on top
+    let [snapshot, actions] = fireTimer(lost, onDrop);
+    expect(statePath(snapshot)).toBe('connecting');
+    expect(effects(actions)).toEqual([{ type: 'connect', params: { host: '127.0.0.1', port: 9090 } }]);
+    [snapshot, actions] = step(snapshot, refused);
+    expect(statePath(snapshot)).toBe('waiting');
+    expect(effects(actions)).toEqual([]);
+    expect(scheduled(actions)[0]!.delay).toBe(500);
+
+    // it is back: the login prompt again, shown like the first time
+    [snapshot, actions] = fireTimer(snapshot, actions);
+    snapshot = run(snapshot, { type: 'socket.connected' }, line(GREETING));
+    [snapshot, actions] = step(snapshot, line('Enter your login:'));
+    expect(statePath(snapshot)).toBe('connected.chatting');
+    expect(effects(actions)).toEqual([
+      connectedLine,
+      { type: 'print', params: { text: GREETING } },
+      { type: 'print', params: { text: 'Enter your login:' } },
+      { type: 'showPrompt' },
+    ]);
+    expect(snapshot.context).toMatchObject({ sessionLost: false, attempt: 0, waitingAnnounced: false });
+  });
+
+  it('names the error when the connection was lost with one', () => {
+    const [, actions] = step(chattingWith(reconnecting), { type: 'socket.closed', code: 'ECONNRESET' });
+
+    expect(effects(actions)).toEqual([
+      { type: 'print', params: { text: 'connection to the server lost (ECONNRESET) — reconnecting… (Ctrl-C to give up)' } },
+    ]);
+  });
+
+  it('reconnects after "The server is shutting down. Bye!": a restart, typically', () => {
+    const snapshot = run(chattingWith(reconnecting), line('The server is shutting down. Bye!'), { type: 'socket.closed' });
+
+    expect(statePath(snapshot)).toBe('reconnecting');
+  });
+
+  it('shows the input again when the connection drops in the middle of a password', () => {
+    const [, actions] = step(run(chattingWith(reconnecting), line('Password:')), { type: 'socket.closed' });
+
+    expect(effects(actions)).toEqual([{ type: 'setEchoHidden', params: { hidden: false } }, lostLine]);
+  });
+
+  it.each([
+    ['a kick by the operator', 'You were disconnected by the server operator.'],
+    ['a login timeout', 'Login timed out. Disconnecting.'],
+    ['too many wrong passwords', 'Too many wrong passwords. Disconnecting.'],
+  ])('exits as before, without reconnecting, after %s', (_, last) => {
+    const [snapshot, actions] = step(run(chattingWith(reconnecting), line(last)), { type: 'socket.closed' });
+
+    expect(snapshot.status).toBe('done');
+    expect(snapshot.output).toEqual({ exitCode: 0 });
+    expect(effects(actions)).toEqual([{ type: 'print', params: { text: 'connection closed by server' } }, { type: 'disconnect' }]);
+  });
+
+  it('does not take a chat line that reads like a kick for one', () => {
+    const snapshot = run(chattingWith(reconnecting), line('[12:34:56] bob: Disconnecting.'), { type: 'socket.closed' });
+
+    expect(statePath(snapshot)).toBe('reconnecting');
+  });
+
+  it('exits as before with reconnecting off (--no-reconnect): 0 when closed, 1 when lost with an error', () => {
+    const off = { ...input, reconnect: false };
+
+    const closed = run(chattingWith(off), { type: 'socket.closed' });
+    const lost = run(chattingWith(off), { type: 'socket.closed', code: 'ECONNRESET' });
+
+    expect(closed.status).toBe('done');
+    expect(closed.output).toEqual({ exitCode: 0 });
+    expect(lost.output).toEqual({ exitCode: 1 });
+  });
+
+  it('does not reconnect once piped input has ended: nothing more could be sent', () => {
+    const snapshot = run(chattingWith(reconnecting), { type: 'user.eof' }, { type: 'socket.closed' });
+
+    expect(snapshot.status).toBe('done');
+    expect(snapshot.output).toEqual({ exitCode: 0 });
+  });
+
+  /** The states between a lost session and the next one. */
+  const between = {
+    reconnecting: () => run(chattingWith(reconnecting), { type: 'socket.closed' }),
+    connecting: () => {
+      const [lost, onDrop] = step(chattingWith(reconnecting), { type: 'socket.closed' });
+      return fireTimer(lost, onDrop)[0];
+    },
+    waiting: () => run(between.connecting(), refused),
+    handshaking: () => run(between.connecting(), { type: 'socket.connected' }),
+  };
+
+  it.each(Object.keys(between) as Array<keyof typeof between>)(
+    'exits at once, code 0, on /quit, Ctrl-C or the end of input while %s',
+    (state) => {
+      const there = between[state]();
+      expect(statePath(there)).toMatch(new RegExp(`^(connected\\.)?${state}`));
+
+      for (const leave of [typed('/quit'), { type: 'user.interrupt' } as const, { type: 'user.eof' } as const]) {
+        const [gone, actions] = step(there, leave);
+        expect(gone.status).toBe('done');
+        expect(gone.output).toEqual({ exitCode: 0 });
+        expect(effects(actions)).toEqual([{ type: 'disconnect' }]); // no session: nobody to say /quit to
+      }
+    },
+  );
+
+  it('hands back a line typed between sessions instead of sending it as the next login', () => {
+    const lost = run(chattingWith(reconnecting), { type: 'socket.closed' });
+
+    const [snapshot, actions] = step(lost, typed('hello all'));
+
+    expect(statePath(snapshot)).toBe('reconnecting');
+    expect(effects(actions)).toEqual([notSent, { type: 'restoreInput', params: { text: 'hello all' } }]);
+    expect(snapshot.context.pending).toEqual([]);
+  });
+
+  it('--login answers the login prompt by itself, then sends the typeahead', () => {
+    const snapshot = run(initialTransition(clientMachine, withLogin)[0], typed('secret'), { type: 'socket.connected' });
+
+    const [next, actions] = step(snapshot, line('Enter your login:'));
+
+    expect(effects(actions)).toEqual([
+      connectedLine,
+      { type: 'print', params: { text: 'Enter your login:' } },
+      { type: 'print', params: { text: 'alice (--login)' } },
+      { type: 'writeLine', params: { text: 'alice' } },
+      { type: 'writeLine', params: { text: 'secret' } },
+      { type: 'showPrompt' },
+    ]);
+    expect(next.context.loginSent).toBe(true);
+  });
+
+  it('--login answers a login prompt that comes after a greeting, once per session, and again after a reconnect', () => {
+    const [prompted, onPrompt] = step(run(initialTransition(clientMachine, withLogin)[0], { type: 'socket.connected' }, line(GREETING)), line('Enter your login:'));
+    expect(effects(onPrompt).filter((a) => a.type === 'writeLine')).toEqual([{ type: 'writeLine', params: { text: 'alice' } }]);
+
+    // asked again in the same session (alice is online elsewhere): the user answers this one
+    const [, again] = step(run(prompted, line('alice is already logged in from another connection. Choose another login.')), line('Enter your login:'));
+    expect(effects(again)).toEqual([{ type: 'print', params: { text: 'Enter your login:' } }]);
+    // a password prompt is never answered
+    const [, password] = step(prompted, line('Password:'));
+    expect(effects(password).some((a) => a.type === 'writeLine')).toBe(false);
+
+    // the next session
+    const [lost, onDrop] = step(prompted, { type: 'socket.closed' });
+    const back = run(fireTimer(lost, onDrop)[0], { type: 'socket.connected' }, line(GREETING));
+    const [, onNewPrompt] = step(back, line('Enter your login:'));
+    expect(effects(onNewPrompt).filter((a) => a.type === 'writeLine')).toEqual([{ type: 'writeLine', params: { text: 'alice' } }]);
+  });
+
+  it('ignores a stale socket event while reconnecting', () => {
+    const lost = run(chattingWith(reconnecting), { type: 'socket.closed' });
+
+    for (const event of [line('late'), { type: 'socket.connected' } as const, refused]) {
+      const [snapshot, actions] = step(lost, event);
+      expect(statePath(snapshot)).toBe('reconnecting');
+      expect(effects(actions)).toEqual([]);
+    }
+  });
+});
+
+describe('client helpers — reconnecting', () => {
+  it('isLoginPrompt: the login prompt, not a password prompt or a chat line', () => {
+    expect(isLoginPrompt('Enter your login:')).toBe(true);
+    expect(isLoginPrompt('Password:')).toBe(false);
+    expect(isLoginPrompt('statechat — type your login to sign in, or a new one to register.')).toBe(false);
+    expect(isLoginPrompt('[12:34:56] bob: my login:')).toBe(false);
+    expect(isLoginPrompt('Type your login again to confirm:')).toBe(false); // never answered by --login
+  });
+
+  it('endsSessionForGood: a kick, a deleted account and "… Disconnecting.", not a shutdown', () => {
+    expect(endsSessionForGood('You were disconnected by the server operator.')).toBe(true);
+    expect(endsSessionForGood('Login timed out. Disconnecting.')).toBe(true);
+    expect(endsSessionForGood('Your account was deleted. Bye!')).toBe(true);
+    expect(endsSessionForGood('The server is shutting down. Bye!')).toBe(false);
+    expect(endsSessionForGood(null)).toBe(false);
   });
 });
