@@ -16,7 +16,7 @@ import type { ServerConfig } from '../io/config.js';
 import { isoNow, systemTimers, type Timers } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import type { UserStore } from '../io/stores.js';
-import { connectionMachine, type JoinResult, type LoginCheck } from '../machines/connection.js';
+import { connectionMachine, type JoinResult, type LoginCheck, type PasswordChangeOutcome } from '../machines/connection.js';
 import { formatPrivateLine, LOBBY, loginKey, text } from '../machines/protocol.js';
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../machines/room.js';
@@ -233,6 +233,25 @@ class Connection implements RoomMember, OnlineUser {
     return ok;
   }
 
+  /**
+   * `/passwd`: a wrong current password counts toward the brute-force slowdown like a wrong one at
+   * sign-in (the same key: guessing through /passwd is no faster), and a right one resets it.
+   */
+  async changePassword(login: string, current: string, next: string, signal: AbortSignal): Promise<PasswordChangeOutcome> {
+    const { throttle, users } = this.deps;
+    const key = loginKey(login);
+    await throttle.waitTurn(key, signal);
+    const outcome = await users.changePassword(login, current, next);
+    if (outcome === 'changed') throttle.recordSuccess(key);
+    else throttle.recordFailure(key);
+    return outcome;
+  }
+
+  /** `/deleteaccount`, the password checked (verifyPassword) and the login confirmed. */
+  async deleteAccount(login: string): Promise<void> {
+    await this.deps.users.deleteUser(login);
+  }
+
   // The actor's observer, and the line pump's: one subscription, not two (each is an observer
   // object and three bound functions, ~0.2 KB a connection).
   next(_snapshot: SnapshotFrom<typeof connectionMachine>): void {
@@ -315,6 +334,10 @@ function providedMachine(): typeof connectionMachine {
         ({ input, self }) => connections.of(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
       ),
       joinChat: fromPromise<JoinResult, { login: string }>(async ({ input, self }) => connections.of(self._parent).joinChat(input.login)),
+      changePassword: fromPromise<PasswordChangeOutcome, { login: string; password: string; pendingPassword: string }>(
+        ({ input, self, signal }) => connections.of(self._parent).changePassword(input.login, input.password, input.pendingPassword, signal),
+      ),
+      deleteAccount: fromPromise<void, { login: string }>(({ input, self }) => connections.of(self._parent).deleteAccount(input.login)),
     },
   }));
 }

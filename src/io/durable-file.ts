@@ -14,7 +14,9 @@
  * is cut: damage of any other kind is the operator's to look at, and the stores refuse to start.
  *
  * A file rewritten whole (topics.csv; history.csv once, migrating to the room format) is replaced
- * by `replaceFile`: temp file, fsync, rename over, fsync of the directory.
+ * by `replaceFile`: temp file, fsync, rename over, fsync of the directory. A file that is appended
+ * to and sometimes rewritten whole (clients.csv: `/passwd`, `/deleteaccount`) does both through
+ * its `AppendOnlyFile`, whose `replace` runs in the same queue as the appends and reopens the handle.
  */
 import { constants as fsConstants, promises as fs, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -112,7 +114,8 @@ export class AppendOnlyFile {
 
   private constructor(
     readonly file: string,
-    private readonly handle: AppendHandle,
+    /** Replaced (not written to) by `replace`, whose rename puts a new file under the name. */
+    private handle: AppendHandle,
     private size: number,
   ) {}
 
@@ -202,6 +205,44 @@ export class AppendOnlyFile {
     }
   }
 
+  /**
+   * Call inside `serially`. Replaces the whole file with `content` through `replaceFile` (the old
+   * file or the new one under the name after a crash, each whole), then appends go on to the new
+   * file through a handle `reopen` opens — the old handle writes to the file renamed over. Rejects
+   * with StorageError; until the rename the old file and handle are untouched. Once the rename is
+   * done the name holds the new content even if a later step failed (the directory's fsync, the
+   * reopen: appends are then refused, since no handle on the new file is open).
+   */
+  async replace(content: Uint8Array, reopen: OpenAppendHandle = openAppendHandle, opts: ReplaceFileOptions = {}): Promise<void> {
+    if (this.broken !== undefined) throw new StorageError(this.file, this.broken);
+    let renamed = false;
+    let failure: unknown;
+    try {
+      await replaceFile(this.file, content, {
+        onStep: async (step) => {
+          if (step === 'renamed') renamed = true;
+          await opts.onStep?.(step);
+        },
+      });
+    } catch (err) {
+      failure = err;
+    }
+    if (renamed) {
+      const old = this.handle;
+      try {
+        this.handle = await reopen(this.file);
+        this.size = content.length;
+      } catch (err) {
+        // No handle on the file under the name: appends (and truncates) must not go to the old one.
+        this.broken = err;
+        this.handle = unusableHandle(err);
+        failure ??= err;
+      }
+      await old.close().catch(() => undefined);
+    }
+    if (failure !== undefined) throw new StorageError(this.file, failure);
+  }
+
   async datasync(): Promise<void> {
     try {
       await this.handle.datasync();
@@ -225,6 +266,12 @@ export class AppendOnlyFile {
       if (!(err instanceof StorageError)) throw err;
     });
   }
+}
+
+/** What `AppendOnlyFile.replace` is left with when it could not open the new file: every call fails. */
+function unusableHandle(cause: unknown): AppendHandle {
+  const fail = () => Promise.reject(cause);
+  return { append: fail, truncate: fail, datasync: fail, close: () => Promise.resolve() };
 }
 
 /**

@@ -11,6 +11,9 @@ export type { ChatMessage, Topic };
 
 export type RegistrationResult = 'registered' | 'taken';
 
+/** 'wrong': the current password given is not the login's (or the login is not registered). */
+export type PasswordChangeResult = 'changed' | 'wrong';
+
 export interface UserStore {
   /** Whether a login is registered (case-insensitive). */
   isRegistered(login: string): Promise<boolean>;
@@ -24,6 +27,19 @@ export interface UserStore {
    * resolves 'registered' and the other 'taken'. Rejects with StorageError on write failure.
    */
   register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult>;
+  /**
+   * Replaces a login's password if `current` is its password. Resolves 'changed' only once the
+   * new hash is durably on disk (fsync'ed); until then `verifyPassword` still checks the old one.
+   * Serialized with registrations and the other changes, so none is lost. Rejects with
+   * StorageError on write failure (the old password stays).
+   */
+  changePassword(login: string, current: string, next: string): Promise<PasswordChangeResult>;
+  /**
+   * Removes a login's registration (the password was checked by the caller); the login can then
+   * be registered anew. Resolves once the removal is durably on disk: true if the login was
+   * registered. Rejects with StorageError on write failure (the registration stays).
+   */
+  deleteUser(login: string): Promise<boolean>;
   /** Forgets every registration (the console's `clear file`). */
   clear(): Promise<void>;
   /** How many logins are registered. */

@@ -2,14 +2,29 @@
  * The embedded UserStore: clients.csv, one registration per line. The file never holds a login,
  * an address or a password in the clear — only the keyed login index (HMAC), AES-GCM tokens and
  * scrypt hashes — so a copied file reveals neither who registered nor from where.
+ *
+ * A registration is an append (durable-file.ts). A password change (`/passwd`) or a deletion
+ * (`/deleteaccount`) rewrites the file whole, crash-safely (`replaceFile`: temp file, fsync,
+ * rename, directory fsync): the file keeps one row per login, as the start-up checks require,
+ * and a deleted account leaves nothing behind — not even its old hash. Appends and rewrites run
+ * one at a time in the append file's queue, so none is lost; sign-ins read only the memory index,
+ * which follows the file once each write is durable.
  */
 import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
-import { checkHeader, forEachRow, headerLine } from './csv-strict.js';
-import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend } from './durable-file.js';
-import { CorruptFileError, KeyMismatchError, UnreadableFileError } from './errors.js';
-import type { RegistrationResult, UserStore } from './stores.js';
+import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
+import {
+  AppendOnlyFile,
+  createFile,
+  type OpenAppendHandle,
+  openAppendHandle,
+  recoverInterruptedAppend,
+  removeReplacementLeftover,
+  type ReplaceStep,
+} from './durable-file.js';
+import { CorruptFileError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
+import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
 export const CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at'] as const;
 const HEADER = headerLine(CLIENTS_HEADER);
@@ -60,10 +75,18 @@ export interface CsvUserStoreOptions {
   openAppendHandle?: OpenAppendHandle;
   /** Told how many bytes of a registration interrupted by a crash were cut off at open. */
   onRecovered?: (bytes: number) => void;
+  /** Test seam: awaited at each step of a rewrite (`/passwd`, `/deleteaccount`; a crash test stops there). */
+  onRewriteStep?: (step: ReplaceStep) => void | Promise<void>;
 }
 
 export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserStore> {
   const { file, keyring } = opts;
+  // A rewrite a crash interrupted before its rename left the old file whole: its temp file goes.
+  try {
+    await removeReplacementLeftover(file);
+  } catch (err) {
+    throw new UnreadableFileError(file, err);
+  }
   // A registration a crash interrupted is cut off before anything is read (see durable-file.ts).
   const recoveredBytes = await recoverInterruptedAppend(file);
   if (recoveredBytes > 0) opts.onRecovered?.(recoveredBytes);
@@ -76,7 +99,10 @@ export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserS
   }
   try {
     const users = indexRecords(file, content, keyring);
-    return new CsvUserStore(keyring, opts.scrypt, out, users, content.indexOf(0x0a) + 1);
+    return new CsvUserStore(keyring, opts.scrypt, out, users, content.indexOf(0x0a) + 1, {
+      openHandle: opts.openAppendHandle ?? openAppendHandle,
+      onRewriteStep: opts.onRewriteStep,
+    });
   } catch (err) {
     await out.close();
     throw err;
@@ -142,8 +168,13 @@ class CsvUserStore implements UserStore {
     private readonly scrypt: ScryptParams,
     private readonly out: AppendOnlyFile,
     private readonly users: Map<string, UserEntry>,
-    /** Length of the header line as found (CRLF or LF), which clear() keeps. */
+    /** Length of the header line as found (CRLF or LF), which clear() and rewrites keep. */
     private readonly headerBytes: number,
+    private readonly rewrites: {
+      /** How the append handle is opened again on the file a rewrite put in place. */
+      openHandle: OpenAppendHandle;
+      onRewriteStep: ((step: ReplaceStep) => void | Promise<void>) | undefined;
+    },
   ) {}
 
   async isRegistered(login: string): Promise<boolean> {
@@ -181,6 +212,65 @@ class CsvUserStore implements UserStore {
     } finally {
       this.reserved.delete(loginKey);
     }
+  }
+
+  async changePassword(login: string, current: string, next: string): Promise<PasswordChangeResult> {
+    const loginKey = this.keyring.loginKey(login);
+    for (;;) {
+      // Checked and hashed outside the queue: scrypt must not hold registrations up.
+      const entry = this.users.get(loginKey);
+      if (entry === undefined || !(await verifyPassword(current, entry.passwordHash))) return 'wrong';
+      const hash = await hashPassword(next, this.scrypt);
+      const changed = await this.out.serially(async () => {
+        // Changed, deleted or cleared since it was checked: check again against what is there now.
+        if (this.users.get(loginKey) !== entry) return false;
+        await this.rewrite(loginKey, (fields) => [fields[0]!, fields[1]!, fields[2]!, hash, fields[4]!]);
+        // Only now (the new file durable) does a sign-in check the new password.
+        this.users.set(loginKey, { passwordHash: hash, loginToken: entry.loginToken });
+        return true;
+      });
+      if (changed) return 'changed';
+    }
+  }
+
+  async deleteUser(login: string): Promise<boolean> {
+    const loginKey = this.keyring.loginKey(login);
+    return this.out.serially(async () => {
+      if (!this.users.has(loginKey)) return false;
+      await this.rewrite(loginKey, () => undefined);
+      this.users.delete(loginKey);
+      return true;
+    });
+  }
+
+  /**
+   * Call inside `out.serially`. Rewrites clients.csv whole, crash-safely, with the row of
+   * `loginKey` as `edit` makes it (undefined: removed) and every other row as it is. The file is
+   * read back rather than rebuilt from memory, which holds only what sign-in needs.
+   */
+  private async rewrite(loginKey: string, edit: (fields: string[]) => string[] | undefined): Promise<void> {
+    const { file } = this.out;
+    let content: Buffer;
+    try {
+      content = await fs.readFile(file);
+    } catch (err) {
+      throw new StorageError(file, err);
+    }
+    const rows: string[] = [];
+    let found = false;
+    forEachRow(content.subarray(this.headerBytes), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields) => {
+      if (fields[0] !== loginKey) {
+        rows.push(formatRow(fields));
+        return undefined;
+      }
+      found = true;
+      const edited = edit(fields);
+      if (edited) rows.push(formatRow(edited));
+      return undefined;
+    });
+    if (!found) throw new StorageError(file, new Error('the row to rewrite is not in the file'));
+    const next = Buffer.concat([content.subarray(0, this.headerBytes), Buffer.from(rows.join(''))]);
+    await this.out.replace(next, this.rewrites.openHandle, { onStep: this.rewrites.onRewriteStep });
   }
 
   async clear(): Promise<void> {

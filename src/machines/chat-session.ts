@@ -6,11 +6,37 @@
  *
  * States that wait for a room's answer (`entering`, `joiningRoom`, `recalling`) are not tagged
  * `input`: lines typed meanwhile wait in the line pump, so answers keep the order of the lines.
+ *
+ * `/passwd` and `/deleteaccount` ask questions (`changingPassword`, `deletingAccount`): a line
+ * typed at one of their prompts is its answer, never a chat message; the prompts for a password
+ * are tagged `secret` like sign-in's. Deliveries from the rooms go on meanwhile.
  */
 import { assign, raise } from 'xstate';
 import { DEFAULT_HISTORY_REQUEST, HELP_LINES, parseCommand } from './commands.js';
 import { type ConnectionContext, connectionSetup, MAX_ROOMS_PER_USER } from './connection-setup.js';
 import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, sanitizeChatText, text, type Topic } from './protocol.js';
+
+/** `/quit` (or `/exit`) at a prompt of `/passwd` or `/deleteaccount`: Bye, as in the chat. */
+const quitAtPrompt = {
+  guard: 'isQuit',
+  target: '#connection.closed',
+  actions: [
+    { type: 'send', params: { lines: [text.bye] } },
+    { type: 'log', params: { entry: 'session.left' } },
+  ],
+} as const;
+
+/** A line too long at a prompt: the notice, then the prompt again (a client waits on a prompt line). */
+function promptAgain(prompt: (context: ConnectionContext) => string) {
+  return {
+    actions: {
+      type: 'send',
+      params: ({ context }: { context: ConnectionContext }) => ({ lines: [text.lineTooLong(context.maxLineBytes), prompt(context)] }),
+    },
+  } as const;
+}
+
+const IDLE = '#connection.chatting.idle';
 
 export const chatSessionState = connectionSetup.createStateConfig({
   entry: [
@@ -100,6 +126,8 @@ export const chatSessionState = connectionSetup.createStateConfig({
           ],
         },
         'command.help': { actions: { type: 'send', params: { lines: HELP_LINES } } },
+        'command.passwd': { target: 'changingPassword' },
+        'command.deleteAccount': { target: 'deletingAccount' },
         'command.usage': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.usage] }) } },
         'command.unknown': { actions: { type: 'send', params: ({ event }) => ({ lines: [text.unknownCommand(event.command)] }) } },
         'command.who': { actions: 'listOnline' },
@@ -186,6 +214,181 @@ export const chatSessionState = connectionSetup.createStateConfig({
         'room.refused': {
           target: 'idle',
           actions: [{ type: 'send', params: ({ event }) => ({ lines: [event.reason] }) }, 'releaseDeliveries'],
+        },
+      },
+    },
+    /**
+     * `/passwd`: the current password, then the new one twice; then the store checks the current
+     * one and writes the new hash in one step (so the current password waits in the context until
+     * then). A new password too short or not repeated the same ends it at once: the reason, and
+     * back to chatting, the password unchanged.
+     */
+    changingPassword: {
+      initial: 'awaitingCurrentPassword',
+      // However it ends (answered, refused, the client gone), no password stays in the context.
+      exit: assign({ password: undefined, pendingPassword: undefined }),
+      states: {
+        awaitingCurrentPassword: {
+          tags: ['input', 'secret'],
+          entry: { type: 'send', params: { lines: [text.currentPasswordPrompt] } },
+          on: {
+            'client.lineTooLong': promptAgain(() => text.currentPasswordPrompt),
+            'client.line': [
+              quitAtPrompt,
+              { target: 'choosingNewPassword', actions: assign({ password: ({ event }) => event.text }) },
+            ],
+          },
+        },
+        choosingNewPassword: {
+          tags: ['input', 'secret'],
+          entry: { type: 'send', params: ({ context }) => ({ lines: [text.nextPasswordPrompt(context.minPasswordLength)] }) },
+          on: {
+            'client.lineTooLong': promptAgain((context) => text.nextPasswordPrompt(context.minPasswordLength)),
+            'client.line': [
+              quitAtPrompt,
+              {
+                guard: 'isPasswordLongEnough',
+                target: 'repeatingNewPassword',
+                actions: assign({ pendingPassword: ({ event }) => event.text }),
+              },
+              {
+                target: IDLE,
+                actions: { type: 'send', params: ({ context }) => ({ lines: [text.newPasswordTooShort(context.minPasswordLength)] }) },
+              },
+            ],
+          },
+        },
+        repeatingNewPassword: {
+          tags: ['input', 'secret'],
+          entry: { type: 'send', params: { lines: [text.repeatNextPasswordPrompt] } },
+          on: {
+            'client.lineTooLong': promptAgain(() => text.repeatNextPasswordPrompt),
+            'client.line': [
+              quitAtPrompt,
+              { guard: 'isRepeatedPassword', target: 'savingPassword' },
+              { target: IDLE, actions: { type: 'send', params: { lines: [text.newPasswordsDiffer] } } },
+            ],
+          },
+        },
+        /** The store answers once the new hash is on disk (fsync'ed), or that the current password was wrong. */
+        savingPassword: {
+          invoke: {
+            id: 'changePassword',
+            src: 'changePassword',
+            input: ({ context }) => ({ login: context.login!, password: context.password!, pendingPassword: context.pendingPassword! }),
+            onDone: [
+              {
+                guard: { type: 'isPasswordChanged', params: ({ event }) => ({ outcome: event.output }) },
+                target: IDLE,
+                actions: [
+                  { type: 'send', params: { lines: [text.passwordChanged] } },
+                  { type: 'log', params: { entry: 'password.changed' } },
+                ],
+              },
+              {
+                target: IDLE,
+                actions: [
+                  { type: 'send', params: { lines: [text.wrongPasswordUnchanged] } },
+                  { type: 'log', params: { entry: 'password.wrong' } },
+                ],
+              },
+            ],
+            onError: {
+              target: IDLE,
+              actions: [
+                { type: 'send', params: { lines: [text.passwordChangeFailed] } },
+                { type: 'log', params: { entry: 'password.failed' } },
+                'reportFailure',
+              ],
+            },
+          },
+        },
+      },
+    },
+    /**
+     * `/deleteaccount`: the password (checked at once, throttled like a sign-in, so it is not kept),
+     * then the login typed again; then the registration is removed and the session ends — the
+     * usual leave notices follow. The history keeps what the user said.
+     */
+    deletingAccount: {
+      initial: 'awaitingPassword',
+      states: {
+        awaitingPassword: {
+          tags: ['input', 'secret'],
+          entry: { type: 'send', params: { lines: [text.passwordPrompt] } },
+          on: {
+            'client.lineTooLong': promptAgain(() => text.passwordPrompt),
+            'client.line': [quitAtPrompt, { target: 'verifyingPassword' }],
+          },
+        },
+        verifyingPassword: {
+          invoke: {
+            id: 'verifyPassword',
+            src: 'verifyPassword',
+            input: ({ context, event }) => ({
+              login: context.login!,
+              password: event.type === 'client.line' ? event.text : '',
+            }),
+            onDone: [
+              { guard: { type: 'isPasswordCorrect', params: ({ event }) => ({ verified: event.output }) }, target: 'confirmingLogin' },
+              {
+                target: IDLE,
+                actions: [
+                  { type: 'send', params: { lines: [text.wrongPasswordAccountKept] } },
+                  { type: 'log', params: { entry: 'account.wrongPassword' } },
+                ],
+              },
+            ],
+            onError: {
+              target: IDLE,
+              actions: [
+                { type: 'send', params: { lines: [text.accountDeleteFailed] } },
+                { type: 'log', params: { entry: 'account.failed' } },
+                'reportFailure',
+              ],
+            },
+          },
+        },
+        confirmingLogin: {
+          tags: ['input'],
+          entry: { type: 'send', params: { lines: [text.confirmLoginPrompt] } },
+          on: {
+            'client.lineTooLong': promptAgain(() => text.confirmLoginPrompt),
+            'client.line': [
+              quitAtPrompt,
+              { guard: 'isOwnLogin', target: 'deleting' },
+              {
+                target: IDLE,
+                actions: [
+                  { type: 'send', params: { lines: [text.notYourLogin] } },
+                  { type: 'log', params: { entry: 'account.wrongLogin' } },
+                ],
+              },
+            ],
+          },
+        },
+        /** The store answers once clients.csv no longer holds the row (replaced crash-safely). */
+        deleting: {
+          invoke: {
+            id: 'deleteAccount',
+            src: 'deleteAccount',
+            input: ({ context }) => ({ login: context.login! }),
+            onDone: {
+              target: '#connection.closed',
+              actions: [
+                { type: 'send', params: { lines: [text.accountDeleted] } },
+                { type: 'log', params: { entry: 'account.deleted' } },
+              ],
+            },
+            onError: {
+              target: IDLE,
+              actions: [
+                { type: 'send', params: { lines: [text.accountDeleteFailed] } },
+                { type: 'log', params: { entry: 'account.failed' } },
+                'reportFailure',
+              ],
+            },
+          },
         },
       },
     },

@@ -21,6 +21,10 @@ export type CommandEvent =
   | { type: 'command.topic'; text: string | undefined }
   | { type: 'command.history'; limit: number | undefined }
   | { type: 'command.help' }
+  /** `/passwd`: asks the current password, then a new one twice. */
+  | { type: 'command.passwd' }
+  /** `/deleteaccount`: asks the password and the login again, then deletes the account and leaves. */
+  | { type: 'command.deleteAccount' }
   | { type: 'command.quit' }
   /** A known command with arguments it does not take: its usage line is the answer. */
   | { type: 'command.usage'; usage: string }
@@ -122,6 +126,14 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
       return n >= 1 && n <= MAX_HISTORY_REQUEST ? { type: 'command.history', limit: n } : undefined;
     },
   },
+  // No arguments: a password typed after the command would be shown, broadcast-free but unhidden.
+  { name: '/passwd', args: '', help: 'change your password', parse: (rest) => (rest ? undefined : { type: 'command.passwd' }) },
+  {
+    name: '/deleteaccount',
+    args: '',
+    help: 'delete your account (asks your password and login first); history stays',
+    parse: (rest) => (rest ? undefined : { type: 'command.deleteAccount' }),
+  },
   { name: '/help', aliases: ['/?'], args: '', help: 'this list', parse: () => ({ type: 'command.help' }) },
   { name: '/quit', aliases: ['/exit'], args: '', help: 'leave', parse: () => ({ type: 'command.quit' }) },
 ];
@@ -135,6 +147,7 @@ export function usageOf(command: ChatCommand): string {
   const base = `Usage: ${command.name}${command.args ? ` ${command.args}` : ''}`;
   if (command.args.includes('#room')) return `${base} — a room is "#" then 1 to 32 letters, digits, "-" or "_"`;
   if (command.name === '/history') return `${base} (n from 1 to ${MAX_HISTORY_REQUEST})`;
+  if (command.name === '/passwd' || command.name === '/deleteaccount') return `${base} — no arguments: the password is asked for, hidden`;
   return base;
 }
 

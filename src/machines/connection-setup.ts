@@ -9,7 +9,7 @@
  */
 import { fromCallback, fromPromise, setup } from 'xstate';
 import { type CommandEvent, isChatMessageLine, isCommandLine, parseCommand } from './commands.js';
-import { LOBBY, loginNameProblem } from './protocol.js';
+import { LOBBY, loginKey, loginNameProblem } from './protocol.js';
 import type { RoomReply } from './room.js';
 
 /** The most rooms one user may be in at once (#lobby included). */
@@ -33,8 +33,18 @@ export interface ConnectionContext extends ConnectionInput {
   /** The login being signed in or registered; set once the name is valid. */
   login: string | undefined;
   wrongPasswords: number;
-  /** The first password typed while registering, until it is repeated. Never leaves the machine. */
+  /**
+   * The first password typed while registering, until it is repeated; at `/passwd`, the new
+   * password until it is repeated and saved. Never leaves the machine but as a store actor's input.
+   */
   pendingPassword: string | undefined;
+  /**
+   * At `/passwd`: the current password typed, until the change is made or refused (the store
+   * checks it and writes the new hash in one step). Named `password` so that the inspector
+   * redacts it (src/inspector/redaction.ts, SECRET_KEYS), like `pendingPassword`. Absent
+   * (undefined) everywhere else.
+   */
+  password?: string | undefined;
   /** Set when this connection registered the login (the welcome says so). */
   registered: boolean;
   /** The rooms this user is in, by room key, in the order joined (#lobby first once chatting). */
@@ -81,6 +91,9 @@ export type JoinResult = { status: 'joined' } | { status: 'alreadyOnline' };
 
 export type RegistrationOutcome = 'registered' | 'taken';
 
+/** `/passwd`: 'wrong' when the current password typed is not the account's (nothing changed). */
+export type PasswordChangeOutcome = 'changed' | 'wrong';
+
 /** What the connection reports to the server log. Never carries a password. */
 export type ConnectionLogEntry =
   | 'login.succeeded'
@@ -94,7 +107,16 @@ export type ConnectionLogEntry =
   | 'registration.raced'
   | 'registration.failed'
   | 'session.left'
-  | 'session.kicked';
+  | 'session.kicked'
+  | 'password.changed'
+  /** `/passwd` with a wrong current password. */
+  | 'password.wrong'
+  | 'password.failed'
+  | 'account.deleted'
+  /** `/deleteaccount` with a wrong password, or another login typed to confirm. */
+  | 'account.wrongPassword'
+  | 'account.wrongLogin'
+  | 'account.failed';
 
 export const connectionSetup = setup({
   types: {
@@ -122,6 +144,15 @@ export const connectionSetup = setup({
     >(async () => 'registered'),
     /** Claims the login among those online (none can sign in twice). */
     joinChat: fromPromise<JoinResult, { login: string }>(async () => ({ status: 'joined' })),
+    /**
+     * `/passwd`: checks the current password (`password`, throttled like a sign-in) and stores the
+     * new one (`pendingPassword`) durably. The input's names are ones the inspector redacts.
+     */
+    changePassword: fromPromise<PasswordChangeOutcome, { login: string; password: string; pendingPassword: string }>(
+      async () => 'changed',
+    ),
+    /** `/deleteaccount`, the password checked: removes the registration durably (history stays). */
+    deleteAccount: fromPromise<void, { login: string }>(async () => {}),
   },
   actions: {
     /** Writes lines to the client. */
@@ -171,6 +202,10 @@ export const connectionSetup = setup({
     isRegistered: (_, params: { check: LoginCheck }) => params.check.registeredAs !== undefined,
     isPasswordCorrect: (_, params: { verified: boolean }) => params.verified,
     isRegistrationSaved: (_, params: { outcome: RegistrationOutcome }) => params.outcome === 'registered',
+    isPasswordChanged: (_, params: { outcome: PasswordChangeOutcome }) => params.outcome === 'changed',
+    /** `/deleteaccount`'s confirmation: the user's own login, as logins compare (case-insensitively). */
+    isOwnLogin: ({ context, event }) =>
+      event.type === 'client.line' && context.login !== undefined && loginKey(event.text.trim()) === loginKey(context.login),
     hasJoined: (_, params: { result: JoinResult }) => params.result.status === 'joined',
     isChatMessage: ({ event }) => event.type === 'client.line' && isChatMessageLine(event.text),
     // The line pump only batches chat messages; checked again here, since a command must never be broadcast.

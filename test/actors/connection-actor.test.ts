@@ -22,6 +22,9 @@ const users: UserStore = {
   registeredLogin: async (login) => (login === 'alice' || login === 'bob' ? login : undefined),
   verifyPassword: async (_login, password) => password === 'right',
   register: async () => 'registered',
+  // Not used by these tests: the accounts' own tests (test/integration/accounts.test.ts) cover them.
+  changePassword: async () => 'wrong',
+  deleteUser: async () => false,
   clear: async () => {},
   count: () => 2,
   close: async () => {},

@@ -53,6 +53,11 @@ describe('parseCommand: the event each typed command becomes', () => {
     ['/me waves', { type: 'command.me', text: 'waves' }],
     ['/me', { type: 'command.usage', usage: usageFor('/me') }],
     ['/me \u0007', { type: 'command.usage', usage: usageFor('/me') }],
+    ['/passwd', { type: 'command.passwd' }],
+    ['/PASSWD  ', { type: 'command.passwd' }],
+    ['/passwd hunter22', { type: 'command.usage', usage: usageFor('/passwd') }],
+    ['/deleteaccount', { type: 'command.deleteAccount' }],
+    ['/deleteaccount yes', { type: 'command.usage', usage: usageFor('/deleteaccount') }],
     ['/nope', { type: 'command.unknown', command: '/nope' }],
     ['/NOPE with args', { type: 'command.unknown', command: '/NOPE' }],
     ['/', { type: 'command.unknown', command: '/' }],
@@ -78,6 +83,16 @@ describe('the command table', () => {
   it('says what a room name is in the usage of each command that takes one', () => {
     expect(usageFor('/join')).toContain('"#" then 1 to 32 letters, digits, "-" or "_"');
     expect(usageFor('/part')).toContain('"#" then 1 to 32');
+  });
+
+  it('says in the usage of /passwd and /deleteaccount that they take no arguments (the password is asked for)', () => {
+    expect(usageFor('/passwd')).toMatch(/^Usage: \/passwd — no arguments/);
+    expect(usageFor('/deleteaccount')).toMatch(/^Usage: \/deleteaccount — no arguments/);
+  });
+
+  it('lists /passwd and /deleteaccount in /help', () => {
+    expect(HELP_LINES.some((l) => /^ {2}\/passwd +change your password$/.test(l))).toBe(true);
+    expect(HELP_LINES.some((l) => /^ {2}\/deleteaccount +delete your account/.test(l))).toBe(true);
   });
 
   it('lists every command in /help, its description in one column', () => {

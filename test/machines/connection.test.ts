@@ -7,6 +7,7 @@ import {
   MAX_ROOMS_PER_USER,
 } from '../../src/machines/connection.js';
 import { echoMachine } from '../../src/machines/echo.js';
+import { SECRET_KEYS } from '../../src/inspector/redaction.js';
 import { HELP_LINES, usageFor } from '../../src/machines/commands.js';
 import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, text } from '../../src/machines/protocol.js';
 import {
@@ -40,6 +41,8 @@ const input: ConnectionInput = {
 };
 
 const PASSWORD = 'Tr0ub4dor&3';
+/** The new password typed at /passwd. */
+const NEW_PASSWORD = 'c0rrect-h0rse';
 const KNOWN: LoginCheck = { registeredAs: 'alice', online: false };
 const UNKNOWN: LoginCheck = { registeredAs: undefined, online: false };
 const ONLINE: LoginCheck = { registeredAs: 'alice', online: true };
@@ -137,11 +140,62 @@ const states = {
     value: { chatting: 'recalling' },
     id: 'connection.chatting.recalling',
   },
+  awaitingCurrentPassword: {
+    path: [...SIGNED_IN, line('/passwd')],
+    value: { chatting: { changingPassword: 'awaitingCurrentPassword' } },
+    id: 'connection.chatting.changingPassword.awaitingCurrentPassword',
+  },
+  choosingNewPassword: {
+    path: [...SIGNED_IN, line('/passwd'), line(PASSWORD)],
+    value: { chatting: { changingPassword: 'choosingNewPassword' } },
+    id: 'connection.chatting.changingPassword.choosingNewPassword',
+  },
+  repeatingNewPassword: {
+    path: [...SIGNED_IN, line('/passwd'), line(PASSWORD), line(NEW_PASSWORD)],
+    value: { chatting: { changingPassword: 'repeatingNewPassword' } },
+    id: 'connection.chatting.changingPassword.repeatingNewPassword',
+  },
+  savingPassword: {
+    path: [...SIGNED_IN, line('/passwd'), line(PASSWORD), line(NEW_PASSWORD), line(NEW_PASSWORD)],
+    value: { chatting: { changingPassword: 'savingPassword' } },
+    id: 'connection.chatting.changingPassword.savingPassword',
+  },
+  awaitingDeletePassword: {
+    path: [...SIGNED_IN, line('/deleteaccount')],
+    value: { chatting: { deletingAccount: 'awaitingPassword' } },
+    id: 'connection.chatting.deletingAccount.awaitingPassword',
+  },
+  verifyingDeletePassword: {
+    path: [...SIGNED_IN, line('/deleteaccount'), line(PASSWORD)],
+    value: { chatting: { deletingAccount: 'verifyingPassword' } },
+    id: 'connection.chatting.deletingAccount.verifyingPassword',
+  },
+  confirmingLogin: {
+    path: [...SIGNED_IN, line('/deleteaccount'), line(PASSWORD), doneActor('verifyPassword', true)],
+    value: { chatting: { deletingAccount: 'confirmingLogin' } },
+    id: 'connection.chatting.deletingAccount.confirmingLogin',
+  },
+  deletingAccount: {
+    path: [...SIGNED_IN, line('/deleteaccount'), line(PASSWORD), doneActor('verifyPassword', true), line('alice')],
+    value: { chatting: { deletingAccount: 'deleting' } },
+    id: 'connection.chatting.deletingAccount.deleting',
+  },
 } satisfies Record<string, { path: Event[]; value: unknown; id: string }>;
 
 type StateName = keyof typeof states;
 const stateNames = Object.keys(states) as StateName[];
-const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'recalling'];
+/** The states of /passwd and /deleteaccount: questions asked in the chat. */
+const accountStates: StateName[] = [
+  'awaitingCurrentPassword',
+  'choosingNewPassword',
+  'repeatingNewPassword',
+  'savingPassword',
+  'awaitingDeletePassword',
+  'verifyingDeletePassword',
+  'confirmingLogin',
+  'deletingAccount',
+];
+const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'recalling', ...accountStates];
 const authenticatingStates = stateNames.filter((s) => !chatStates.includes(s));
 const CHATTING = states.chatting.value;
 
@@ -180,17 +234,45 @@ describe('connection machine: the states', () => {
   it('tags as input exactly the states that wait for a line from the client', () => {
     const tagged = stateNames.filter((s) => at(s).hasTag('input'));
 
-    expect(tagged).toEqual(['awaitingLogin', 'awaitingPassword', 'choosingPassword', 'repeatingPassword', 'chatting']);
+    expect(tagged).toEqual([
+      'awaitingLogin',
+      'awaitingPassword',
+      'choosingPassword',
+      'repeatingPassword',
+      'chatting',
+      'awaitingCurrentPassword',
+      'choosingNewPassword',
+      'repeatingNewPassword',
+      'awaitingDeletePassword',
+      'confirmingLogin',
+    ]);
     expect(stateIdsTagged(connectionMachine, 'input')).toHaveLength(tagged.length);
   });
+
+  const SECRET: StateName[] = [
+    'awaitingPassword',
+    'choosingPassword',
+    'repeatingPassword',
+    'awaitingCurrentPassword',
+    'choosingNewPassword',
+    'repeatingNewPassword',
+    'awaitingDeletePassword',
+  ];
 
   it('tags as secret exactly the states whose next line is a password', () => {
     const tagged = stateNames.filter((s) => at(s).hasTag('secret'));
 
-    expect(tagged).toEqual(['awaitingPassword', 'choosingPassword', 'repeatingPassword']);
-    expect(stateIdsTagged(connectionMachine, 'secret').sort()).toEqual(
-      [states.awaitingPassword.id, states.choosingPassword.id, states.repeatingPassword.id].sort(),
-    );
+    expect(tagged).toEqual(SECRET);
+    expect(stateIdsTagged(connectionMachine, 'secret').sort()).toEqual(SECRET.map((s) => states[s].id).sort());
+  });
+
+  it.each(SECRET)('asks for the password in %s with a prompt the terminal client hides the answer to', (state) => {
+    // The terminal client hides the next line typed after a line that says "password" and ends with ":".
+    const [, actions] = drive(connectionMachine, input, states[state].path);
+
+    const prompt = linesOf(actions).at(-1)!;
+    expect(prompt).toMatch(/password/i);
+    expect(prompt).toMatch(/:$/);
   });
 });
 
@@ -1121,5 +1203,304 @@ describe('connection machine: /quit at a sign-in prompt', () => {
     expect(quit.value).toBe('closed');
     expect(refused.value).toEqual(states.awaitingLogin.value);
     expect(linesOf(actions)).toEqual(['A login may contain only letters, digits, "_", "-" and ".".', text.loginPrompt]);
+  });
+});
+
+describe('connection machine: /passwd', () => {
+  const CHANGE = { login: 'alice', password: PASSWORD, pendingPassword: NEW_PASSWORD };
+
+  it('asks the current password, then a new one, then the new one again, each at a secret prompt', () => {
+    const [current, asked] = send(at('chatting'), line('/passwd'));
+    const [chosen, askedNew] = send(current, line(PASSWORD));
+    const [repeated, askedRepeat] = send(chosen, line(NEW_PASSWORD));
+
+    expect(linesOf(asked)).toEqual([text.currentPasswordPrompt]);
+    expect(linesOf(askedNew)).toEqual([text.nextPasswordPrompt(6)]);
+    expect(linesOf(askedRepeat)).toEqual([text.repeatNextPasswordPrompt]);
+    expect([text.currentPasswordPrompt, text.nextPasswordPrompt(6), text.repeatNextPasswordPrompt]).toEqual([
+      'Current password:',
+      'New password (at least 6 characters):',
+      'Repeat the new password:',
+    ]);
+    for (const snapshot of [current, chosen, repeated]) expect(snapshot.hasTag('input') && snapshot.hasTag('secret')).toBe(true);
+    expect(spawned([...asked, ...askedNew, ...askedRepeat])).toEqual([]);
+  });
+
+  it('hands the current and the new password to changePassword once the new one is repeated', () => {
+    const [after, actions] = send(at('repeatingNewPassword'), line(NEW_PASSWORD));
+
+    expect(after.value).toEqual(states.savingPassword.value);
+    expect(spawned(actions)).toEqual([{ id: 'changePassword', src: 'changePassword', input: CHANGE }]);
+    expect(linesOf(actions)).toEqual([]);
+  });
+
+  it('says "Password changed." once the store has saved it, and is chatting again in the same rooms', () => {
+    const [after, actions] = send(at('savingPassword'), doneActor('changePassword', 'changed'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(after.context.rooms).toEqual([LOBBY]);
+    // Back in `idle`, not into the chat again: no second join of #lobby, no welcome.
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: [text.passwordChanged] } },
+      { type: 'log', params: { entry: 'password.changed' } },
+    ]);
+    expect(text.passwordChanged).toBe('Password changed.');
+  });
+
+  it('says the current password was wrong and that nothing changed', () => {
+    const [after, actions] = send(at('savingPassword'), doneActor('changePassword', 'wrong'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: ['Wrong password; your password is unchanged.'] } },
+      { type: 'log', params: { entry: 'password.wrong' } },
+    ]);
+  });
+
+  it('refuses a new password that is too short at once, and is chatting again', () => {
+    const [after, actions] = send(at('choosingNewPassword'), line('Zq9x'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([text.newPasswordTooShort(6)]);
+    expect(spawned(actions)).toEqual([]);
+    expect(after.context.password).toBeUndefined();
+  });
+
+  it('refuses a repeat that differs, and is chatting again with the password unchanged', () => {
+    const [after, actions] = send(at('repeatingNewPassword'), line('Mismatch#77'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([text.newPasswordsDiffer]);
+    expect(spawned(actions)).toEqual([]);
+    expect(after.context.pendingPassword).toBeUndefined();
+  });
+
+  it('says the change failed when the store fails, and reports the failure', () => {
+    const [after, actions] = send(at('savingPassword'), errorActor('changePassword', new Error('disk full')));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: [text.passwordChangeFailed] } },
+      { type: 'log', params: { entry: 'password.failed' } },
+      { type: 'reportFailure' },
+    ]);
+  });
+
+  it('answers /passwd with arguments with its usage line and asks nothing', () => {
+    const [after, actions] = send(at('chatting'), line(`/passwd ${PASSWORD}`));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([usageFor('/passwd')]);
+  });
+
+  it.each(['awaitingCurrentPassword', 'choosingNewPassword', 'repeatingNewPassword'] as const)(
+    'takes a line typed in %s as the answer, never as a chat message',
+    (state) => {
+      const [, actions] = send(at(state), line('hello everyone'));
+
+      expect(summary(actions).filter((a) => a.type === 'post')).toEqual([]);
+    },
+  );
+
+  it('ignores a run of chat lines at a prompt (the line pump sends those only where chat lines are taken)', () => {
+    const before = at('awaitingCurrentPassword');
+
+    const [after, actions] = send(before, { type: 'client.chatLines', texts: ['a', 'b'] });
+
+    expect(after.value).toEqual(before.value);
+    expect(actions).toEqual([]);
+  });
+
+  it('still shows what others send while it asks', () => {
+    const [after, actions] = send(at('choosingNewPassword'), { type: 'chat.private', line: '[12:00:00] (private) bob: hi' });
+
+    expect(after.value).toEqual(states.choosingNewPassword.value);
+    expect(linesOf(actions)).toEqual(['[12:00:00] (private) bob: hi']);
+  });
+
+  it('says a line was too long and asks again', () => {
+    const [after, actions] = send(at('awaitingCurrentPassword'), { type: 'client.lineTooLong', bytes: 9000 });
+
+    expect(after.value).toEqual(states.awaitingCurrentPassword.value);
+    expect(linesOf(actions)).toEqual([text.lineTooLong(4096), text.currentPasswordPrompt]);
+  });
+
+  it('says Bye and leaves on /quit at a prompt', () => {
+    const [after, actions] = send(at('choosingNewPassword'), line('/quit'));
+
+    expect(after.value).toBe('closed');
+    expect(summary(actions)).toEqual([
+      { type: 'leaveChat' },
+      { type: 'send', params: { lines: [text.bye] } },
+      { type: 'log', params: { entry: 'session.left' } },
+      { type: 'closeConnection' },
+    ]);
+  });
+
+  it.each([
+    ['changed', [doneActor('changePassword', 'changed')]],
+    ['wrong', [doneActor('changePassword', 'wrong')]],
+    ['failed', [errorActor('changePassword', new Error('x'))]],
+    ['hung up', [{ type: 'client.closed' } as Event]],
+  ])('keeps no password in the context once the change is over (%s)', (_, events) => {
+    const [snapshot] = send(at('savingPassword'), ...events);
+
+    expect(snapshot.context.password).toBeUndefined();
+    expect(snapshot.context.pendingPassword).toBeUndefined();
+    expect(JSON.stringify(snapshot.context)).not.toContain(PASSWORD.slice(0, 6));
+    expect(JSON.stringify(snapshot.context)).not.toContain(NEW_PASSWORD.slice(0, 6));
+  });
+});
+
+describe('connection machine: /deleteaccount', () => {
+  it('asks the password at a secret prompt, and checks it at once with verifyPassword (the slowdown applies)', () => {
+    const [asking, asked] = send(at('chatting'), line('/deleteaccount'));
+    const [checking, checked] = send(asking, line(PASSWORD));
+
+    expect(linesOf(asked)).toEqual(['Password:']);
+    expect(asking.hasTag('secret')).toBe(true);
+    expect(checking.value).toEqual(states.verifyingDeletePassword.value);
+    expect(spawned(checked)).toEqual([{ id: 'verifyPassword', src: 'verifyPassword', input: { login: 'alice', password: PASSWORD } }]);
+    // Checked, not kept: nothing of it stays in the context.
+    expect(JSON.stringify(checking.context)).not.toContain(PASSWORD);
+  });
+
+  it('asks for the login again once the password is right, at a prompt that is not secret', () => {
+    const [after, actions] = send(at('verifyingDeletePassword'), doneActor('verifyPassword', true));
+
+    expect(after.value).toEqual(states.confirmingLogin.value);
+    expect(linesOf(actions)).toEqual(['Type your login again to confirm:']);
+    expect(after.hasTag('input')).toBe(true);
+    expect(after.hasTag('secret')).toBe(false);
+  });
+
+  it('deletes the account once the login is typed again (in any case), then says so and leaves', () => {
+    const [deleting, asked] = send(at('confirmingLogin'), line(' ALICE '));
+    const [after, actions] = send(deleting, doneActor('deleteAccount'));
+
+    expect(spawned(asked)).toEqual([{ id: 'deleteAccount', src: 'deleteAccount', input: { login: 'alice' } }]);
+    expect(after.value).toBe('closed');
+    expect(after.status).toBe('done');
+    // leaveChat: the usual leave notices follow.
+    expect(summary(actions)).toEqual([
+      { type: 'leaveChat' },
+      { type: 'send', params: { lines: ['Your account was deleted. Bye!'] } },
+      { type: 'log', params: { entry: 'account.deleted' } },
+      { type: 'closeConnection' },
+    ]);
+  });
+
+  it('keeps the account on a wrong password, and is chatting again', () => {
+    const [after, actions] = send(at('verifyingDeletePassword'), doneActor('verifyPassword', false));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: ['Wrong password; your account is kept.'] } },
+      { type: 'log', params: { entry: 'account.wrongPassword' } },
+    ]);
+  });
+
+  it('keeps the account when another login is typed to confirm', () => {
+    const [after, actions] = send(at('confirmingLogin'), line('bob'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(spawned(actions)).toEqual([]);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: ['That is not your login; your account is kept.'] } },
+      { type: 'log', params: { entry: 'account.wrongLogin' } },
+    ]);
+  });
+
+  it.each([
+    ['the password check', 'verifyingDeletePassword', errorActor('verifyPassword', new Error('x'))],
+    ['the deletion', 'deletingAccount', errorActor('deleteAccount', new Error('disk full'))],
+  ] as const)('keeps the session and says the account is kept when %s fails', (_, state, event) => {
+    const [after, actions] = send(at(state), event);
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: [text.accountDeleteFailed] } },
+      { type: 'log', params: { entry: 'account.failed' } },
+      { type: 'reportFailure' },
+    ]);
+  });
+
+  it('answers /deleteaccount with arguments with its usage line and asks nothing', () => {
+    const [after, actions] = send(at('chatting'), line('/deleteaccount now'));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual([usageFor('/deleteaccount')]);
+  });
+
+  it.each(['awaitingDeletePassword', 'confirmingLogin'] as const)('takes a line typed in %s as the answer, never as a chat message', (state) => {
+    const [, actions] = send(at(state), line('hello everyone'));
+
+    expect(summary(actions).filter((a) => a.type === 'post')).toEqual([]);
+  });
+
+  it('says a line was too long and asks again', () => {
+    const [, actions] = send(at('confirmingLogin'), { type: 'client.lineTooLong', bytes: 9000 });
+
+    expect(linesOf(actions)).toEqual([text.lineTooLong(4096), text.confirmLoginPrompt]);
+  });
+
+  it('says Bye and leaves on /quit at a prompt, deleting nothing', () => {
+    const [after, actions] = send(at('confirmingLogin'), line('/quit'));
+
+    expect(after.value).toBe('closed');
+    expect(linesOf(actions)).toEqual([text.bye]);
+    expect(spawned(actions)).toEqual([]);
+  });
+});
+
+describe('connection machine: passwords typed at /passwd and /deleteaccount stay secret', () => {
+  const WRONG = 'Wr0ng!pass';
+  const TOO_SHORT = 'Zq9x';
+  const MISMATCH = 'Mismatch#77';
+
+  it('never puts one in a line sent or logged, only in the inputs of the actors that check or store it', () => {
+    const [, all] = drive(connectionMachine, input, [
+      ...SIGNED_IN,
+      line('/passwd'),
+      line(WRONG),
+      line(TOO_SHORT),
+      line('/passwd'),
+      line(WRONG),
+      line(NEW_PASSWORD),
+      line(MISMATCH),
+      line('/passwd'),
+      line(WRONG),
+      line(NEW_PASSWORD),
+      line(NEW_PASSWORD),
+      doneActor('changePassword', 'wrong'),
+      line('/passwd'),
+      line(PASSWORD),
+      line(NEW_PASSWORD),
+      line(NEW_PASSWORD),
+      doneActor('changePassword', 'changed'),
+      line('/deleteaccount'),
+      line(WRONG),
+      doneActor('verifyPassword', false),
+      line('/deleteaccount'),
+      line(NEW_PASSWORD),
+      doneActor('verifyPassword', true),
+      line('alice'),
+      doneActor('deleteAccount'),
+    ]);
+
+    const dump = JSON.stringify(summary(all));
+    expect(dump).toContain('"account.deleted"');
+    for (const secret of [PASSWORD, NEW_PASSWORD, WRONG, TOO_SHORT, MISMATCH]) expect(dump).not.toContain(secret);
+    const withSecret = spawned(all).filter((s) => [PASSWORD, NEW_PASSWORD, WRONG].some((p) => JSON.stringify(s.input).includes(p)));
+    expect([...new Set(withSecret.map((s) => s.id))].sort()).toEqual(['changePassword', 'verifyPassword']);
+  });
+
+  it('passes them to changePassword under names the inspector redacts, and keeps them in the context under such names only', () => {
+    const [saving, actions] = drive(connectionMachine, input, states.savingPassword.path);
+    const change = spawned(actions).find((s) => s.id === 'changePassword')!;
+
+    const carrying = (o: object) => Object.entries(o).filter(([, v]) => v === PASSWORD || v === NEW_PASSWORD).map(([k]) => k);
+    for (const key of [...carrying(change.input as object), ...carrying(saving.context)]) expect(SECRET_KEYS.has(key), key).toBe(true);
+    expect(carrying(saving.context).sort()).toEqual(['password', 'pendingPassword']);
   });
 });

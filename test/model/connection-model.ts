@@ -204,6 +204,26 @@ export const SERVER_ANSWERS = new Set(['room.joined', 'room.recalled']);
  * users and rooms (a join's member count, a topic set by someone else), which one client's path
  * cannot predict from the machine alone.
  */
+/**
+ * States this model does not reach, with the tests that do: `/passwd` and `/deleteaccount` change
+ * the account a path signed in with, which every later path on the shared server would inherit.
+ */
+const ACCOUNTS = 'test/machines/connection.test.ts and test/integration/accounts.test.ts';
+export const ACCOUNT_STATES: Record<string, string> = Object.fromEntries(
+  [
+    'changingPassword',
+    'changingPassword.awaitingCurrentPassword',
+    'changingPassword.choosingNewPassword',
+    'changingPassword.repeatingNewPassword',
+    'changingPassword.savingPassword',
+    'deletingAccount',
+    'deletingAccount.awaitingPassword',
+    'deletingAccount.verifyingPassword',
+    'deletingAccount.confirmingLogin',
+    'deletingAccount.deleting',
+  ].map((state) => [`connection.chatting.${state}`, ACCOUNTS]),
+);
+
 export const ROOM_TRANSITIONS: Record<string, string> = {
   'authenticating.joining --xstate.error.actor.joinChat--> closed': 'claiming a login is a lookup in memory: nothing a path can make fail',
   'chatting --chat.private--> (self)': 'a /msg from another user',
@@ -224,6 +244,62 @@ export const ROOM_TRANSITIONS: Record<string, string> = {
   'connection --client.throttled[2/2]--> (self)': 'the first wait of a flood (test/hostile/flood.test.ts)',
   'connection --client.paced--> (self)': 'a flooder slowing down (test/hostile/flood.test.ts)',
   'connection --client.slowConsumer--> closed': 'a client that does not read (test/hostile/flood.test.ts)',
+  'chatting.idle --command.passwd--> chatting.changingPassword':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.idle --command.deleteAccount--> chatting.deletingAccount':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.awaitingCurrentPassword --client.lineTooLong--> (self)':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.awaitingCurrentPassword --client.line[1/2]--> closed':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.awaitingCurrentPassword --client.line[2/2]--> chatting.changingPassword.choosingNewPassword':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.choosingNewPassword --client.lineTooLong--> (self)':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.choosingNewPassword --client.line[1/3]--> closed':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.choosingNewPassword --client.line[2/3]--> chatting.changingPassword.repeatingNewPassword':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.choosingNewPassword --client.line[3/3]--> chatting.idle':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.repeatingNewPassword --client.lineTooLong--> (self)':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.repeatingNewPassword --client.line[1/3]--> closed':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.repeatingNewPassword --client.line[2/3]--> chatting.changingPassword.savingPassword':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.repeatingNewPassword --client.line[3/3]--> chatting.idle':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.savingPassword --xstate.done.actor.changePassword[1/2]--> chatting.idle':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.savingPassword --xstate.done.actor.changePassword[2/2]--> chatting.idle':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.changingPassword.savingPassword --xstate.error.actor.changePassword--> chatting.idle':
+    '/passwd (it changes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.awaitingPassword --client.lineTooLong--> (self)':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.awaitingPassword --client.line[1/2]--> closed':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.awaitingPassword --client.line[2/2]--> chatting.deletingAccount.verifyingPassword':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.verifyingPassword --xstate.done.actor.verifyPassword[1/2]--> chatting.deletingAccount.confirmingLogin':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.verifyingPassword --xstate.done.actor.verifyPassword[2/2]--> chatting.idle':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.verifyingPassword --xstate.error.actor.verifyPassword--> chatting.idle':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.confirmingLogin --client.lineTooLong--> (self)':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.confirmingLogin --client.line[1/3]--> closed':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.confirmingLogin --client.line[2/3]--> chatting.deletingAccount.deleting':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.confirmingLogin --client.line[3/3]--> chatting.idle':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.deleting --xstate.done.actor.deleteAccount--> closed':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
+  'chatting.deletingAccount.deleting --xstate.error.actor.deleteAccount--> chatting.idle':
+    '/deleteaccount (it removes the account every later path signs in to): test/machines/connection.test.ts and test/integration/accounts.test.ts',
 };
 
 /**

@@ -71,6 +71,8 @@ export function faultyUserStore(store: UserStore): UserStore {
       trip('register');
       return store.register(login, password, address);
     },
+    changePassword: (login, current, next) => store.changePassword(login, current, next),
+    deleteUser: (login) => store.deleteUser(login),
     clear: async () => {
       trip('clearClients');
       return store.clear();
