@@ -75,6 +75,10 @@ class Connection implements RoomMember, OnlineUser {
   /** The rooms asked to take this member in and not left since (answered or not). */
   private joined: string[] | undefined;
   private ended = false;
+  /** The away message (/away), shown in /who and /names and told once to each sender of a /msg. */
+  away: string | undefined = undefined;
+  /** Who has been told this away message already (login keys); a new /away starts afresh. */
+  private awayToldTo: Set<string> | undefined;
 
   constructor(
     readonly link: ClientLink,
@@ -176,10 +180,25 @@ class Connection implements RoomMember, OnlineUser {
       this.answer([target ? 'That is you.' : `No user named ${to} is online.`]);
       return;
     }
-    this.answer([`(private to ${target.login}) ${body}`]);
+    this.answer([`(private to ${target.login}) ${body}`, ...(target instanceof Connection ? target.awayReplyFor(this.login) : [])]);
     const line = formatPrivateLine(isoNow(), this.login, body);
     const writer = this.deps.writer();
     if (writer) writer.send({ type: 'history.afterWrites', to: target.login, line });
+  }
+
+  setAway(away: string | undefined): void {
+    this.away = away;
+    this.awayToldTo = undefined;
+  }
+
+  /** The away message for a sender of a /msg, the first time only (IRC's RPL_AWAY, once). */
+  private awayReplyFor(sender: string): string[] {
+    if (this.away === undefined) return [];
+    const told = (this.awayToldTo ??= new Set());
+    const key = loginKey(sender);
+    if (told.has(key)) return [];
+    told.add(key);
+    return [text.awayReply(this.login, this.away)];
   }
 
   listOnline(): void {
@@ -311,6 +330,7 @@ function providedMachine(): typeof connectionMachine {
       recall: ({ self }, { room, limit }) => connections.of(self).recall(room, limit),
       sendPrivate: ({ self }, { to, text: body }) => connections.of(self).sendPrivate(to, body),
       listOnline: ({ self }) => connections.of(self).listOnline(),
+      setAway: ({ self }, { text: away }) => connections.of(self).setAway(away),
       listRooms: ({ self }) => connections.of(self).listRooms(),
       listNames: ({ self }, { room }) => connections.of(self).listNames(room),
       leaveChat: ({ self }) => connections.of(self).leaveChat(),

@@ -13,6 +13,13 @@ export interface OnlineUser {
   /** The user's connection actor. */
   readonly session: AnyActorRef;
   readonly link: { deliver(bytes: Buffer): void };
+  /** The user's away message, if marked away (/away). */
+  readonly away?: string | undefined;
+}
+
+/** A login as /who and /names list it: "bob (away: lunch)" when marked away. */
+export function listedLogin(user: { readonly login: string; readonly away?: string | undefined }): string {
+  return user.away === undefined ? user.login : `${user.login} (away: ${user.away})`;
 }
 
 export class Presence {
@@ -40,9 +47,11 @@ export class Presence {
     return this.byKey.get(loginKey(login));
   }
 
-  /** Every login online, sorted. */
+  /** Every login online, sorted, as /who lists them (with an away message). */
   logins(): string[] {
-    return [...this.byKey.values()].map((u) => u.login).sort((a, b) => a.localeCompare(b));
+    return [...this.byKey.values()]
+      .sort((a, b) => a.login.localeCompare(b.login))
+      .map(listedLogin);
   }
 
   get size(): number {

@@ -24,6 +24,7 @@ import type { HistoryStore, TopicStore } from '../io/stores.js';
 import { type ChatMessage, formatChatLine, text, type Topic } from '../machines/protocol.js';
 import { type RoomMember, type RoomReply, roomMachine } from '../machines/room.js';
 import { encodeLines, LINE_END } from './client-link.js';
+import { listedLogin } from './presence.js';
 import type { ServerLog } from './server-log.js';
 
 /**
@@ -105,9 +106,9 @@ export class RoomState {
     return this.byId.get(connectionId);
   }
 
-  /** The logins in the room, sorted. */
+  /** The logins in the room, sorted, as /names lists them (with an away message). */
   logins(): string[] {
-    return [...this.byId.values()].map((m) => m.login).sort((a, b) => a.localeCompare(b));
+    return [...this.byId.values()].sort((a, b) => a.login.localeCompare(b.login)).map(listedLogin);
   }
 
   admit(member: RoomMember): void {

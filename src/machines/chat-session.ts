@@ -131,6 +131,12 @@ export const chatSessionState = connectionSetup.createStateConfig({
         'command.usage': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.usage] }) } },
         'command.unknown': { actions: { type: 'send', params: ({ event }) => ({ lines: [text.unknownCommand(event.command)] }) } },
         'command.who': { actions: 'listOnline' },
+        'command.away': {
+          actions: [
+            { type: 'setAway', params: ({ event }) => ({ text: event.text }) },
+            { type: 'send', params: ({ event }) => ({ lines: [event.text === undefined ? text.awayCleared : text.awaySet(event.text)] }) },
+          ],
+        },
         'command.rooms': { actions: 'listRooms' },
         'command.names': { actions: { type: 'listNames', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) } },
         'command.msg': { actions: { type: 'sendPrivate', params: ({ event }) => ({ to: event.to, text: event.text }) } },

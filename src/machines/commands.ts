@@ -8,10 +8,14 @@ import { LOBBY, roomKey, ROOM_PATTERN, sanitizeChatText, stripTerminalControls }
 
 export const MAX_HISTORY_REQUEST = 100;
 export const DEFAULT_HISTORY_REQUEST = 20;
+/** An away message longer than this is cut: it is repeated in every /who. */
+export const MAX_AWAY_CHARS = 100;
 
 /** What a typed command becomes: an event of the chat-session machine. */
 export type CommandEvent =
   | { type: 'command.who' }
+  /** `text` undefined: back (no longer away). */
+  | { type: 'command.away'; text: string | undefined }
   | { type: 'command.msg'; to: string; text: string }
   | { type: 'command.me'; text: string }
   | { type: 'command.join'; room: string }
@@ -116,6 +120,15 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
     },
   },
   { name: '/who', args: '', help: 'who is online, in any room', parse: () => ({ type: 'command.who' }) },
+  {
+    name: '/away',
+    args: '[text]',
+    help: 'mark yourself away (shown in /who, /names, told to /msg); alone: back',
+    parse: (_rest, raw) => {
+      const away = sanitizeChatText(raw).slice(0, MAX_AWAY_CHARS);
+      return { type: 'command.away', text: away === '' ? undefined : away };
+    },
+  },
   {
     name: '/history',
     args: '[n]',

@@ -174,6 +174,8 @@ export const connectionSetup = setup({
     recall: (_, _params: { room: string; limit: number }) => {},
     sendPrivate: (_, _params: { to: string; text: string }) => {},
     listOnline: () => {},
+    /** Marks the user away with this text, or (undefined) back; /who, /names and /msg show it. */
+    setAway: (_, _params: { text: string | undefined }) => {},
     listRooms: () => {},
     listNames: (_, _params: { room: string }) => {},
     /** Leaves every room and the online list: the others get leave notices. */

@@ -24,6 +24,8 @@ export interface RoomMember {
   readonly link: { deliver(bytes: Buffer): void };
   /** How many of the room's last messages its welcome replays (--history). */
   readonly replay: number;
+  /** The member's away message, if marked away: /names shows it. */
+  readonly away?: string | undefined;
 }
 
 /** What a room accepts. Commands are imperative, facts (from the history writer) past tense. */

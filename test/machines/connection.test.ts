@@ -810,6 +810,8 @@ describe('connection machine: chatting', () => {
     ['tab\tand ünïcödé 👋', [post('tab\tand ünïcödé 👋')]],
     ['/who', [{ type: 'listOnline' }]],
     ['/WHO', [{ type: 'listOnline' }]],
+    ['/away at lunch', [{ type: 'setAway', params: { text: 'at lunch' } }, { type: 'send', params: { lines: [text.awaySet('at lunch')] } }]],
+    ['/away', [{ type: 'setAway', params: { text: undefined } }, { type: 'send', params: { lines: [text.awayCleared] } }]],
     ['/rooms', [{ type: 'listRooms' }]],
     ['/names', [{ type: 'listNames', params: { room: LOBBY } }]],
     ['/names #Dev', [{ type: 'listNames', params: { room: '#dev' } }]],

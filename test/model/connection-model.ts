@@ -233,6 +233,7 @@ export const ROOM_TRANSITIONS: Record<string, string> = {
   'chatting --room.refused--> (self)': 'a refusal outside a join (a room left meanwhile)',
   'chatting --room.topicRefused--> (self)': 'a topic the room refused (rooms tests)',
   'chatting.entering --room.refused--> closed': '#lobby never refuses a member: the pure tests cover the apology',
+  'chatting.idle --command.away--> (self)': "marks the user away, which /who of every later path would show (test/integration/away.test.ts)",
   'chatting.idle --command.rooms--> (self)': 'lists every room of the server: other paths make its answer',
   'chatting.idle --command.names--> (self)': "lists a room's members: other paths make its answer",
   'chatting.idle --command.join[2/3]--> (self)': `the ${21}st room: the pure tests and test/integration/rooms.test.ts`,
