@@ -16,7 +16,7 @@ import type { ServerConfig } from '../io/config.js';
 import { isoNow, systemTimers, type Timers } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import type { UserStore } from '../io/stores.js';
-import { connectionMachine, type JoinResult, type LoginCheck, type PasswordChangeOutcome } from '../machines/connection.js';
+import { connectionMachine, type JoinResult, type LoginCheck, type PasswordChangeOutcome, type RegistrationOutcome } from '../machines/connection.js';
 import { formatPrivateLine, LOBBY, loginKey, text } from '../machines/protocol.js';
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../machines/room.js';
@@ -350,7 +350,7 @@ function providedMachine(): typeof connectionMachine {
       verifyPassword: fromPromise<boolean, { login: string; password: string }>(({ input, self, signal }) =>
         connections.of(self._parent).verifyPassword(input.login, input.password, signal),
       ),
-      registerUser: fromPromise<'registered' | 'taken', { login: string; password: string; remoteAddress: string }>(
+      registerUser: fromPromise<RegistrationOutcome, { login: string; password: string; remoteAddress: string }>(
         ({ input, self }) => connections.of(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
       ),
       joinChat: fromPromise<JoinResult, { login: string }>(async ({ input, self }) => connections.of(self._parent).joinChat(input.login)),

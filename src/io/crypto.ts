@@ -16,6 +16,7 @@ import path from 'node:path';
 import { linkNewFile } from './durable-file.js';
 import { InsecureKeyFileError, InvalidKeyError, KeyMismatchError, KeyMissingError, UnreadableFileError } from './errors.js';
 import { scryptPool } from './scrypt-pool.js';
+import { loginKey as foldLogin } from '../machines/protocol.js';
 
 export interface Keyring {
   /** AES-256-GCM with a fresh 12-byte IV: `v1.<iv>.<tag>.<ciphertext>`, all base64url. */
@@ -60,7 +61,8 @@ export function keyringFromKey(master: Buffer): Keyring {
       }
     },
     loginKey(login) {
-      return createHmac('sha256', macKey).update(login.toLowerCase().normalize('NFC'), 'utf8').digest('hex');
+      // The same folding as every registry (protocol.ts): for ASCII it is the toLowerCase() of old.
+      return createHmac('sha256', macKey).update(foldLogin(login), 'utf8').digest('hex');
     },
   };
 }

@@ -9,7 +9,11 @@ import type { ChatMessage, Topic } from '../machines/protocol.js';
 /** The message shape is part of the protocol; it is defined once, in src/machines/protocol.ts. */
 export type { ChatMessage, Topic };
 
-export type RegistrationResult = 'registered' | 'taken';
+/**
+ * 'taken': the login (case- and normalisation-insensitively) is registered already.
+ * 'confusable': its confusable skeleton (UTS #39, login-skeleton.ts) is that of a registered login.
+ */
+export type RegistrationResult = 'registered' | 'taken' | 'confusable';
 
 /** 'wrong': the current password given is not the login's (or the login is not registered). */
 export type PasswordChangeResult = 'changed' | 'wrong';
@@ -22,9 +26,10 @@ export interface UserStore {
   /** Checks a password against the stored scrypt hash; false for an unknown login. */
   verifyPassword(login: string, password: string): Promise<boolean>;
   /**
-   * Registers a login. Resolves only once the record is durably on disk (fsync'ed).
+   * Registers a login, stored as given: the sign-in machine gives it in NFC (`normalizeLogin`). Resolves only once the record is durably on disk (fsync'ed).
    * Of two concurrent registrations of the same login (case-insensitive), exactly one
-   * resolves 'registered' and the other 'taken'. Rejects with StorageError on write failure.
+   * resolves 'registered' and the other 'taken'; of two that look alike (same skeleton), exactly
+   * one 'registered' and the other 'confusable'. Rejects with StorageError on write failure.
    */
   register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult>;
   /**

@@ -9,6 +9,10 @@
  * and a deleted account leaves nothing behind — not even its old hash. Appends and rewrites run
  * one at a time in the append file's queue, so none is lost; sign-ins read only the memory index,
  * which follows the file once each write is durable.
+ *
+ * Beside the index by login key, a second one by confusable skeleton (login-skeleton.ts, kept as a
+ * keyed hash too): a login that looks like a registered one is refused ('confusable'). It is built
+ * at open — which therefore decrypts every login once — and follows each registration and deletion.
  */
 import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
@@ -24,6 +28,7 @@ import {
   type ReplaceStep,
 } from './durable-file.js';
 import { CorruptFileError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
+import { loginSkeleton } from './login-skeleton.js';
 import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
 export const CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at'] as const;
@@ -99,7 +104,7 @@ export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserS
   }
   try {
     const users = indexRecords(file, content, keyring);
-    return new CsvUserStore(keyring, opts.scrypt, out, users, content.indexOf(0x0a) + 1, {
+    return new CsvUserStore(keyring, opts.scrypt, out, users, indexSkeletons(users), content.indexOf(0x0a) + 1, {
       openHandle: opts.openAppendHandle ?? openAppendHandle,
       onRewriteStep: opts.onRewriteStep,
     });
@@ -126,23 +131,53 @@ async function readOrCreate(file: string): Promise<Buffer> {
 /** What is kept in memory per registered login: enough to verify and to name it, no plaintext. */
 interface UserEntry {
   passwordHash: string;
-  /** The login as registered (its spelling), still encrypted: decrypted only at sign-in. */
+  /** The login as registered (its spelling), still encrypted: decrypted at sign-in (and once at open). */
   loginToken: string;
+  /** The keyed hash of the login's confusable skeleton: its key in the skeleton index. */
+  skeletonKey: string;
 }
 
-/** login_key → entry. Validates every row but decrypts only the first, to check the key. */
+/** The keyed hash of a login's confusable skeleton (the keyring's HMAC, as for the login key). */
+function skeletonKeyOf(keyring: Keyring, login: string): string {
+  return keyring.loginKey(loginSkeleton(login));
+}
+
+/** skeleton key → the login keys that have it (more than one only in a file older than the check). */
+function indexSkeletons(users: ReadonlyMap<string, UserEntry>): Map<string, Set<string>> {
+  const skeletons = new Map<string, Set<string>>();
+  for (const [loginKey, entry] of users) addTo(skeletons, entry.skeletonKey, loginKey);
+  return skeletons;
+}
+
+function addTo(index: Map<string, Set<string>>, skeletonKey: string, loginKey: string): void {
+  const keys = index.get(skeletonKey);
+  if (keys) keys.add(loginKey);
+  else index.set(skeletonKey, new Set([loginKey]));
+}
+
+function removeFrom(index: Map<string, Set<string>>, skeletonKey: string, loginKey: string): void {
+  const keys = index.get(skeletonKey);
+  keys?.delete(loginKey);
+  if (keys?.size === 0) index.delete(skeletonKey);
+}
+
+/**
+ * login_key → entry. Validates every row; the first login is decrypted to check the key (a wrong
+ * key is KeyMismatchError), then every login, for its skeleton (one that does not decrypt then is
+ * damage: CorruptFileError with its line).
+ */
 function indexRecords(file: string, content: Buffer, keyring: Keyring): Map<string, UserEntry> {
   const headerEnd = content.indexOf(0x0a);
   checkHeader(file, content.toString('utf8', 0, headerEnd === -1 ? content.length : headerEnd), CLIENTS_HEADER);
   if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
 
-  const users = new Map<string, UserEntry>();
+  const rows = new Map<string, { passwordHash: string; loginToken: string; line: number }>();
   let first: { loginKey: string; login: string } | undefined;
-  forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields) => {
+  forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields, line) => {
     const [loginKey, login, , password] = fields;
     if (!LOGIN_KEY.test(loginKey)) return 'login_key is not 64 lowercase hex characters';
-    if (users.has(loginKey)) return 'the same login is registered twice';
-    users.set(loginKey, { passwordHash: password, loginToken: login });
+    if (rows.has(loginKey)) return 'the same login is registered twice';
+    rows.set(loginKey, { passwordHash: password, loginToken: login, line });
     first ??= { loginKey, login };
     return undefined;
   });
@@ -156,18 +191,32 @@ function indexRecords(file: string, content: Buffer, keyring: Keyring): Map<stri
     }
     if (!matches) throw new KeyMismatchError(`the key does not match the records in ${file}`);
   }
+  const users = new Map<string, UserEntry>();
+  for (const [loginKey, { passwordHash, loginToken, line }] of rows) {
+    let login: string;
+    try {
+      login = keyring.decrypt(loginToken);
+    } catch {
+      throw new CorruptFileError(file, line, 'the login does not decrypt with this key');
+    }
+    users.set(loginKey, { passwordHash, loginToken, skeletonKey: skeletonKeyOf(keyring, login) });
+  }
   return users;
 }
 
 class CsvUserStore implements UserStore {
   /** login_keys whose registration is in flight: reserved synchronously, before any await. */
   private readonly reserved = new Set<string>();
+  /** Skeleton keys of the registrations in flight, reserved with their login keys. */
+  private readonly reservedSkeletons = new Set<string>();
 
   constructor(
     private readonly keyring: Keyring,
     private readonly scrypt: ScryptParams,
     private readonly out: AppendOnlyFile,
     private readonly users: Map<string, UserEntry>,
+    /** skeleton key → login keys: follows `users` in the same serialized steps. */
+    private readonly skeletons: Map<string, Set<string>>,
     /** Length of the header line as found (CRLF or LF), which clear() and rewrites keep. */
     private readonly headerBytes: number,
     private readonly rewrites: {
@@ -195,22 +244,31 @@ class CsvUserStore implements UserStore {
 
   async register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult> {
     const loginKey = this.keyring.loginKey(login);
+    const skeletonKey = skeletonKeyOf(this.keyring, login);
+    // Checked and reserved before any await (a loser answers at once, without scrypt), …
     if (this.users.has(loginKey) || this.reserved.has(loginKey)) return 'taken';
+    if (this.skeletons.has(skeletonKey) || this.reservedSkeletons.has(skeletonKey)) return 'confusable';
     this.reserved.add(loginKey);
+    this.reservedSkeletons.add(skeletonKey);
     try {
       const hash = await hashPassword(password, this.scrypt);
       const loginToken = this.keyring.encrypt(login);
       const row = stringify([
         [loginKey, loginToken, this.keyring.encrypt(remoteAddress), hash, new Date().toISOString()],
       ]);
-      await this.out.serially(async () => {
+      return await this.out.serially(async (): Promise<RegistrationResult> => {
+        // … and checked again in the serialized step that writes, against what is registered now.
+        if (this.users.has(loginKey)) return 'taken';
+        if (this.skeletons.has(skeletonKey)) return 'confusable';
         await this.out.append(Buffer.from(row), { sync: true });
         // Inside the serialized step, so a clear() queued after this write also clears this entry.
-        this.users.set(loginKey, { passwordHash: hash, loginToken });
+        this.users.set(loginKey, { passwordHash: hash, loginToken, skeletonKey });
+        addTo(this.skeletons, skeletonKey, loginKey);
+        return 'registered';
       });
-      return 'registered';
     } finally {
       this.reserved.delete(loginKey);
+      this.reservedSkeletons.delete(skeletonKey);
     }
   }
 
@@ -226,7 +284,7 @@ class CsvUserStore implements UserStore {
         if (this.users.get(loginKey) !== entry) return false;
         await this.rewrite(loginKey, (fields) => [fields[0]!, fields[1]!, fields[2]!, hash, fields[4]!]);
         // Only now (the new file durable) does a sign-in check the new password.
-        this.users.set(loginKey, { passwordHash: hash, loginToken: entry.loginToken });
+        this.users.set(loginKey, { ...entry, passwordHash: hash });
         return true;
       });
       if (changed) return 'changed';
@@ -236,9 +294,11 @@ class CsvUserStore implements UserStore {
   async deleteUser(login: string): Promise<boolean> {
     const loginKey = this.keyring.loginKey(login);
     return this.out.serially(async () => {
-      if (!this.users.has(loginKey)) return false;
+      const entry = this.users.get(loginKey);
+      if (entry === undefined) return false;
       await this.rewrite(loginKey, () => undefined);
       this.users.delete(loginKey);
+      removeFrom(this.skeletons, entry.skeletonKey, loginKey);
       return true;
     });
   }
@@ -277,6 +337,7 @@ class CsvUserStore implements UserStore {
     await this.out.serially(async () => {
       await this.out.truncate(this.headerBytes);
       this.users.clear();
+      this.skeletons.clear();
     });
   }
 

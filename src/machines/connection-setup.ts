@@ -89,7 +89,7 @@ export interface LoginCheck {
 /** Signing in claims the login among those online; the rooms come after. */
 export type JoinResult = { status: 'joined' } | { status: 'alreadyOnline' };
 
-export type RegistrationOutcome = 'registered' | 'taken';
+export type RegistrationOutcome = 'registered' | 'taken' | 'confusable';
 
 /** `/passwd`: 'wrong' when the current password typed is not the account's (nothing changed). */
 export type PasswordChangeOutcome = 'changed' | 'wrong';
@@ -105,6 +105,8 @@ export type ConnectionLogEntry =
   | 'login.quit'
   | 'registration.succeeded'
   | 'registration.raced'
+  /** Refused: the login looks like a registered one. */
+  | 'registration.confusable'
   | 'registration.failed'
   | 'session.left'
   | 'session.kicked'
@@ -204,6 +206,7 @@ export const connectionSetup = setup({
     isRegistered: (_, params: { check: LoginCheck }) => params.check.registeredAs !== undefined,
     isPasswordCorrect: (_, params: { verified: boolean }) => params.verified,
     isRegistrationSaved: (_, params: { outcome: RegistrationOutcome }) => params.outcome === 'registered',
+    isConfusable: (_, params: { outcome: RegistrationOutcome }) => params.outcome === 'confusable',
     isPasswordChanged: (_, params: { outcome: PasswordChangeOutcome }) => params.outcome === 'changed',
     /** `/deleteaccount`'s confirmation: the user's own login, as logins compare (case-insensitively). */
     isOwnLogin: ({ context, event }) =>

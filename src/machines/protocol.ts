@@ -40,20 +40,8 @@ export function roomKey(name: string): string {
   return name.toLowerCase();
 }
 
-export const LOGIN_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
-
-/** Why a login name is refused, or undefined when it is valid. */
-export function loginNameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'A login cannot be empty.';
-  if (name.length > 32) return 'A login is at most 32 characters.';
-  if (!LOGIN_PATTERN.test(name)) return 'A login may contain only letters, digits, "_", "-" and ".".';
-  return undefined;
-}
-
-/** Logins are unique case-insensitively: this is the key every registry and store uses. */
-export function loginKey(login: string): string {
-  return login.toLowerCase();
-}
+/** The login rules (Unicode letters of one script, NFC, case folding) live in login-name.ts. */
+export { LOGIN_PATTERN, loginKey, loginNameProblem, normalizeLogin } from './login-name.js';
 
 /**
  * What must never reach a terminal from another user: C0 controls but TAB (ESC above all, also
@@ -138,6 +126,8 @@ export const text = {
   alreadyOnline: (login: string) =>
     `${login} is already logged in from another connection. Choose another login.`,
   loginTaken: (login: string) => `${login} was registered by someone else just now. Choose another login.`,
+  /** A registration whose login looks like one already registered (UTS #39 confusables). */
+  loginLooksTaken: (login: string) => `${login} looks too much like an existing login. Choose another login.`,
   registrationFailed: 'Registration failed: the server could not save it. Try again later.',
   serviceFailed: 'Sorry, the server hit an internal error. Disconnecting.',
   messageNotSaved: 'Your message could not be saved, so it was not delivered. Try again later.',

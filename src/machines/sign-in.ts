@@ -6,7 +6,7 @@
  */
 import { assign } from 'xstate';
 import { connectionSetup } from './connection-setup.js';
-import { loginNameProblem, text } from './protocol.js';
+import { loginNameProblem, normalizeLogin, text } from './protocol.js';
 
 /** `/quit` (or `/exit`) at any prompt of the sign-in: Bye, not a login or a password. */
 const quitAtPrompt = {
@@ -49,7 +49,8 @@ export const signInState = connectionSetup.createStateConfig({
           {
             guard: 'isValidLoginName',
             target: 'checkingLogin',
-            actions: assign({ login: ({ event }) => event.text.trim() }),
+            // Kept in NFC, as it is registered and shown: the same name typed in NFD is the same login.
+            actions: assign({ login: ({ event }) => normalizeLogin(event.text.trim()) }),
           },
           {
             target: 'awaitingLogin',
@@ -212,6 +213,16 @@ export const signInState = connectionSetup.createStateConfig({
                 ],
               },
               {
+                // It looks like a registered login (UTS #39): the reason, then the prompt again.
+                guard: { type: 'isConfusable', params: ({ event }) => ({ outcome: event.output }) },
+                target: '#connection.authenticating.awaitingLogin',
+                actions: [
+                  { type: 'send', params: ({ context }) => ({ lines: [text.loginLooksTaken(context.login!)] }) },
+                  { type: 'log', params: { entry: 'registration.confusable' } },
+                ],
+              },
+              {
+                // Another registration of the same login won the race.
                 target: '#connection.authenticating.awaitingLogin',
                 actions: [
                   { type: 'send', params: ({ context }) => ({ lines: [text.loginTaken(context.login!)] }) },

@@ -416,11 +416,10 @@ describe('connection machine: login names', () => {
     ['', 'A login cannot be empty.'],
     ['   ', 'A login cannot be empty.'],
     ['A'.repeat(33), 'A login is at most 32 characters.'],
-    ['bob smith', 'A login may contain only letters, digits, "_", "-" and ".".'],
-    ['josé', 'A login may contain only letters, digits, "_", "-" and ".".'],
-    ['名前', 'A login may contain only letters, digits, "_", "-" and ".".'],
-    ['bob!', 'A login may contain only letters, digits, "_", "-" and ".".'],
-    ['\u001b[2J', 'A login may contain only letters, digits, "_", "-" and ".".'],
+    ['bob smith', 'A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).'],
+    ['bob!', 'A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).'],
+    ['\u001b[2J', 'A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).'],
+    ['p\u0430ypal', 'A login may not mix scripts (Latin and Cyrillic).'],
   ])('refuses %j with the reason and asks again', (name, reason) => {
     const [after, actions] = send(at('awaitingLogin'), line(name));
 
@@ -1204,7 +1203,7 @@ describe('connection machine: /quit at a sign-in prompt', () => {
 
     expect(quit.value).toBe('closed');
     expect(refused.value).toEqual(states.awaitingLogin.value);
-    expect(linesOf(actions)).toEqual(['A login may contain only letters, digits, "_", "-" and ".".', text.loginPrompt]);
+    expect(linesOf(actions)).toEqual(['A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).', text.loginPrompt]);
   });
 });
 
@@ -1504,5 +1503,47 @@ describe('connection machine: passwords typed at /passwd and /deleteaccount stay
     const carrying = (o: object) => Object.entries(o).filter(([, v]) => v === PASSWORD || v === NEW_PASSWORD).map(([k]) => k);
     for (const key of [...carrying(change.input as object), ...carrying(saving.context)]) expect(SECRET_KEYS.has(key), key).toBe(true);
     expect(carrying(saving.context).sort()).toEqual(['password', 'pendingPassword']);
+  });
+});
+
+describe('sign-in with Unicode logins (issue 15)', () => {
+  const NFD = 'E\u0301lodie';
+  const NFC = 'Élodie';
+
+  it.each([['élodie'], ['日本語'], ['Ελένη'], ['Олег']])('takes %j as a login and checks it', (name) => {
+    const [after, actions] = send(at('awaitingLogin'), line(name));
+
+    expect(after.value).toEqual(states.checkingLogin.value);
+    expect(spawned(actions)).toEqual([{ id: 'checkLogin', src: 'checkLogin', input: { login: name } }]);
+  });
+
+  it('keeps a login typed in NFD as NFC, the form it is checked, registered and shown in', () => {
+    const [after, actions] = send(at('awaitingLogin'), line(NFD));
+
+    expect(after.context.login).toBe(NFC);
+    expect(spawned(actions)[0]?.input).toEqual({ login: NFC });
+  });
+
+  it.each([
+    ['a login mixing Latin and Cyrillic', 'p\u0430ypal', 'A login may not mix scripts (Latin and Cyrillic).'],
+    ['a right-to-left mark', 'bob\u200f', 'A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).'],
+    ['an emoji', 'bob\u{1F600}', 'A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).'],
+  ])('refuses %s with the reason and asks again', (_, name, reason) => {
+    const [after, actions] = send(at('awaitingLogin'), line(name));
+
+    expect(after.value).toEqual(states.awaitingLogin.value);
+    expect(linesOf(actions)).toEqual([reason, text.loginPrompt]);
+    expect(spawned(actions)).toEqual([]);
+  });
+
+  it('says the login looks like an existing one and asks for another when the store refuses it as confusable', () => {
+    const [after, actions] = send(at('saving'), doneActor('registerUser', 'confusable'));
+
+    expect(after.value).toEqual(states.awaitingLogin.value);
+    expect(after.context.login).toBeUndefined();
+    expect(after.context.pendingPassword).toBeUndefined();
+    expect(linesOf(actions)).toEqual([text.loginLooksTaken('newbie'), text.loginPrompt]);
+    expect(summary(actions).filter((a) => a.type === 'log')).toEqual([{ type: 'log', params: { entry: 'registration.confusable' } }]);
+    expect(spawned(actions)).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   loginKey,
   LOBBY,
   loginNameProblem,
+  normalizeLogin,
   roomKey,
   roomNameProblem,
   roomNotice,
@@ -18,10 +19,17 @@ import {
 
 const EMPTY = 'A login cannot be empty.';
 const TOO_LONG = 'A login is at most 32 characters.';
-const BAD_CHARS = 'A login may contain only letters, digits, "_", "-" and ".".';
+const BAD = 'A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).';
+/** The character a case is about, for the table's titles: the reason itself names none. */
+const BAD_CHARS = (_codePoint: string) => BAD;
+const MIXED = (a: string, b: string) => `A login may not mix scripts (${a} and ${b}).`;
 
 describe('loginNameProblem', () => {
-  it.each([['a'], ['Z'], ['7'], ['A'.repeat(32)], ['bob_smith'], ['x-y.z'], ['...'], ['__init__']])(
+  it.each([
+    ['a'], ['Z'], ['7'], ['A'.repeat(32)], ['bob_smith'], ['x-y.z'], ['...'], ['__init__'],
+    ['élodie'], ['josé'], ['名前'], ['日本語'], ['ひらがなと漢字'], ['Ελένη'], ['Олег'], ['한국어'], ['שרה'], ['محمد'],
+    ['हिन्दी'], ['Tiếng_Việt'], ['Олег_2'], ['é'.repeat(32)],
+  ])(
     'accepts %j',
     (name) => {
       expect(loginNameProblem(name)).toBeUndefined();
@@ -32,17 +40,78 @@ describe('loginNameProblem', () => {
     ['', EMPTY],
     ['A'.repeat(33), TOO_LONG],
     ['é'.repeat(33), TOO_LONG],
-    ['bob smith', BAD_CHARS],
-    [' bob', BAD_CHARS],
-    ['josé', BAD_CHARS],
-    ['名前', BAD_CHARS],
-    ['bob!', BAD_CHARS],
-    ['a/b', BAD_CHARS],
-    ['tab\there', BAD_CHARS],
-    ['esc\u001b', BAD_CHARS],
-    ['bob\n', BAD_CHARS],
+    ['e\u0301'.repeat(33), TOO_LONG],
+    ['bob smith', BAD_CHARS('U+0020')],
+    [' bob', BAD_CHARS('U+0020')],
+    ['bob!', BAD_CHARS('U+0021')],
+    ['a/b', BAD_CHARS('U+002F')],
+    ['tab\there', BAD_CHARS('U+0009')],
+    ['esc\u001b', BAD_CHARS('U+001B')],
+    ['bob\n', BAD_CHARS('U+000A')],
+    ['nul\u0000', BAD_CHARS('U+0000')],
+    ['c1\u009b', BAD_CHARS('U+009B')],
+    ['bob\u200e', BAD_CHARS('U+200E')],
+    ['bob\u200f', BAD_CHARS('U+200F')],
+    ['a\u202eb', BAD_CHARS('U+202E')],
+    ['a\u2066b', BAD_CHARS('U+2066')],
+    ['zero\u200bwidth', BAD_CHARS('U+200B')],
+    ['join\u200dme', BAD_CHARS('U+200D')],
+    ['\u3164', BAD_CHARS('U+3164')],
+    ['bob\u{1F600}', BAD_CHARS('U+1F600')],
+    ['\u2764\ufe0f', BAD_CHARS('U+2764')],
+    ['a+b', BAD_CHARS('U+002B')],
+    ['€uro', BAD_CHARS('U+20AC')],
+    ['\u0301bob', 'A combining mark (U+0301) must follow a letter.'],
+    ['7\u0301', 'A combining mark (U+0301) must follow a letter.'],
+    ['ｂｏｂ', 'A login may not use a styled or compatibility form (U+FF42): type the plain letter or digit.'],
+    ['\u{1D41B}ob', 'A login may not use a styled or compatibility form (U+1D41B): type the plain letter or digit.'],
+    ['p\u0430ypal', MIXED('Latin', 'Cyrillic')],
+    ['\u0440aypal', MIXED('Cyrillic', 'Latin')],
+    ['Ελένa', MIXED('Greek', 'Latin')],
+    ['abc\u0661', MIXED('Latin', 'Arabic')],
   ])('refuses %j: %s', (name, reason) => {
     expect(loginNameProblem(name)).toBe(reason);
+  });
+
+  it('counts code points after NFC: 32 letters with their accents typed apart (NFD) are 32', () => {
+    const nfd = 'e\u0301'.repeat(32);
+
+    expect(nfd.length).toBe(64);
+    expect(loginNameProblem(nfd)).toBeUndefined();
+  });
+
+  it('counts a letter outside the BMP as one character', () => {
+    expect(loginNameProblem('\u{20000}'.repeat(32))).toBeUndefined();
+    expect(loginNameProblem('\u{20000}'.repeat(33))).toBe(TOO_LONG);
+  });
+
+  it('keeps a combining mark after a letter, or after another mark on it', () => {
+    expect(loginNameProblem('a\u0301\u0323')).toBeUndefined();
+  });
+});
+
+describe('normalizeLogin and loginKey (Unicode)', () => {
+  it('stores a login typed in NFD as NFC', () => {
+    expect(normalizeLogin('E\u0301lodie')).toBe('\u00c9lodie');
+  });
+
+  it.each([
+    ['NFC and NFD', '\u00e9lodie', 'e\u0301lodie'],
+    ['lower and upper case', 'élodie', 'ÉLODIE'],
+    ['upper case NFD and lower case NFC', 'E\u0301LODIE', 'élodie'],
+    ['Greek, with and without a final sigma', 'ΟΔΟΣ', 'οδοσ'],
+    ['Cyrillic cases', 'Олег', 'олег'],
+    ['ß and SS (full case folding)', 'straße', 'STRASSE'],
+  ])('gives the same key to %s', (_, a, b) => {
+    expect(loginKey(a)).toBe(loginKey(b));
+  });
+
+  it('keys every ASCII login as its toLowerCase(), as before Unicode logins', () => {
+    expect(loginKey('Alice_Smith-2.0')).toBe('alice_smith-2.0');
+  });
+
+  it('keeps different letters apart', () => {
+    expect(loginKey('élodie')).not.toBe(loginKey('elodie'));
   });
 });
 

@@ -145,7 +145,7 @@ export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
       default:
         if (type.startsWith('xstate.error.actor.')) return [{ type, error: injected }];
         // The other room replies and private deliveries come from other users and rooms: the
-        // rooms' own tests cover them (ROOM_TRANSITIONS).
+        // rooms' own tests cover them (LEFT_TO_OTHER_TESTS).
         if (type.startsWith('room.') || type === 'chat.private') return [];
         // A command's event is raised by the line that types it (client.line above), never sent.
         if (type.startsWith('command.')) return [];
@@ -224,8 +224,10 @@ export const ACCOUNT_STATES: Record<string, string> = Object.fromEntries(
   ].map((state) => [`connection.chatting.${state}`, ACCOUNTS]),
 );
 
-export const ROOM_TRANSITIONS: Record<string, string> = {
+export const LEFT_TO_OTHER_TESTS: Record<string, string> = {
   'authenticating.joining --xstate.error.actor.joinChat--> closed': 'claiming a login is a lookup in memory: nothing a path can make fail',
+  'authenticating.registering.saving --xstate.done.actor.registerUser[2/3]--> authenticating.awaitingLogin':
+    'a login that looks like a registered one (test/integration/unicode-logins.test.ts)',
   'chatting --chat.private--> (self)': 'a /msg from another user',
   'chatting --room.closed--> (self)': "the operator's close of a room (test/integration/rooms.test.ts)",
   'chatting --room.restarted--> (self)': 'a room actor that crashed (test/integration/rooms.test.ts)',

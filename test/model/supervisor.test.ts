@@ -43,7 +43,7 @@ function supervisorEvents(snapshot: AnyMachineSnapshot): EventObject[] {
           { type, room: LOBBY },
           { type, room: NO_ROOM },
         ];
-      // Joins and idle rooms come from connections and room actors: ROOM_TRANSITIONS.
+      // Joins and idle rooms come from connections and room actors: LEFT_TO_OTHER_TESTS.
       case 'room.join':
       case 'room.idle':
         return [];
@@ -54,7 +54,7 @@ function supervisorEvents(snapshot: AnyMachineSnapshot): EventObject[] {
       case 'process.signal':
         return [{ type, signal: 'SIGTERM' }];
       default:
-        // A room actor's end or crash (the wildcard transitions): ROOM_TRANSITIONS.
+        // A room actor's end or crash (the wildcard transitions): LEFT_TO_OTHER_TESTS.
         if (type.endsWith('.*')) return [];
         return type.startsWith('xstate.error.actor.') ? [{ type, error: injected }] : undefined;
     }
@@ -68,7 +68,7 @@ const NO_ROOM = '#nowhere';
  * test/integration/rooms.test.ts, over TCP): they start from a connection's join or a room
  * actor's end, which no console command makes.
  */
-const ROOM_TRANSITIONS: Record<string, string> = {
+const LEFT_TO_OTHER_TESTS: Record<string, string> = {
   'running --room.join[1/3]--> (self)': 'a connection joining a room that runs',
   'running --room.join[2/3]--> (self)': 'a new room beyond the limit (test/integration/rooms.test.ts)',
   'running --room.join[3/3]--> (self)': 'a connection joining a room that does not run yet',
@@ -156,7 +156,7 @@ const FAULT_OF: Record<string, Fault> = {
  * Transitions the console cannot take over a real server, by name, with the reason. Empty: every
  * transition is driven (store failures injected; SIGTERM as the CLI's handler delivers it).
  */
-const TCP_EXCLUDED: Record<string, string> = { ...ROOM_TRANSITIONS };
+const TCP_EXCLUDED: Record<string, string> = { ...LEFT_TO_OTHER_TESTS };
 
 describe('supervisor model: generated paths on the pure machine', () => {
   const coverage = new Coverage('supervisor', machine);
@@ -179,7 +179,7 @@ describe('supervisor model: generated paths on the pure machine', () => {
     for (const mode of MODES) {
       console.log(`supervisor (${mode}): ${paths[mode].length} generated paths, ${paths[mode].filter((p) => isDrivable(mode, p)).length} drivable over TCP`);
     }
-    expectFullCoverage(coverage, ROOM_TRANSITIONS);
+    expectFullCoverage(coverage, LEFT_TO_OTHER_TESTS);
   });
 });
 
