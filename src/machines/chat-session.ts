@@ -13,28 +13,11 @@
  */
 import { assign, raise } from 'xstate';
 import { DEFAULT_HISTORY_REQUEST, HELP_LINES, parseCommand } from './commands.js';
-import { type ConnectionContext, connectionSetup, MAX_ROOMS_PER_USER } from './connection-setup.js';
+import { type ConnectionContext, connectionSetup, MAX_ROOMS_PER_USER, promptAgain, quitAtPrompt, sayThen, serviceFailed, typedPassword } from './connection-setup.js';
 import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, sanitizeChatText, text, type Topic } from './protocol.js';
 
-/** `/quit` (or `/exit`) at a prompt of `/passwd` or `/deleteaccount`: Bye, as in the chat. */
-const quitAtPrompt = {
-  guard: 'isQuit',
-  target: '#connection.closed',
-  actions: [
-    { type: 'send', params: { lines: [text.bye] } },
-    { type: 'log', params: { entry: 'session.left' } },
-  ],
-} as const;
-
-/** A line too long at a prompt: the notice, then the prompt again (a client waits on a prompt line). */
-function promptAgain(prompt: (context: ConnectionContext) => string) {
-  return {
-    actions: {
-      type: 'send',
-      params: ({ context }: { context: ConnectionContext }) => ({ lines: [text.lineTooLong(context.maxLineBytes), prompt(context)] }),
-    },
-  } as const;
-}
+/** `/quit` (or `/exit`) in the chat, and at a prompt of `/passwd` or `/deleteaccount`: Bye. */
+const quit = quitAtPrompt('session.left');
 
 const IDLE = '#connection.chatting.idle';
 
@@ -50,13 +33,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
       target: 'closed',
       actions: { type: 'log', params: { entry: 'session.left' } },
     },
-    'server.kick': {
-      target: 'closed',
-      actions: [
-        { type: 'send', params: { lines: [text.kicked] } },
-        { type: 'log', params: { entry: 'session.kicked' } },
-      ],
-    },
+    'server.kick': sayThen('closed', text.kicked, 'session.kicked'),
     'chat.private': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.line] }) } },
     'room.closed': {
       guard: { type: 'isInRoom', params: ({ event }) => ({ room: event.room }) },
@@ -118,13 +95,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
           { guard: 'isCommand', actions: raise(({ event }) => parseCommand(event.text)) },
           // An empty line (or one of only controls and spaces) says nothing.
         ],
-        'command.quit': {
-          target: '#connection.closed',
-          actions: [
-            { type: 'send', params: { lines: [text.bye] } },
-            { type: 'log', params: { entry: 'session.left' } },
-          ],
-        },
+        'command.quit': sayThen('#connection.closed', text.bye, 'session.left'),
         'command.help': { actions: { type: 'send', params: { lines: HELP_LINES } } },
         'command.passwd': { target: 'changingPassword' },
         'command.deleteAccount': { target: 'deletingAccount' },
@@ -240,7 +211,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
           on: {
             'client.lineTooLong': promptAgain(() => text.currentPasswordPrompt),
             'client.line': [
-              quitAtPrompt,
+              quit,
               { target: 'choosingNewPassword', actions: assign({ password: ({ event }) => event.text }) },
             ],
           },
@@ -251,7 +222,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
           on: {
             'client.lineTooLong': promptAgain((context) => text.nextPasswordPrompt(context.minPasswordLength)),
             'client.line': [
-              quitAtPrompt,
+              quit,
               {
                 guard: 'isPasswordLongEnough',
                 target: 'repeatingNewPassword',
@@ -270,7 +241,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
           on: {
             'client.lineTooLong': promptAgain(() => text.repeatNextPasswordPrompt),
             'client.line': [
-              quitAtPrompt,
+              quit,
               { guard: 'isRepeatedPassword', target: 'savingPassword' },
               { target: IDLE, actions: { type: 'send', params: { lines: [text.newPasswordsDiffer] } } },
             ],
@@ -283,30 +254,10 @@ export const chatSessionState = connectionSetup.createStateConfig({
             src: 'changePassword',
             input: ({ context }) => ({ login: context.login!, password: context.password!, pendingPassword: context.pendingPassword! }),
             onDone: [
-              {
-                guard: { type: 'isPasswordChanged', params: ({ event }) => ({ outcome: event.output }) },
-                target: IDLE,
-                actions: [
-                  { type: 'send', params: { lines: [text.passwordChanged] } },
-                  { type: 'log', params: { entry: 'password.changed' } },
-                ],
-              },
-              {
-                target: IDLE,
-                actions: [
-                  { type: 'send', params: { lines: [text.wrongPasswordUnchanged] } },
-                  { type: 'log', params: { entry: 'password.wrong' } },
-                ],
-              },
+              { guard: { type: 'isPasswordChanged', params: ({ event }) => ({ outcome: event.output }) }, ...sayThen(IDLE, text.passwordChanged, 'password.changed') },
+              sayThen(IDLE, text.wrongPasswordUnchanged, 'password.wrong'),
             ],
-            onError: {
-              target: IDLE,
-              actions: [
-                { type: 'send', params: { lines: [text.passwordChangeFailed] } },
-                { type: 'log', params: { entry: 'password.failed' } },
-                'reportFailure',
-              ],
-            },
+            onError: serviceFailed(IDLE, text.passwordChangeFailed, 'password.failed'),
           },
         },
       },
@@ -324,35 +275,19 @@ export const chatSessionState = connectionSetup.createStateConfig({
           entry: { type: 'send', params: { lines: [text.passwordPrompt] } },
           on: {
             'client.lineTooLong': promptAgain(() => text.passwordPrompt),
-            'client.line': [quitAtPrompt, { target: 'verifyingPassword' }],
+            'client.line': [quit, { target: 'verifyingPassword' }],
           },
         },
         verifyingPassword: {
           invoke: {
             id: 'verifyPassword',
             src: 'verifyPassword',
-            input: ({ context, event }) => ({
-              login: context.login!,
-              password: event.type === 'client.line' ? event.text : '',
-            }),
+            input: typedPassword,
             onDone: [
               { guard: { type: 'isPasswordCorrect', params: ({ event }) => ({ verified: event.output }) }, target: 'confirmingLogin' },
-              {
-                target: IDLE,
-                actions: [
-                  { type: 'send', params: { lines: [text.wrongPasswordAccountKept] } },
-                  { type: 'log', params: { entry: 'account.wrongPassword' } },
-                ],
-              },
+              sayThen(IDLE, text.wrongPasswordAccountKept, 'account.wrongPassword'),
             ],
-            onError: {
-              target: IDLE,
-              actions: [
-                { type: 'send', params: { lines: [text.accountDeleteFailed] } },
-                { type: 'log', params: { entry: 'account.failed' } },
-                'reportFailure',
-              ],
-            },
+            onError: serviceFailed(IDLE, text.accountDeleteFailed, 'account.failed'),
           },
         },
         confirmingLogin: {
@@ -361,15 +296,9 @@ export const chatSessionState = connectionSetup.createStateConfig({
           on: {
             'client.lineTooLong': promptAgain(() => text.confirmLoginPrompt),
             'client.line': [
-              quitAtPrompt,
+              quit,
               { guard: 'isOwnLogin', target: 'deleting' },
-              {
-                target: IDLE,
-                actions: [
-                  { type: 'send', params: { lines: [text.notYourLogin] } },
-                  { type: 'log', params: { entry: 'account.wrongLogin' } },
-                ],
-              },
+              sayThen(IDLE, text.notYourLogin, 'account.wrongLogin'),
             ],
           },
         },
@@ -379,21 +308,8 @@ export const chatSessionState = connectionSetup.createStateConfig({
             id: 'deleteAccount',
             src: 'deleteAccount',
             input: ({ context }) => ({ login: context.login! }),
-            onDone: {
-              target: '#connection.closed',
-              actions: [
-                { type: 'send', params: { lines: [text.accountDeleted] } },
-                { type: 'log', params: { entry: 'account.deleted' } },
-              ],
-            },
-            onError: {
-              target: IDLE,
-              actions: [
-                { type: 'send', params: { lines: [text.accountDeleteFailed] } },
-                { type: 'log', params: { entry: 'account.failed' } },
-                'reportFailure',
-              ],
-            },
+            onDone: sayThen('#connection.closed', text.accountDeleted, 'account.deleted'),
+            onError: serviceFailed(IDLE, text.accountDeleteFailed, 'account.failed'),
           },
         },
       },

@@ -9,7 +9,7 @@
  */
 import { fromCallback, fromPromise, setup } from 'xstate';
 import { type CommandEvent, isChatMessageLine, isCommandLine, parseCommand } from './commands.js';
-import { LOBBY, loginKey, loginNameProblem } from './protocol.js';
+import { LOBBY, loginKey, loginNameProblem, text } from './protocol.js';
 import type { RoomReply } from './room.js';
 
 /** The most rooms one user may be in at once (#lobby included). */
@@ -229,3 +229,55 @@ export const connectionSetup = setup({
     isTopicQuestion: (_, params: { text: string | undefined }) => params.text === undefined,
   },
 });
+
+// ---- transitions the sign-in's and the chat's prompts share ------------------------------------
+
+/** `/quit` (or `/exit`) at a prompt: Bye, not an answer to the prompt. */
+export function quitAtPrompt(entry: ConnectionLogEntry) {
+  return {
+    guard: 'isQuit',
+    target: '#connection.closed',
+    actions: [
+      { type: 'send', params: { lines: [text.bye] } },
+      { type: 'log', params: { entry } },
+    ],
+  } as const;
+}
+
+/** A line too long at a prompt: the notice, then the prompt again (a client waits on a prompt line). */
+export function promptAgain(prompt: (context: ConnectionContext) => string) {
+  return {
+    actions: {
+      type: 'send',
+      params: ({ context }: { context: ConnectionContext }) => ({ lines: [text.lineTooLong(context.maxLineBytes), prompt(context)] }),
+    },
+  } as const;
+}
+
+/** Says one line, logs `entry`, and goes to `target` (a refusal, an outcome). */
+export function sayThen(target: string, line: string, entry: ConnectionLogEntry) {
+  return {
+    target,
+    actions: [
+      { type: 'send', params: { lines: [line] } },
+      { type: 'log', params: { entry } },
+    ],
+  } as const;
+}
+
+/** An invoked service failed: the user hears `line` (never the cause), the actor logs the error. */
+export function serviceFailed(target: string, line: string, entry?: ConnectionLogEntry) {
+  return {
+    target,
+    actions: [
+      { type: 'send', params: { lines: [line] } },
+      ...(entry ? [{ type: 'log', params: { entry } } as const] : []),
+      'reportFailure',
+    ],
+  } as const;
+}
+
+/** The input of `verifyPassword`: the login signing in and the line that answered the password prompt. */
+export function typedPassword({ context, event }: { context: ConnectionContext; event: ConnectionEvent }) {
+  return { login: context.login!, password: event.type === 'client.line' ? event.text : '' };
+}

@@ -5,31 +5,20 @@
  * never show what is typed (the terminal client hides it, the inspector redacts it).
  */
 import { assign } from 'xstate';
-import { connectionSetup } from './connection-setup.js';
+import { connectionSetup, promptAgain, quitAtPrompt, sayThen, serviceFailed, typedPassword } from './connection-setup.js';
 import { loginNameProblem, normalizeLogin, text } from './protocol.js';
 
 /** `/quit` (or `/exit`) at any prompt of the sign-in: Bye, not a login or a password. */
-const quitAtPrompt = {
-  guard: 'isQuit',
-  target: '#connection.closed',
-  actions: [
-    { type: 'send', params: { lines: [text.bye] } },
-    { type: 'log', params: { entry: 'login.quit' } },
-  ],
-} as const;
+const quit = quitAtPrompt('login.quit');
+/** A service failed before the chat: the apology, and the connection closes. */
+const failed = serviceFailed('#connection.closed', text.serviceFailed);
 
 export const signInState = connectionSetup.createStateConfig({
   initial: 'awaitingLogin',
   entry: { type: 'send', params: { lines: [text.greeting] } },
   invoke: { id: 'loginTimer', src: 'loginTimer', input: ({ context }) => ({ ms: context.loginTimeoutMs }) },
   on: {
-    'timer.loginExpired': {
-      target: 'closed',
-      actions: [
-        { type: 'send', params: { lines: [text.loginTimeout] } },
-        { type: 'log', params: { entry: 'login.timedOut' } },
-      ],
-    },
+    'timer.loginExpired': sayThen('closed', text.loginTimeout, 'login.timedOut'),
   },
   states: {
     awaitingLogin: {
@@ -39,13 +28,9 @@ export const signInState = connectionSetup.createStateConfig({
         { type: 'send', params: { lines: [text.loginPrompt] } },
       ],
       on: {
-        // The notice, then the prompt again: a client waits on a prompt line (and the terminal
-        // client hides the next line only after a password prompt).
-        'client.lineTooLong': {
-          actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.loginPrompt] }) },
-        },
+        'client.lineTooLong': promptAgain(() => text.loginPrompt),
         'client.line': [
-          quitAtPrompt,
+          quit,
           {
             guard: 'isValidLoginName',
             target: 'checkingLogin',
@@ -89,37 +74,25 @@ export const signInState = connectionSetup.createStateConfig({
           },
           { target: 'registering' },
         ],
-        onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+        onError: failed,
       },
     },
     awaitingPassword: {
       tags: ['input', 'secret'],
       entry: { type: 'send', params: { lines: [text.passwordPrompt] } },
       on: {
-        'client.lineTooLong': {
-          actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.passwordPrompt] }) },
-        },
-        'client.line': [quitAtPrompt, { target: 'verifyingPassword' }],
+        'client.lineTooLong': promptAgain(() => text.passwordPrompt),
+        'client.line': [quit, { target: 'verifyingPassword' }],
       },
     },
     verifyingPassword: {
       invoke: {
         id: 'verifyPassword',
         src: 'verifyPassword',
-        input: ({ context, event }) => ({
-          login: context.login!,
-          password: event.type === 'client.line' ? event.text : '',
-        }),
+        input: typedPassword,
         onDone: [
           { guard: { type: 'isPasswordCorrect', params: ({ event }) => ({ verified: event.output }) }, target: 'joining' },
-          {
-            guard: 'isLastAttempt',
-            target: '#connection.closed',
-            actions: [
-              { type: 'send', params: { lines: [text.tooManyWrongPasswords] } },
-              { type: 'log', params: { entry: 'login.locked' } },
-            ],
-          },
+          { guard: 'isLastAttempt', ...sayThen('#connection.closed', text.tooManyWrongPasswords, 'login.locked') },
           {
             target: 'awaitingPassword',
             actions: [
@@ -134,7 +107,7 @@ export const signInState = connectionSetup.createStateConfig({
             ],
           },
         ],
-        onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+        onError: failed,
       },
     },
     registering: {
@@ -148,16 +121,9 @@ export const signInState = connectionSetup.createStateConfig({
             params: ({ context }) => ({ lines: [text.newPasswordPrompt(context.minPasswordLength)] }),
           },
           on: {
-            'client.lineTooLong': {
-              actions: {
-                type: 'send',
-                params: ({ context }) => ({
-                  lines: [text.lineTooLong(context.maxLineBytes), text.newPasswordPrompt(context.minPasswordLength)],
-                }),
-              },
-            },
+            'client.lineTooLong': promptAgain((context) => text.newPasswordPrompt(context.minPasswordLength)),
             'client.line': [
-              quitAtPrompt,
+              quit,
               {
                 guard: 'isPasswordLongEnough',
                 target: 'repeatingPassword',
@@ -178,11 +144,9 @@ export const signInState = connectionSetup.createStateConfig({
           tags: ['input', 'secret'],
           entry: { type: 'send', params: { lines: [text.repeatPrompt] } },
           on: {
-            'client.lineTooLong': {
-              actions: { type: 'send', params: ({ context }) => ({ lines: [text.lineTooLong(context.maxLineBytes), text.repeatPrompt] }) },
-            },
+            'client.lineTooLong': promptAgain(() => text.repeatPrompt),
             'client.line': [
-              quitAtPrompt,
+              quit,
               { guard: 'isRepeatedPassword', target: 'saving' },
               {
                 target: 'choosingPassword',
@@ -230,14 +194,7 @@ export const signInState = connectionSetup.createStateConfig({
                 ],
               },
             ],
-            onError: {
-              target: '#connection.authenticating.awaitingLogin',
-              actions: [
-                { type: 'send', params: { lines: [text.registrationFailed] } },
-                { type: 'log', params: { entry: 'registration.failed' } },
-                'reportFailure',
-              ],
-            },
+            onError: serviceFailed('#connection.authenticating.awaitingLogin', text.registrationFailed, 'registration.failed'),
           },
         },
       },
@@ -261,7 +218,7 @@ export const signInState = connectionSetup.createStateConfig({
             ],
           },
         ],
-        onError: { target: '#connection.closed', actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'reportFailure'] },
+        onError: failed,
       },
     },
   },
