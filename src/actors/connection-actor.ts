@@ -16,7 +16,7 @@ import type { ServerConfig } from '../io/config.js';
 import { isoNow, systemTimers, type Timers } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import type { UserStore } from '../io/stores.js';
-import { connectionMachine, type JoinResult, type LoginCheck, type PasswordChangeOutcome, type RegistrationOutcome } from '../machines/connection.js';
+import { connectionMachine, type JoinResult, type LoginCheck, type PasswordChangeOutcome, type RegistrationOutcome, roomsToLeave } from '../machines/connection.js';
 import { formatPrivateLine, LOBBY, loginKey, text } from '../machines/protocol.js';
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../machines/room.js';
@@ -72,8 +72,6 @@ class Connection implements RoomMember, OnlineUser {
   actor!: Actor<typeof connectionMachine>;
   /** Fed by this connection's observer (see `next`); set before the actor starts. */
   pump: LinePump | undefined;
-  /** The rooms asked to take this member in and not left since (answered or not). */
-  private joined: string[] | undefined;
   private ended = false;
   /** The away message (/away), shown in /who and /names and told once to each sender of a /msg. */
   away: string | undefined = undefined;
@@ -111,7 +109,9 @@ class Connection implements RoomMember, OnlineUser {
   end(how: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.leaveChat();
+    // A machine that reached `closed` left the chat on its way; one that failed did not.
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot.status !== 'done') this.leaveChat(roomsToLeave(snapshot.context));
     this.deps.log.info(`disconnected ${this.who()}conn=${this.connectionId} (${how})`);
     this.deps.onEnded(this.connectionId);
   }
@@ -125,8 +125,6 @@ class Connection implements RoomMember, OnlineUser {
   /** Live lines wait until the room's answer (the welcome, the replay) is shown. */
   requestJoin(room: string): void {
     this.link.holdDeliveries();
-    const joined = (this.joined ??= []);
-    if (!joined.includes(room)) joined.push(room);
     // The supervisor may spawn the room: its step runs after ours, not inside it.
     afterThisStep(() => this.deps.supervisor().send({ type: 'room.join', room, member: this }));
   }
@@ -144,13 +142,11 @@ class Connection implements RoomMember, OnlineUser {
 
   leaveRoom(room: string): void {
     this.toRoom(room, { type: 'room.leave', connectionId: this.connectionId });
-    if (this.joined) this.joined = this.joined.filter((r) => r !== room);
   }
 
   /** Leaves every room (the others get leave notices) and the online list. Safe to call twice. */
-  leaveChat(): void {
-    for (const room of this.joined ?? []) this.toRoom(room, { type: 'room.leave', connectionId: this.connectionId });
-    this.joined = undefined;
+  leaveChat(rooms: readonly string[]): void {
+    for (const room of rooms) this.toRoom(room, { type: 'room.leave', connectionId: this.connectionId });
     if (this.login) this.deps.presence.release(this);
   }
 
@@ -333,7 +329,7 @@ function providedMachine(): typeof connectionMachine {
       setAway: ({ self }, { text: away }) => connections.of(self).setAway(away),
       listRooms: ({ self }) => connections.of(self).listRooms(),
       listNames: ({ self }, { room }) => connections.of(self).listNames(room),
-      leaveChat: ({ self }) => connections.of(self).leaveChat(),
+      leaveChat: ({ self }, { rooms }) => connections.of(self).leaveChat(rooms),
       log: ({ self }, { entry }) => connections.of(self).logEntry(entry),
       reportFailure: ({ self, event }) => connections.of(self).reportFailure((event as { error?: unknown }).error),
       reportFlood: ({ self }) => connections.of(self).flooded(),

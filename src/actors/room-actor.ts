@@ -333,8 +333,6 @@ export class RoomDirectory {
         },
         admit: (args, { member }) => state(args).admit(member),
         dismiss: (args, { connectionId }) => state(args).dismiss(connectionId),
-        // The welcome is queued by `admit`, behind what is on its way (see RoomState.welcome).
-        welcome: () => {},
         store: (args, { connectionId, texts }) => {
           deps.onRoomEvent?.(args.context.name, args.event);
           state(args).store(connectionId, texts);

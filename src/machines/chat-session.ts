@@ -13,7 +13,17 @@
  */
 import { assign, raise } from 'xstate';
 import { DEFAULT_HISTORY_REQUEST, HELP_LINES, parseCommand } from './commands.js';
-import { type ConnectionContext, connectionSetup, MAX_ROOMS_PER_USER, promptAgain, quitAtPrompt, sayThen, serviceFailed, typedPassword } from './connection-setup.js';
+import {
+  type ConnectionContext,
+  connectionSetup,
+  MAX_ROOMS_PER_USER,
+  promptAgain,
+  quitAtPrompt,
+  roomsToLeave,
+  sayThen,
+  serviceFailed,
+  typedPassword,
+} from './connection-setup.js';
 import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, sanitizeChatText, text, type Topic } from './protocol.js';
 
 /** `/quit` (or `/exit`) in the chat, and at a prompt of `/passwd` or `/deleteaccount`: Bye. */
@@ -23,10 +33,10 @@ const IDLE = '#connection.chatting.idle';
 
 export const chatSessionState = connectionSetup.createStateConfig({
   entry: [
-    assign({ rooms: [], currentRoom: LOBBY }),
+    assign({ rooms: [], currentRoom: LOBBY, joining: LOBBY }),
     { type: 'requestJoin', params: { room: LOBBY } },
   ],
-  exit: 'leaveChat',
+  exit: { type: 'leaveChat', params: ({ context }) => ({ rooms: roomsToLeave(context) }) },
   initial: 'entering',
   on: {
     'client.closed': {
@@ -60,7 +70,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
         'room.joined': {
           target: 'idle',
           actions: [
-            assign({ rooms: ({ event }) => [event.room] }),
+            assign({ rooms: ({ event }) => [event.room], joining: undefined }),
             {
               type: 'send',
               params: ({ context, event }) => ({
@@ -73,7 +83,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
         },
         'room.refused': {
           target: '#connection.closed',
-          actions: [{ type: 'send', params: { lines: [text.serviceFailed] } }, 'releaseDeliveries'],
+          actions: [assign({ joining: undefined }), { type: 'send', params: { lines: [text.serviceFailed] } }, 'releaseDeliveries'],
         },
       },
     },
@@ -128,7 +138,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
           },
           {
             target: 'joiningRoom',
-            actions: { type: 'requestJoin', params: ({ event }) => ({ room: event.room }) },
+            actions: [assign({ joining: ({ event }) => event.room }), { type: 'requestJoin', params: ({ event }) => ({ room: event.room }) }],
           },
         ],
         'command.part': [
@@ -178,7 +188,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
         'room.joined': {
           target: 'idle',
           actions: [
-            assign({ rooms: ({ context, event }) => [...context.rooms, event.room], currentRoom: ({ event }) => event.room }),
+            assign({ rooms: ({ context, event }) => [...context.rooms, event.room], currentRoom: ({ event }) => event.room, joining: undefined }),
             {
               type: 'send',
               params: ({ context, event }) => ({
@@ -190,7 +200,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
         },
         'room.refused': {
           target: 'idle',
-          actions: [{ type: 'send', params: ({ event }) => ({ lines: [event.reason] }) }, 'releaseDeliveries'],
+          actions: [assign({ joining: undefined }), { type: 'send', params: ({ event }) => ({ lines: [event.reason] }) }, 'releaseDeliveries'],
         },
       },
     },

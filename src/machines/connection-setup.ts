@@ -51,6 +51,8 @@ export interface ConnectionContext extends ConnectionInput {
   rooms: readonly string[];
   /** Where plain lines go. */
   currentRoom: string;
+  /** The room asked for and not answered yet: leaving the chat leaves it too (the join may be taken). */
+  joining: string | undefined;
   /** When this client's lines first had to wait for the rate limit, since it last slowed down. */
   floodingSince: number | undefined;
 }
@@ -181,7 +183,7 @@ export const connectionSetup = setup({
     listRooms: () => {},
     listNames: (_, _params: { room: string }) => {},
     /** Leaves every room and the online list: the others get leave notices. */
-    leaveChat: () => {},
+    leaveChat: (_, _params: { rooms: readonly string[] }) => {},
     /** An invoked service failed: the actor logs the error (the client only hears "internal error"). */
     reportFailure: () => {},
     /** Logs why a flooder was disconnected. */
@@ -231,6 +233,11 @@ export const connectionSetup = setup({
 });
 
 // ---- transitions the sign-in's and the chat's prompts share ------------------------------------
+
+/** The rooms a user leaving the chat is in, or may be about to be in. */
+export function roomsToLeave(context: Pick<ConnectionContext, 'rooms' | 'joining'>): readonly string[] {
+  return context.joining === undefined || context.rooms.includes(context.joining) ? context.rooms : [...context.rooms, context.joining];
+}
 
 /** `/quit` (or `/exit`) at a prompt: Bye, not an answer to the prompt. */
 export function quitAtPrompt(entry: ConnectionLogEntry) {

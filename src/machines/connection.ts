@@ -30,6 +30,7 @@ export const connectionMachine = connectionSetup.createMachine({
     registered: false,
     rooms: [],
     currentRoom: LOBBY,
+    joining: undefined,
     floodingSince: undefined,
   }),
   initial: 'authenticating',

@@ -117,12 +117,13 @@ export const roomMachine = setup({
     idleTimer: fromCallback<{ type: 'room.idleTimeout' }, { ms: number }>(() => {}),
   },
   actions: {
-    /** Adds the member (in place) and announces the join to the others. */
+    /**
+     * Adds the member (in place). It is answered `room.joined` (the room's last messages, its
+     * topic, its size) and the others hear of the join once what is already on its way is delivered.
+     */
     admit: (_, _params: { member: RoomMember }) => {},
     /** Removes the member (in place) and announces the leave to the others. */
     dismiss: (_, _params: { connectionId: string }) => {},
-    /** Answers a join with `room.joined`: what the room delivered last, its topic, its size. */
-    welcome: (_, _params: { member: RoomMember }) => {},
     /** Hands the messages to the history writer; they are delivered once it says they are on disk. */
     store: (_, _params: { connectionId: string; texts: readonly string[] }) => {},
     /** The writer's answer: deliver what is on disk, in order, and what waited behind it. */
@@ -175,7 +176,6 @@ export const roomMachine = setup({
           target: '.occupancy',
           actions: [
             { type: 'admit', params: ({ event }) => ({ member: event.member }) },
-            { type: 'welcome', params: ({ event }) => ({ member: event.member }) },
             'countMembers',
           ],
         },

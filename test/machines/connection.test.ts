@@ -57,6 +57,8 @@ const allStateNodes = (node: TimedNode): TimedNode[] => [node, ...Object.values(
 
 const line = (t: string): Event => ({ type: 'client.line', text: t });
 const JOINED: JoinResult = { status: 'joined' };
+/** Leaving the chat leaves every room the user is in (or was being taken into). */
+const leaveChat = (rooms: readonly string[] = [LOBBY]) => ({ type: 'leaveChat', params: { rooms } });
 /** A room's answer to a join (the supervisor routes the request, the room replies). */
 const roomJoined = (recent: ChatMessage[] = [], room = LOBBY, members = 1): Event => ({
   type: 'room.joined',
@@ -278,12 +280,12 @@ describe('connection machine: the states', () => {
 
 describe('connection machine: state × event', () => {
   const KICKED = [
-    { type: 'leaveChat' },
+    leaveChat(),
     { type: 'send', params: { lines: [text.kicked] } },
     { type: 'log', params: { entry: 'session.kicked' } },
     { type: 'closeConnection' },
   ];
-  const LEFT = [{ type: 'leaveChat' }, { type: 'log', params: { entry: 'session.left' } }, { type: 'closeConnection' }];
+  const LEFT = [leaveChat(), { type: 'log', params: { entry: 'session.left' } }, { type: 'closeConnection' }];
   const TOO_LONG = [{ type: 'send', params: { lines: [text.lineTooLong(4096)] } }];
 
   /** `next: 'same'` means the event is ignored: same value, same context, no action at all. */
@@ -365,7 +367,7 @@ describe('connection machine: state × event', () => {
     expect(after.value).toBe('closed');
     expect(after.status).toBe('done');
     expect(summary(actions)).toEqual([
-      ...(chatStates.includes(state) ? [{ type: 'leaveChat' }] : []),
+      ...(chatStates.includes(state) ? [leaveChat(state === 'joiningRoom' ? [LOBBY, '#dev'] : [LOBBY])] : []),
       { type: 'send', params: { lines: [text.shuttingDown] } },
       { type: 'closeConnection' },
     ]);
@@ -916,7 +918,7 @@ describe('connection machine: chatting', () => {
     expect(after.value).toBe('closed');
     expect(after.status).toBe('done');
     expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([
-      { type: 'leaveChat' },
+      leaveChat(),
       { type: 'send', params: { lines: [text.bye] } },
       { type: 'log', params: { entry: 'session.left' } },
       { type: 'closeConnection' },
@@ -928,7 +930,7 @@ describe('connection machine: chatting', () => {
 
     expect(after.value).toBe('closed');
     expect(summary(actions)).toEqual([
-      { type: 'leaveChat' },
+      leaveChat(),
       { type: 'log', params: { entry: 'session.left' } },
       { type: 'closeConnection' },
     ]);
@@ -1154,7 +1156,7 @@ describe('connection machine: floods and slow consumers', () => {
 
     expect(after.value).toBe('closed');
     expect(summary(actions)).toEqual([
-      { type: 'leaveChat' },
+      leaveChat(),
       { type: 'send', params: { lines: [text.flooding(20, 30)] } },
       { type: 'reportFlood' },
       { type: 'closeConnection' },
@@ -1176,7 +1178,7 @@ describe('connection machine: floods and slow consumers', () => {
 
     expect(after.value).toBe('closed');
     expect(summary(actions)).toEqual([
-      { type: 'leaveChat' },
+      leaveChat(),
       { type: 'reportSlowConsumer', params: { unreadBytes: 2_000_000 } },
       { type: 'abortConnection' },
       { type: 'closeConnection' },
@@ -1331,7 +1333,7 @@ describe('connection machine: /passwd', () => {
 
     expect(after.value).toBe('closed');
     expect(summary(actions)).toEqual([
-      { type: 'leaveChat' },
+      leaveChat(),
       { type: 'send', params: { lines: [text.bye] } },
       { type: 'log', params: { entry: 'session.left' } },
       { type: 'closeConnection' },
@@ -1384,7 +1386,7 @@ describe('connection machine: /deleteaccount', () => {
     expect(after.status).toBe('done');
     // leaveChat: the usual leave notices follow.
     expect(summary(actions)).toEqual([
-      { type: 'leaveChat' },
+      leaveChat(),
       { type: 'send', params: { lines: ['Your account was deleted. Bye!'] } },
       { type: 'log', params: { entry: 'account.deleted' } },
       { type: 'closeConnection' },

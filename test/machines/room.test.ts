@@ -62,7 +62,6 @@ describe('room machine', () => {
     expect(snapshot.value).toEqual({ open: 'occupied' });
     expect(summary(actions).filter((a) => a.type !== 'register')).toEqual([
       { type: 'admit', params: { member: alice } },
-      { type: 'welcome', params: { member: alice } },
     ]);
     expect(stoppedChildren(actions)).toContain('idleTimer');
   });
