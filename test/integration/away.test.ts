@@ -4,11 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LOBBY, text } from '../../src/machines/protocol.js';
-import { signIn, type TestClient, useTestServers } from './harness.js';
+import { signIn, useTestServers } from './harness.js';
 
 const start = useTestServers();
 const PASSWORD = 'secret-password';
-const next = (client: TestClient) => client.expect(/^/);
 
 describe('/away', () => {
   it('shows the away message in /who and /names, tells each /msg sender once, and clears it', async () => {
@@ -20,30 +19,30 @@ describe('/away', () => {
     await bob.expect(text.joined('carol', LOBBY));
 
     bob.send('/away  at lunch ');
-    expect(await next(bob)).toBe(text.awaySet('at lunch'));
+    expect(await bob.next()).toBe(text.awaySet('at lunch'));
     alice.send('/who');
-    expect(await next(alice)).toBe('Online (3): alice, bob (away: at lunch), carol');
+    expect(await alice.next()).toBe('Online (3): alice, bob (away: at lunch), carol');
     alice.send('/names');
-    expect(await next(alice)).toBe('In #lobby (3): alice, bob (away: at lunch), carol');
+    expect(await alice.next()).toBe('In #lobby (3): alice, bob (away: at lunch), carol');
 
     alice.send('/msg bob are you there?');
-    expect(await next(alice)).toBe('(private to bob) are you there?');
-    expect(await next(alice)).toBe(text.awayReply('bob', 'at lunch'));
+    expect(await alice.next()).toBe('(private to bob) are you there?');
+    expect(await alice.next()).toBe(text.awayReply('bob', 'at lunch'));
     expect(await bob.expect(/are you there\?/)).toMatch(/\(private\) alice: are you there\?$/);
     alice.send('/msg bob still?');
-    expect(await next(alice)).toBe('(private to bob) still?');
+    expect(await alice.next()).toBe('(private to bob) still?');
     carol.send('/msg BOB hello');
-    expect(await next(carol)).toBe('(private to bob) hello');
-    expect(await next(carol)).toBe(text.awayReply('bob', 'at lunch'));
+    expect(await carol.next()).toBe('(private to bob) hello');
+    expect(await carol.next()).toBe(text.awayReply('bob', 'at lunch'));
     // alice was told once: nothing but her own echo came after her second /msg.
     expect(await alice.sync()).toEqual([]);
 
     bob.send('/away');
     await bob.expect(text.awayCleared);
     alice.send('/who');
-    expect(await next(alice)).toBe('Online (3): alice, bob, carol');
+    expect(await alice.next()).toBe('Online (3): alice, bob, carol');
     alice.send('/msg bob back?');
-    expect(await next(alice)).toBe('(private to bob) back?');
+    expect(await alice.next()).toBe('(private to bob) back?');
     expect(await alice.sync()).toEqual([]);
   });
 

@@ -222,6 +222,11 @@ export class TestClient {
     );
   }
 
+  /** The next line not read yet, whatever it is. */
+  next(timeoutMs = WAIT_MS): Promise<string> {
+    return this.expect(/^/, timeoutMs);
+  }
+
   /**
    * A barrier for asserting that something did *not* arrive: `/history 1` is answered only after
    * everything the router had in flight for this user was delivered, so once its reply is here,

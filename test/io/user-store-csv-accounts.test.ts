@@ -4,30 +4,14 @@
  * registrations' appends — which must then go on to the new file.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
+import { describe, expect, it } from 'vitest';
 import { replacementFile, type ReplaceStep } from '../../src/io/durable-file.js';
 import { StorageError } from '../../src/io/errors.js';
 import type { UserStore } from '../../src/io/stores.js';
-import { CLIENTS_HEADER, openCsvUserStore } from '../../src/io/user-store-csv.js';
+import { openCsvUserStore } from '../../src/io/user-store-csv.js';
 import { syncGatedDisk } from './sync-gated-disk.js';
+import { file, HEADER_LINE, keyring, open, scrypt } from './user-store-files.js';
 
-const scrypt = { N: 1024, r: 8, p: 1 };
-const HEADER_LINE = `${CLIENTS_HEADER.join(',')}\n`;
-
-let dir: string;
-let file: string;
-let keyring: Keyring;
-const opened: UserStore[] = [];
-
-async function open(opts: Partial<Parameters<typeof openCsvUserStore>[0]> = {}): Promise<UserStore> {
-  const store = await openCsvUserStore({ file, keyring, scrypt, ...opts });
-  opened.push(store);
-  return store;
-}
 
 /** A store with alice, bob and carol registered (from three addresses). */
 async function withThree(opts: Partial<Parameters<typeof openCsvUserStore>[0]> = {}): Promise<UserStore> {
@@ -41,16 +25,6 @@ async function withThree(opts: Partial<Parameters<typeof openCsvUserStore>[0]> =
 const rows = async () => (await fs.readFile(file, 'utf8')).split('\n').slice(1, -1).map((r) => r.split(','));
 const rowOf = async (login: string) => (await rows()).find((r) => r[0] === keyring.loginKey(login));
 
-beforeEach(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-accounts-'));
-  file = path.join(dir, 'clients.csv');
-  keyring = keyringFromKey(randomBytes(32));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await fs.rm(dir, { recursive: true, force: true });
-});
 
 describe('CSV user store: changePassword', () => {
   it('changes the password when the current one is right: the new one signs in, the old one no longer, after a reopen too', async () => {

@@ -2,48 +2,21 @@
  * Unicode logins in the CSV user store (issue 15): found in any normalisation form or case, and a login whose confusable skeleton (UTS #39) is that of a registered one refused.
  */
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
+import { describe, expect, it } from 'vitest';
 import { CorruptFileError } from '../../src/io/errors.js';
 import { loginSkeleton } from '../../src/io/login-skeleton.js';
-import type { UserStore } from '../../src/io/stores.js';
-import { CLIENTS_HEADER, openCsvUserStore } from '../../src/io/user-store-csv.js';
+import { dir, file, HEADER_LINE, open, openedCount } from './user-store-files.js';
 
-const scrypt = { N: 1024, r: 8, p: 1 };
-const HEADER_LINE = `${CLIENTS_HEADER.join(',')}\n`;
-
-let dir: string;
-let file: string;
-let keyring: Keyring;
-const opened: UserStore[] = [];
-
-async function open(at = file): Promise<UserStore> {
-  const store = await openCsvUserStore({ file: at, keyring, scrypt });
-  opened.push(store);
-  return store;
-}
 
 /** The data line of a file where only `login` is registered (to build older files by hand). */
 async function rowOf(login: string): Promise<string> {
-  const scratch = path.join(dir, `scratch-${opened.length}.csv`);
-  const store = await open(scratch);
+  const scratch = path.join(dir, `scratch-${openedCount()}.csv`);
+  const store = await open({ file: scratch });
   await store.register(login, 'pw', '10.0.0.1');
   return (await fs.readFile(scratch, 'utf8')).split('\n')[1]!;
 }
 
-beforeEach(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-confusables-'));
-  file = path.join(dir, 'clients.csv');
-  keyring = keyringFromKey(randomBytes(32));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await fs.rm(dir, { recursive: true, force: true });
-});
 
 describe('loginSkeleton (UTS #39)', () => {
   it.each([

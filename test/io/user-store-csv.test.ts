@@ -1,28 +1,12 @@
 import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
+import { describe, expect, it } from 'vitest';
 import { CorruptFileError, KeyMismatchError, StorageError } from '../../src/io/errors.js';
-import type { UserStore } from '../../src/io/stores.js';
-import { CLIENTS_HEADER, clientsFileHasRecords, openCsvUserStore } from '../../src/io/user-store-csv.js';
+import { CLIENTS_HEADER, clientsFileHasRecords } from '../../src/io/user-store-csv.js';
 import { failingDisk } from './failing-disk.js';
 import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
+import { dir, file, HEADER_LINE, keyring, open, rekey, scrypt } from './user-store-files.js';
 
-const scrypt = { N: 1024, r: 8, p: 1 };
-const HEADER_LINE = `${CLIENTS_HEADER.join(',')}\n`;
-
-let dir: string;
-let file: string;
-let keyring: Keyring;
-const opened: UserStore[] = [];
-
-async function open(opts: Partial<Parameters<typeof openCsvUserStore>[0]> = {}): Promise<UserStore> {
-  const store = await openCsvUserStore({ file, keyring, scrypt, ...opts });
-  opened.push(store);
-  return store;
-}
 
 /** A clients.csv row that is valid apart from what the test overrides. */
 async function validRow(login: string): Promise<string[]> {
@@ -32,16 +16,6 @@ async function validRow(login: string): Promise<string[]> {
   return lines[1].split(',');
 }
 
-beforeEach(async () => {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-users-'));
-  file = path.join(dir, 'clients.csv');
-  keyring = keyringFromKey(randomBytes(32));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await fs.rm(dir, { recursive: true, force: true });
-});
 
 describe('CSV user store', () => {
   it('creates a missing file with just the header, mode 0600', async () => {
@@ -123,7 +97,7 @@ describe('CSV user store', () => {
     await store.close();
     const before = await fs.readFile(file);
 
-    keyring = keyringFromKey(randomBytes(32));
+    rekey();
     await expect(open()).rejects.toThrow(KeyMismatchError);
     await expect(open()).rejects.toThrow(`the key does not match the records in ${file}`);
     expect(await fs.readFile(file)).toEqual(before);

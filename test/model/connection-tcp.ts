@@ -220,7 +220,7 @@ async function perform(
 async function receive(client: TestClient, expected: readonly string[]): Promise<string[]> {
   const received: string[] = [];
   const next = async () => {
-    const line = await client.expect(/^/);
+    const line = await client.next();
     received.push(line);
     return line;
   };
