@@ -4,7 +4,7 @@
  *
  * The machine decides; this file only moves bytes and turns Node callbacks into machine events:
  *
- *   connection  'established' → socket.connected     'data' → server.line (one per "\n", "\r" stripped)
+ *   connection  established → socket.connected     'data' → server.line (one per "\n", "\r" stripped)
  *   (TLS: established once the handshake is done and the certificate verified)
  *               'close'   → socket.failed {code} (never connected) | socket.closed {code?}
  *   readline    'line'    → user.line     'close' → user.eof (piped) | user.interrupt (terminal)
@@ -95,20 +95,24 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
   function openSocket(host: string, port: number): void {
     dropSocket();
     const secure = options.tls;
-    const s = connectTcp({ host, port, tls: secure });
-    socket = s;
     let established = false;
     let errorCode: string | undefined;
     let partial = '';
+    const s = connectTcp({
+      host,
+      port,
+      tls: secure,
+      onEstablished: () => {
+        established = true;
+        s.setTimeout(0);
+        if (current()) send({ type: 'socket.connected' });
+      },
+    });
+    socket = s;
     const current = () => socket === s && !finished;
 
     s.setTimeout(connectTimeoutMs, () => {
       if (!established) s.destroy(withCode(new Error(`connect to ${host}:${port} timed out`), 'ETIMEDOUT'));
-    });
-    s.on('established', () => {
-      established = true;
-      s.setTimeout(0);
-      if (current()) send({ type: 'socket.connected' });
     });
     s.on('data', (chunk: string) => {
       if (!current()) return;

@@ -135,7 +135,6 @@ export interface ClientTransport {
   write(text: string): unknown;
   end(): unknown;
   destroy(error?: Error): unknown;
-  on(event: 'established', listener: () => void): unknown;
   on(event: 'data', listener: (text: string) => void): unknown;
   on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): unknown;
   on(event: 'close', listener: () => void): unknown;
@@ -146,13 +145,15 @@ export interface ConnectOptions {
   port: number;
   /** TLS: whether to verify the server's certificate, and a CA to trust besides the system's. */
   tls?: { verify: boolean; ca?: Buffer };
+  /** Called once the connection (for TLS: the handshake, the certificate verified) is up. */
+  onEstablished: () => void;
 }
 
 /**
- * Connects to a statechat server; the result emits 'established' once the connection (and TLS
- * handshake) is up, and 'data' as UTF-8 text (multi-byte characters split across chunks decoded).
+ * Connects to a statechat server; `onEstablished` once the connection (and TLS handshake) is up.
+ * 'data' is UTF-8 text (multi-byte characters split across chunks decoded).
  */
-export function connectTcp({ host, port, tls: secure }: ConnectOptions): ClientTransport {
+export function connectTcp({ host, port, tls: secure, onEstablished }: ConnectOptions): ClientTransport {
   const socket = secure
     ? tls.connect({
         host,
@@ -165,6 +166,6 @@ export function connectTcp({ host, port, tls: secure }: ConnectOptions): ClientT
     : net.connect({ host, port });
   socket.setEncoding('utf8');
   socket.setNoDelay(true);
-  socket.once(secure ? 'secureConnect' : 'connect', () => socket.emit('established'));
-  return socket as unknown as ClientTransport;
+  socket.once(secure ? 'secureConnect' : 'connect', onEstablished);
+  return socket;
 }
