@@ -40,12 +40,17 @@ export interface ChatCommand {
   /** As shown in usage and help: "<login> <text>", "[#room]". */
   readonly args: string;
   readonly help: string;
+  /** Said after the usage line when the arguments are wrong: what they must be. */
+  readonly usageNote?: string;
   /**
    * The event for this command, from what follows its name (`rest`, trimmed; `raw` keeps the
    * user's spacing) — or undefined when the arguments are wrong (the usage line is then sent).
    */
   readonly parse: (rest: string, raw: string) => CommandEvent | undefined;
 }
+
+const ROOM_NOTE = '— a room is "#" then 1 to 32 letters, digits, "-" or "_"';
+const HIDDEN_NOTE = '— no arguments: the password is asked for, hidden';
 
 /** "#Dev" → "#dev"; undefined for anything that is not a room name. */
 function roomArg(word: string): string | undefined {
@@ -63,6 +68,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   {
     name: '/join',
     args: '#room',
+    usageNote: ROOM_NOTE,
     help: 'join a room (made if new) and talk there',
     parse: (rest) => {
       const room = roomArg(rest);
@@ -72,6 +78,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   {
     name: '/part',
     args: '[#room]',
+    usageNote: ROOM_NOTE,
     help: 'leave a room (the current one by default)',
     parse: (rest) => {
       const arg = optionalRoom(rest);
@@ -82,6 +89,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   {
     name: '/names',
     args: '[#room]',
+    usageNote: ROOM_NOTE,
     help: "who is in a room (the current one by default)",
     parse: (rest) => {
       const arg = optionalRoom(rest);
@@ -132,6 +140,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   {
     name: '/history',
     args: '[n]',
+    usageNote: `(n from 1 to ${MAX_HISTORY_REQUEST})`,
     help: `the current room's last n messages (default 20, at most ${MAX_HISTORY_REQUEST})`,
     parse: (rest) => {
       if (rest === '') return { type: 'command.history', limit: undefined };
@@ -140,11 +149,18 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
     },
   },
   // No arguments: a password typed after the command would be shown, broadcast-free but unhidden.
-  { name: '/passwd', args: '', help: 'change your password', parse: (rest) => (rest ? undefined : { type: 'command.passwd' }) },
+  {
+    name: '/passwd',
+    args: '',
+    help: 'change your password',
+    usageNote: HIDDEN_NOTE,
+    parse: (rest) => (rest ? undefined : { type: 'command.passwd' }),
+  },
   {
     name: '/deleteaccount',
     args: '',
     help: 'delete your account (asks your password and login first); history stays',
+    usageNote: HIDDEN_NOTE,
     parse: (rest) => (rest ? undefined : { type: 'command.deleteAccount' }),
   },
   { name: '/help', aliases: ['/?'], args: '', help: 'this list', parse: () => ({ type: 'command.help' }) },
@@ -158,10 +174,7 @@ for (const command of CHAT_COMMANDS) {
 
 export function usageOf(command: ChatCommand): string {
   const base = `Usage: ${command.name}${command.args ? ` ${command.args}` : ''}`;
-  if (command.args.includes('#room')) return `${base} — a room is "#" then 1 to 32 letters, digits, "-" or "_"`;
-  if (command.name === '/history') return `${base} (n from 1 to ${MAX_HISTORY_REQUEST})`;
-  if (command.name === '/passwd' || command.name === '/deleteaccount') return `${base} — no arguments: the password is asked for, hidden`;
-  return base;
+  return command.usageNote ? `${base} ${command.usageNote}` : base;
 }
 
 /** The usage line of a command by name ("/history"). */

@@ -84,6 +84,12 @@ describe('the command table', () => {
     for (const command of CHAT_COMMANDS) expect(usageFor(command.name)).toMatch(new RegExp(`^Usage: ${command.name}\\b`));
   });
 
+  it('spells out what the arguments must be where the usage alone does not say', () => {
+    expect(usageFor('/history')).toBe('Usage: /history [n] (n from 1 to 100)');
+    expect(usageFor('/passwd')).toBe('Usage: /passwd — no arguments: the password is asked for, hidden');
+    expect(usageFor('/who')).toBe('Usage: /who');
+  });
+
   it('says what a room name is in the usage of each command that takes one', () => {
     expect(usageFor('/join')).toContain('"#" then 1 to 32 letters, digits, "-" or "_"');
     expect(usageFor('/part')).toContain('"#" then 1 to 32');
