@@ -7,8 +7,8 @@
  * Rooms, as naively as the one room: everyone starts in #lobby; `/join #name` (created if new)
  * answers with statechat's own lines — `You joined #name (N members). Lines you type now go to
  * #name.` and, since the baseline keeps no history, `--- no messages yet ---` — and from then on
- * the client's plain lines go to the other members of that room, as `[HH:MM:SS] #name <alice> hi`
- * (#lobby's still read `[HH:MM:SS] alice: hi`). A member stays in every room it joined, as in
+ * the client's plain lines go to the other members of that room, as `[YYYY-MM-DD HH:MM:SS] #name <alice> hi`
+ * (#lobby's still read `[YYYY-MM-DD HH:MM:SS] alice: hi`). A member stays in every room it joined, as in
  * statechat. No join/leave notices, no other commands (any other line is chat).
  *
  *   node --import tsx bench/baseline-server.ts [--port 0] [--host 127.0.0.1] [--batch concat|cork]
@@ -99,7 +99,8 @@ function send(client: Client, bytes: Buffer): void {
 
 function broadcast(from: Client, chat: string): void {
   const where = from.room === LOBBY ? `${from.name}:` : `${from.room} <${from.name}>`;
-  const line = `[${new Date().toISOString().slice(11, 19)}] ${where} ${chat}\r\n`;
+  const now = new Date().toISOString();
+  const line = `[${now.slice(0, 10)} ${now.slice(11, 19)}] ${where} ${chat}\r\n`;
   const bytes = Buffer.from(line, 'utf8'); // encoded once for every recipient
   for (const client of rooms.get(from.room)!) if (client !== from) send(client, bytes);
 }

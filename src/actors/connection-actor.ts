@@ -15,9 +15,17 @@ import { type Actor, type AnyActorRef, createActor, fromCallback, fromPromise, t
 import type { ServerConfig } from '../io/config.js';
 import { isoNow, systemTimers, type Timers } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
-import type { UserStore } from '../io/stores.js';
-import { connectionMachine, type JoinResult, type LoginCheck, type PasswordChangeOutcome, type RegistrationOutcome, roomsToLeave } from '../machines/connection.js';
-import { formatPrivateLine, LOBBY, loginKey, text } from '../machines/protocol.js';
+import type { OfflineMessageStore, UserStore } from '../io/stores.js';
+import {
+  connectionMachine,
+  type JoinResult,
+  type LoginCheck,
+  type PasswordChangeOutcome,
+  type PrivateOutcome,
+  type RegistrationOutcome,
+  roomsToLeave,
+} from '../machines/connection.js';
+import { formatPrivateLine, LOBBY, loginKey, stripTerminalControls, text } from '../machines/protocol.js';
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../machines/room.js';
 import type { SupervisorEvent } from '../machines/supervisor.js';
@@ -33,6 +41,8 @@ import type { ServerLog } from './server-log.js';
 export interface ConnectionDeps {
   config: ServerConfig;
   users: UserStore;
+  /** Private messages left for users offline. */
+  offline: OfflineMessageStore;
   presence: Presence;
   rooms: RoomDirectory;
   /** Where joins go: the supervisor routes them to the rooms. */
@@ -166,20 +176,48 @@ class Connection implements RoomMember, OnlineUser {
   }
 
   /**
-   * The answer to the sender comes at once, like every other answer, so answers keep the order
-   * of the lines typed; the message itself goes behind the sender's messages still being stored
-   * (the history writer's queue), so it never overtakes them.
+   * `/msg`. To a user online: the message goes behind the sender's messages still being stored
+   * (the history writer's queue), so it never overtakes them. To a registered user offline: left
+   * for their next sign-in, durably, before the sender is told. The presence is looked at again
+   * after the await and, offline still, `leave` is called in the same step: a sign-in after that
+   * point finds the message waiting (see OfflineMessageStore.deliver).
    */
-  sendPrivate(to: string, body: string): void {
-    const target = this.deps.presence.find(to);
-    if (!target || target === this) {
-      this.answer([target ? 'That is you.' : `No user named ${to} is online.`]);
-      return;
-    }
-    this.answer([`(private to ${target.login}) ${body}`, ...(target instanceof Connection ? target.awayReplyFor(this.login) : [])]);
-    const line = formatPrivateLine(isoNow(), this.login, body);
+  async sendPrivate(to: string, body: string): Promise<PrivateOutcome> {
+    const { presence, users, offline } = this.deps;
+    const online = presence.find(to);
+    if (online) return this.deliverPrivate(online, body);
+    const registeredAs = await users.registeredLogin(to);
+    if (registeredAs === undefined) return { status: 'unknown', to };
+    const now = presence.find(to);
+    if (now) return this.deliverPrivate(now, body);
+    const left = await offline.leave(registeredAs, { from: this.login, at: isoNow(), text: body });
+    return left === 'stored' ? { status: 'left', to: registeredAs } : { status: 'full', to: registeredAs };
+  }
+
+  private deliverPrivate(target: OnlineUser, body: string): PrivateOutcome {
+    if (target === this) return { status: 'toSelf' };
+    // Answers keep their order with the join and leave notices still gathering (see `answer`).
+    this.deps.rooms.get(LOBBY)?.flushNotices();
     const writer = this.deps.writer();
-    if (writer) writer.send({ type: 'history.afterWrites', to: target.login, line });
+    if (writer) writer.send({ type: 'history.afterWrites', to: target.login, line: formatPrivateLine(isoNow(), this.login, body) });
+    return { status: 'delivered', to: target.login, text: body, away: target instanceof Connection ? target.awayReplyFor(this.login) : undefined };
+  }
+
+  /** After the welcome: the private messages left while this user was offline, with their times. */
+  deliverWaitingMessages(): void {
+    const { offline, log } = this.deps;
+    offline
+      .deliver(this.login, (messages) => {
+        // Gone already: the messages keep waiting for the next sign-in.
+        if (this.ended) return false;
+        this.link.sendLines([
+          text.waitingHeader(messages.length),
+          ...messages.map((m) => formatPrivateLine(m.at, m.from, stripTerminalControls(m.text))),
+          text.waitingFooter,
+        ]);
+        return true;
+      })
+      .catch((err: unknown) => log.info(`error: delivered waiting messages ${this.who()}could not be removed (a restart delivers them again): ${describeCause(err)}`));
   }
 
   setAway(away: string | undefined): void {
@@ -188,13 +226,13 @@ class Connection implements RoomMember, OnlineUser {
   }
 
   /** The away message for a sender of a /msg, the first time only (IRC's RPL_AWAY, once). */
-  private awayReplyFor(sender: string): string[] {
-    if (this.away === undefined) return [];
+  private awayReplyFor(sender: string): string | undefined {
+    if (this.away === undefined) return undefined;
     const told = (this.awayToldTo ??= new Set());
     const key = loginKey(sender);
-    if (told.has(key)) return [];
+    if (told.has(key)) return undefined;
     told.add(key);
-    return [text.awayReply(this.login, this.away)];
+    return this.away;
   }
 
   listOnline(): void {
@@ -265,6 +303,18 @@ class Connection implements RoomMember, OnlineUser {
   /** `/deleteaccount`, the password checked (verifyPassword) and the login confirmed. */
   async deleteAccount(login: string): Promise<void> {
     await this.deps.users.deleteUser(login);
+    // The login is free now: whoever registers it next must not get messages left for this user.
+    await this.deps.offline.forget(login);
+  }
+
+  /**
+   * A new registration starts with nothing waiting — not even a message left for an account
+   * deleted a moment before, by a sender who had looked it up just before the deletion.
+   */
+  async register(login: string, password: string, remoteAddress: string): Promise<RegistrationOutcome> {
+    const outcome = await this.deps.users.register(login, password, remoteAddress);
+    if (outcome === 'registered') await this.deps.offline.forget(login);
+    return outcome;
   }
 
   // The actor's observer, and the line pump's: one subscription, not two (each is an observer
@@ -324,7 +374,7 @@ function providedMachine(): typeof connectionMachine {
       setTopic: ({ self }, { room, text: body }) => connections.of(self).setTopic(room, body),
       showTopic: ({ self }, { room }) => connections.of(self).showTopic(room),
       recall: ({ self }, { room, limit }) => connections.of(self).recall(room, limit),
-      sendPrivate: ({ self }, { to, text: body }) => connections.of(self).sendPrivate(to, body),
+      deliverWaitingMessages: ({ self }) => connections.of(self).deliverWaitingMessages(),
       listOnline: ({ self }) => connections.of(self).listOnline(),
       setAway: ({ self }, { text: away }) => connections.of(self).setAway(away),
       listRooms: ({ self }) => connections.of(self).listRooms(),
@@ -347,13 +397,16 @@ function providedMachine(): typeof connectionMachine {
         connections.of(self._parent).verifyPassword(input.login, input.password, signal),
       ),
       registerUser: fromPromise<RegistrationOutcome, { login: string; password: string; remoteAddress: string }>(
-        ({ input, self }) => connections.of(self._parent).deps.users.register(input.login, input.password, input.remoteAddress),
+        ({ input, self }) => connections.of(self._parent).register(input.login, input.password, input.remoteAddress),
       ),
       joinChat: fromPromise<JoinResult, { login: string }>(async ({ input, self }) => connections.of(self._parent).joinChat(input.login)),
       changePassword: fromPromise<PasswordChangeOutcome, { login: string; password: string; pendingPassword: string }>(
         ({ input, self, signal }) => connections.of(self._parent).changePassword(input.login, input.password, input.pendingPassword, signal),
       ),
       deleteAccount: fromPromise<void, { login: string }>(({ input, self }) => connections.of(self._parent).deleteAccount(input.login)),
+      sendPrivate: fromPromise<PrivateOutcome, { to: string; text: string }>(({ input, self }) =>
+        connections.of(self._parent).sendPrivate(input.to, input.text),
+      ),
     },
   }));
 }

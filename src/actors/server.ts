@@ -33,11 +33,13 @@ import { describeCause, StatechatError, UnreadableFileError } from '../io/errors
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
 import { scryptPool } from '../io/scrypt-pool.js';
 import { LogFile } from '../io/log-file.js';
-import type { HistoryStore, TopicStore, UserStore } from '../io/stores.js';
+import type { HistoryStore, OfflineMessageStore, TopicStore, UserStore } from '../io/stores.js';
+import { openCsvOfflineStore } from '../io/offline-store-csv.js';
 import { openCsvTopicStore } from '../io/topic-store-csv.js';
 import { loadTlsCredentials } from '../io/tls-files.js';
 import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
 import { MAX_HISTORY_REQUEST } from '../machines/commands.js';
+import { MAX_WAITING_MESSAGES } from '../machines/protocol.js';
 import { MAX_ROOMS, type supervisorMachine } from '../machines/supervisor.js';
 import { ClientLink } from './client-link.js';
 import { startConnectionActor } from './connection-actor.js';
@@ -91,6 +93,7 @@ interface ChatStores {
   users: UserStore;
   history: HistoryStore;
   topics: TopicStore;
+  offline: OfflineMessageStore;
   /** What opening the stores did (crash recovery, a migration), for the log (which opens after them). */
   recovered: string[];
   /** Set when a too-open key file was used anyway (--allow-insecure-key), for the log. */
@@ -190,6 +193,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   const chatDeps = stores && {
     config,
     users: stores.users,
+    offline: stores.offline,
     presence,
     rooms: rooms!,
     supervisor: () => supervisor,
@@ -241,7 +245,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     supervisorWithEffects({
       config,
       log,
-      chat: stores && { users: stores.users, history: stores.history, presence, rooms: rooms! },
+      chat: stores && { users: stores.users, offline: stores.offline, history: stores.history, presence, rooms: rooms! },
       listener: () => listener,
       connectionCount: () => connections.size,
       // Only while the lock is still ours: never clear files another server now holds.
@@ -345,6 +349,7 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
     onRecovered: onRecovered(files.clients, 'a registration'),
   });
   let history: HistoryStore | undefined;
+  let topics: TopicStore | undefined;
   try {
     history = await openCsvHistoryStore({
       file: files.history,
@@ -354,9 +359,17 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
       onRecovered: onRecovered(files.history, 'a batch of messages'),
       onMigrated: (rows) => recovered.push(`migrated ${files.history} to the room format (timestamp,room,login,text): ${rows} rows, each in #lobby`),
     });
-    const topics = await openCsvTopicStore({ file: files.topics });
-    return { keyring, users, history, topics, recovered, insecureKeyNote };
+    topics = await openCsvTopicStore({ file: files.topics });
+    const offline = await openCsvOfflineStore({
+      file: files.offline,
+      keyring,
+      maxPerUser: MAX_WAITING_MESSAGES,
+      openAppendHandle,
+      onRecovered: onRecovered(files.offline, 'a private message left'),
+    });
+    return { keyring, users, history, topics, offline, recovered, insecureKeyNote };
   } catch (err) {
+    await topics?.close();
     await history?.close();
     await users.close();
     throw err;
@@ -365,7 +378,7 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
 
 /** Closes every store, even when one fails; the outcomes say which did. */
 function closeStores(stores: ChatStores): Promise<PromiseSettledResult<void>[]> {
-  return Promise.allSettled([stores.history.close(), stores.users.close(), stores.topics.close()]);
+  return Promise.allSettled([stores.history.close(), stores.users.close(), stores.topics.close(), stores.offline.close()]);
 }
 
 /**

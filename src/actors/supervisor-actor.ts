@@ -6,7 +6,7 @@
 import { fromPromise } from 'xstate';
 import type { ServerConfig } from '../io/config.js';
 import { describeCause } from '../io/errors.js';
-import type { HistoryStore, UserStore } from '../io/stores.js';
+import type { HistoryStore, OfflineMessageStore, UserStore } from '../io/stores.js';
 import { CONSOLE_HELP } from '../machines/console-command.js';
 import { LOBBY } from '../machines/protocol.js';
 import type { RoomEvent } from '../machines/room.js';
@@ -24,7 +24,7 @@ export interface SupervisorDeps {
   config: ServerConfig;
   log: ServerLog;
   /** Chat mode only. */
-  chat: { users: UserStore; history: HistoryStore; presence: Presence; rooms: RoomDirectory } | undefined;
+  chat: { users: UserStore; offline: OfflineMessageStore; history: HistoryStore; presence: Presence; rooms: RoomDirectory } | undefined;
   listener(): Listener;
   connectionCount(): number;
   /** Resolves once the data dir is still this server's (never clear files another server holds). */
@@ -39,7 +39,10 @@ export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMa
   return supervisorMachine.provide({
     actors: {
       clearLogFile: fromPromise(() => deps.verifyLock().then(() => log.clearFile())),
-      clearClientsFile: fromPromise(() => deps.verifyLock().then(() => chat!.users.clear())),
+      // No registration left, so no message may wait for one.
+      clearClientsFile: fromPromise(() => deps.verifyLock().then(async () => {
+          await Promise.all([chat!.users.clear(), chat!.offline.clear()]);
+        })),
       shutDown: fromPromise(() => deps.shutDown()),
       ...(chat && {
         room: chat.rooms.machine(),

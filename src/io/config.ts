@@ -81,6 +81,7 @@ export const dataFiles = (dataDir: string) => ({
   clients: path.join(dataDir, 'clients.csv'),
   history: path.join(dataDir, 'history.csv'),
   topics: path.join(dataDir, 'topics.csv'),
+  offline: path.join(dataDir, 'offline.csv'),
   log: path.join(dataDir, 'server.log'),
 });
 

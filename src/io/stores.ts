@@ -74,3 +74,36 @@ export interface TopicStore {
   set(room: string, topic: Topic | undefined): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A private message left for a registered user who was offline (`/msg`), waiting for their next sign-in. */
+export interface WaitingMessage {
+  /** The sender's login. */
+  from: string;
+  /** When it was sent (ISO 8601): shown with the message when it is delivered. */
+  at: string;
+  text: string;
+}
+
+/** 'full': the recipient has the most messages that may wait already; nothing was stored. */
+export type LeaveResult = 'stored' | 'full';
+
+export interface OfflineMessageStore {
+  /**
+   * Leaves a message for `to` (a registered login). Resolves 'stored' once it is durably on disk
+   * (fsync'ed), or 'full' at once when as many as may wait for `to` already do. Rejects with
+   * StorageError on write failure (nothing stored).
+   */
+  leave(to: string, message: WaitingMessage): Promise<LeaveResult>;
+  /**
+   * Hands the messages waiting for `login` (oldest first, none: not called) to `to`, which says
+   * whether it delivered them; once it has, they no longer wait. Every message whose `leave` was
+   * called before this is among them. Resolves once their removal is durably on disk (until then a
+   * crash delivers them again); rejects with StorageError if it could not be written.
+   */
+  deliver(login: string, to: (messages: readonly WaitingMessage[]) => boolean): Promise<void>;
+  /** Drops what waits for `login` (the account was deleted, or the login is registered anew). */
+  forget(login: string): Promise<void>;
+  /** Forgets every waiting message (the console's `clear file`). */
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -11,11 +11,12 @@
  * typed at one of their prompts is its answer, never a chat message; the prompts for a password
  * are tagged `secret` like sign-in's. Deliveries from the rooms go on meanwhile.
  */
-import { assign, raise } from 'xstate';
+import { assertEvent, assign, raise } from 'xstate';
 import { DEFAULT_HISTORY_REQUEST, HELP_LINES, parseCommand } from './commands.js';
 import {
   type ConnectionContext,
   connectionSetup,
+  type PrivateOutcome,
   MAX_ROOMS_PER_USER,
   promptAgain,
   quitAtPrompt,
@@ -24,7 +25,7 @@ import {
   serviceFailed,
   typedPassword,
 } from './connection-setup.js';
-import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, sanitizeChatText, text, type Topic } from './protocol.js';
+import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, MAX_WAITING_MESSAGES, sanitizeChatText, text, type Topic } from './protocol.js';
 
 /** `/quit` (or `/exit`) in the chat, and at a prompt of `/passwd` or `/deleteaccount`: Bye. */
 const quit = quitAtPrompt('session.left');
@@ -79,6 +80,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
               }),
             },
             'releaseDeliveries',
+            'deliverWaitingMessages',
           ],
         },
         'room.refused': {
@@ -120,7 +122,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
         },
         'command.rooms': { actions: 'listRooms' },
         'command.names': { actions: { type: 'listNames', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) } },
-        'command.msg': { actions: { type: 'sendPrivate', params: ({ event }) => ({ to: event.to, text: event.text }) } },
+        'command.msg': { target: 'sendingPrivate' },
         'command.me': {
           actions: { type: 'post', params: ({ context, event }) => ({ room: context.currentRoom, texts: [actionMessageText(event.text)] }) },
         },
@@ -324,6 +326,22 @@ export const chatSessionState = connectionSetup.createStateConfig({
         },
       },
     },
+    /**
+     * `/msg`: delivered at once to a user online; for a registered user offline, stored (on disk)
+     * before the sender is told so. Lines typed meanwhile wait, so answers keep their order.
+     */
+    sendingPrivate: {
+      invoke: {
+        id: 'sendPrivate',
+        src: 'sendPrivate',
+        input: ({ event }) => {
+          assertEvent(event, 'command.msg');
+          return { to: event.to, text: event.text };
+        },
+        onDone: { target: 'idle', actions: { type: 'send', params: ({ event }) => ({ lines: privateAnswerLines(event.output) }) } },
+        onError: serviceFailed(IDLE, text.privateNotLeft, 'private.failed'),
+      },
+    },
     /** `/history [n]`: the room answers once this user's own messages to it are delivered. */
     recalling: {
       on: {
@@ -347,6 +365,22 @@ function withoutRoom(context: ConnectionContext, room: string): Partial<Connecti
     rooms: context.rooms.filter((r) => r !== room),
     currentRoom: context.currentRoom === room ? LOBBY : context.currentRoom,
   };
+}
+
+/** What the sender of a /msg is told. */
+export function privateAnswerLines(outcome: PrivateOutcome): string[] {
+  switch (outcome.status) {
+    case 'delivered':
+      return [text.privateSent(outcome.to, outcome.text), ...(outcome.away === undefined ? [] : [text.awayReply(outcome.to, outcome.away)])];
+    case 'left':
+      return [text.privateLeft(outcome.to)];
+    case 'full':
+      return [text.privateMailboxFull(outcome.to, MAX_WAITING_MESSAGES)];
+    case 'toSelf':
+      return [text.privateToSelf];
+    case 'unknown':
+      return [text.noSuchUser(outcome.to)];
+  }
 }
 
 /** The welcome, then the replayed history (none when replay is off). */

@@ -96,6 +96,18 @@ export type RegistrationOutcome = 'registered' | 'taken' | 'confusable';
 /** `/passwd`: 'wrong' when the current password typed is not the account's (nothing changed). */
 export type PasswordChangeOutcome = 'changed' | 'wrong';
 
+/**
+ * `/msg`'s outcome: delivered to the recipient online (with their away message, the first time),
+ * left for a registered recipient who is offline, refused because as many messages as may wait
+ * for them already do, or neither (to oneself; nobody registered by that name).
+ */
+export type PrivateOutcome =
+  | { status: 'delivered'; to: string; text: string; away: string | undefined }
+  | { status: 'left'; to: string }
+  | { status: 'full'; to: string }
+  | { status: 'toSelf' }
+  | { status: 'unknown'; to: string };
+
 /** What the connection reports to the server log. Never carries a password. */
 export type ConnectionLogEntry =
   | 'login.succeeded'
@@ -120,7 +132,9 @@ export type ConnectionLogEntry =
   /** `/deleteaccount` with a wrong password, or another login typed to confirm. */
   | 'account.wrongPassword'
   | 'account.wrongLogin'
-  | 'account.failed';
+  | 'account.failed'
+  /** A /msg to a user offline could not be stored. */
+  | 'private.failed';
 
 export const connectionSetup = setup({
   types: {
@@ -157,6 +171,11 @@ export const connectionSetup = setup({
     ),
     /** `/deleteaccount`, the password checked: removes the registration durably (history stays). */
     deleteAccount: fromPromise<void, { login: string }>(async () => {}),
+    /**
+     * `/msg`: delivers to the recipient if online, or else (a registered login) leaves the message
+     * durably for their next sign-in; resolves with what happened.
+     */
+    sendPrivate: fromPromise<PrivateOutcome, { to: string; text: string }>(async ({ input }) => ({ status: 'unknown', to: input.to })),
   },
   actions: {
     /** Writes lines to the client. */
@@ -176,7 +195,8 @@ export const connectionSetup = setup({
     setTopic: (_, _params: { room: string; text: string }) => {},
     showTopic: (_, _params: { room: string }) => {},
     recall: (_, _params: { room: string; limit: number }) => {},
-    sendPrivate: (_, _params: { to: string; text: string }) => {},
+    /** Shows the private messages left while the user was offline (after the welcome and the replay). */
+    deliverWaitingMessages: () => {},
     listOnline: () => {},
     /** Marks the user away with this text, or (undefined) back; /who, /names and /msg show it. */
     setAway: (_, _params: { text: string | undefined }) => {},

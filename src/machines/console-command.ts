@@ -49,7 +49,7 @@ export const CONSOLE_HELP: ReadonlyArray<{ usage: string; what: string; chat?: t
   { usage: 'stop log', what: 'stop showing log lines here (the log file keeps them)' },
   { usage: 'start log', what: 'show log lines here again' },
   { usage: 'clear log', what: 'empty the log file and clear this screen' },
-  { usage: 'clear file', what: 'empty clients.csv: every registration is forgotten', chat: true },
+  { usage: 'clear file', what: 'empty clients.csv and offline.csv: every registration and waiting message is forgotten', chat: true },
   { usage: 'status', what: 'listener state, connections, users online' },
   { usage: 'who', what: 'list the users online', chat: true },
   { usage: 'kick <login>', what: 'disconnect a user', chat: true },

@@ -26,6 +26,9 @@ export interface Topic {
 /** The room everyone signs in to; a user who never types a room command sees only this one. */
 export const LOBBY = '#lobby';
 
+/** How many private messages may wait for a user offline; the sender of one more is told. */
+export const MAX_WAITING_MESSAGES = 50;
+
 export const ROOM_PATTERN = /^#[A-Za-z0-9_-]{1,32}$/;
 
 /** Why a room name is refused, or undefined when it is valid. */
@@ -69,9 +72,13 @@ export function sanitizeChatText(text: string): string {
   return stripTerminalControls(text).trim();
 }
 
-/** "12:34:56" (UTC) from an ISO timestamp: short enough for a chat line, exact in history. */
-export function clockTime(iso: string): string {
-  return iso.slice(11, 19);
+/**
+ * "[2024-05-01 12:34:56]" (UTC) from an ISO timestamp: the one stamp of every timed line — live,
+ * private, replayed, /history, waiting messages — so a line reads the same however it arrives and
+ * the terminal client can show it in local time (abbreviated to the time when it is today).
+ */
+export function timeStamp(iso: string): string {
+  return `[${iso.slice(0, 10)} ${iso.slice(11, 19)}]`;
 }
 
 const ACTION_PREFIX = '/me ';
@@ -93,14 +100,14 @@ function body(room: string, login: string, text: string): string {
 
 /** How a chat message appears to the people who receive it. */
 export function formatChatLine(message: ChatMessage): string {
-  return `[${clockTime(message.at)}] ${body(message.room, message.login, message.text)}`;
+  return `${timeStamp(message.at)} ${body(message.room, message.login, message.text)}`;
 }
 
-/** How a replayed history message appears: the full date, since it may be days old. */
+/** How a replayed history message appears: as it did live, cleaned again. */
 export function formatHistoryLine(message: ChatMessage): string {
   // history.csv may hold rows written before a control was stripped, or by hand: cleaned here too.
   const login = stripTerminalControls(message.login);
-  return `[${message.at.slice(0, 10)} ${clockTime(message.at)}] ${body(message.room, login, sanitizeChatText(message.text))}`;
+  return `${timeStamp(message.at)} ${body(message.room, login, sanitizeChatText(message.text))}`;
 }
 
 /** A notice of a room ("* alice joined #dev"), or of #lobby as it always read ("* alice joined the chat"). */
@@ -109,7 +116,7 @@ export function roomNotice(room: string, notice: string): string {
 }
 
 export function formatPrivateLine(at: string, from: string, text: string): string {
-  return `[${clockTime(at)}] (private) ${from}: ${text}`;
+  return `${timeStamp(at)} (private) ${from}: ${text}`;
 }
 
 export const text = {
@@ -154,6 +161,15 @@ export const text = {
   awaySet: (away: string) => `You are marked away: ${away}. /away alone marks you back.`,
   awayCleared: 'You are back: no longer marked away.',
   awayReply: (login: string, away: string) => `${login} is away: ${away}`,
+  // /msg, and the messages left for a user offline.
+  privateSent: (to: string, body: string) => `(private to ${to}) ${body}`,
+  privateToSelf: 'That is you.',
+  noSuchUser: (login: string) => `No user named ${login} is registered.`,
+  privateLeft: (to: string) => `${to} is offline: your message will be delivered when they sign in.`,
+  privateMailboxFull: (to: string, max: number) => `${to} is offline and has ${max} messages waiting already: yours was not stored.`,
+  privateNotLeft: 'Your message could not be stored, so it was not sent.',
+  waitingHeader: (n: number) => `--- ${n} private ${n === 1 ? 'message' : 'messages'} left while you were away ---`,
+  waitingFooter: '--- end of private messages ---',
   roomUnavailable: (room: string) => `${room} is unavailable right now; try again.`,
   loginTimeout: 'Login timed out. Disconnecting.',
   lineTooLong: (max: number) => `Line too long (the limit is ${max} bytes); it was ignored.`,

@@ -14,7 +14,7 @@ import type { ServerLog } from '../../src/actors/server-log.js';
 import { supervisorWithEffects } from '../../src/actors/supervisor-actor.js';
 import { type AnyActorRef, createActor } from 'xstate';
 import { DEFAULTS } from '../../src/io/config.js';
-import type { ChatMessage, HistoryStore, UserStore } from '../../src/io/stores.js';
+import type { ChatMessage, HistoryStore, OfflineMessageStore, UserStore } from '../../src/io/stores.js';
 import { TestClient } from '../integration/harness.js';
 
 const users: UserStore = {
@@ -36,6 +36,15 @@ const history: HistoryStore = {
   close: async () => {},
 };
 
+/** Nobody is offline in these tests (the offline messages' own tests: test/integration/offline-messages.test.ts). */
+const offline: OfflineMessageStore = {
+  leave: async () => 'stored',
+  deliver: async () => {},
+  forget: async () => {},
+  clear: async () => {},
+  close: async () => {},
+};
+
 let server: net.Server | undefined;
 afterEach(() => server?.close());
 
@@ -49,7 +58,7 @@ function startServer(logLine: (line: string) => void) {
     supervisorWithEffects({
       config,
       log,
-      chat: { users, history, presence, rooms },
+      chat: { users, offline, history, presence, rooms },
       listener: () => {
         throw new Error('no listener here');
       },
@@ -67,6 +76,7 @@ function startServer(logLine: (line: string) => void) {
     startConnectionActor(link, {
       config,
       users,
+      offline,
       presence,
       rooms,
       supervisor: () => supervisor,

@@ -26,7 +26,7 @@ const burst = (who: string, from: number, n: number) =>
 
 /** "login: text" of every chat line a client received from someone else. */
 function chatReceived(client: TestClient): string[] {
-  return client.lines.filter((l) => /^\[\d\d:\d\d:\d\d\] \w+: /.test(l)).map((l) => l.slice(l.indexOf('] ') + 2));
+  return client.lines.filter((l) => /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \w+: /.test(l)).map((l) => l.slice(l.indexOf('] ') + 2));
 }
 
 describe('kill -9 during a burst of messages', () => {

@@ -82,7 +82,7 @@ describe('terminal controls in what users send', () => {
 
     expect(await b.bob.expect(/\(private\) alice:/)).toMatch(/\(private\) alice: \[2Jsecret \]0;tx$/);
     expect(await b.alice.expect(/^\(private to bob\)/)).toBe('(private to bob) [2Jsecret ]0;tx');
-    expect(await b.alice.expect(/^No user named/)).toBe('No user named [2Jnobody is online.');
+    expect(await b.alice.expect(/^No user named/)).toBe('No user named [2Jnobody is registered.');
     for (const line of [...b.alice.lines, ...b.bob.lines]) expect(line).not.toMatch(RAW_CONTROL);
     await expectUnharmed(t, b);
   });

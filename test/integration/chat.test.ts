@@ -266,7 +266,7 @@ describe('chatting', () => {
 
     alice.send('hello, everyone');
 
-    expect(await bob.expect('hello, everyone')).toMatch(/^\[\d\d:\d\d:\d\d\] alice: hello, everyone$/);
+    expect(await bob.expect('hello, everyone')).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] alice: hello, everyone$/);
     expect(await carol.expect('hello, everyone')).toMatch(/alice: hello, everyone$/);
     const before = await alice.sync(); // /history is answered only after the message was routed
     expect(before.filter((l) => l.includes('hello, everyone'))).toEqual([]);
@@ -325,7 +325,7 @@ describe('chatting', () => {
     alice.send('one', 'two', '/msg bob psst', 'three', '/who', '/nope', 'four', 'five');
 
     await bob.expect(/alice: five$/);
-    const fromAlice = bob.lines.filter((l) => /alice: /.test(l)).map((l) => l.replace(/^\[[\d:]+\] (\(private\) )?alice: /, '$1'));
+    const fromAlice = bob.lines.filter((l) => /alice: /.test(l)).map((l) => l.replace(/^\[[\d: -]+\] (\(private\) )?alice: /, '$1'));
     expect(fromAlice).toEqual(['one', 'two', '(private) psst', 'three', 'four', 'five']);
     // Alice's answers come in the order she typed the commands.
     await alice.expect(/^Unknown command/);
@@ -458,7 +458,7 @@ describe('chatting', () => {
 
     alice.send('/msg bob psst, the cake is in the fridge');
 
-    expect(await bob.expect('psst')).toMatch(/^\[\d\d:\d\d:\d\d\] \(private\) alice: psst, the cake is in the fridge$/);
+    expect(await bob.expect('psst')).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \(private\) alice: psst, the cake is in the fridge$/);
     expect(await alice.expect('psst')).toBe('(private to bob) psst, the cake is in the fridge');
     expect((await carol.sync()).filter((l) => l.includes('psst'))).toEqual([]);
     expect(await t.readFile('history.csv')).not.toContain('psst');
@@ -473,13 +473,13 @@ describe('chatting', () => {
     expect(await alice.expect(/you/)).toBe('That is you.');
   });
 
-  it('answers /msg to someone not online with a notice', async () => {
+  it('answers /msg to a login nobody registered with a notice', async () => {
     const t = await start();
     const alice = await signIn(t.port, 'alice', 'secret1');
 
     alice.send('/msg zed are you there?');
 
-    expect(await alice.expect(/zed/)).toBe('No user named zed is online.');
+    expect(await alice.expect(/zed/)).toBe('No user named zed is registered.');
   });
 
   it('never lets a private message overtake the sender’s earlier chat message', async () => {

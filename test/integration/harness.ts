@@ -45,7 +45,7 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export type DataFileName = 'clients.csv' | 'history.csv' | 'topics.csv' | 'server.log' | 'statechat.key';
+export type DataFileName = 'clients.csv' | 'history.csv' | 'topics.csv' | 'offline.csv' | 'server.log' | 'statechat.key';
 
 export async function makeDataDir(): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), 'statechat-test-'));

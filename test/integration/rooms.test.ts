@@ -21,7 +21,7 @@ async function expectLines(client: TestClient, lines: readonly string[]): Promis
 }
 
 /** A chat line as delivered live, without its clock time. */
-const untimed = (line: string) => line.replace(/^\[\d\d:\d\d:\d\d\] /, '');
+const untimed = (line: string) => line.replace(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] /, '');
 
 async function nextUntimed(client: TestClient): Promise<string> {
   return untimed(await client.next());

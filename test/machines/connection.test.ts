@@ -5,11 +5,12 @@ import {
   type LoginCheck,
   connectionMachine,
   MAX_ROOMS_PER_USER,
+  type PrivateOutcome,
 } from '../../src/machines/connection.js';
 import { echoMachine } from '../../src/machines/echo.js';
 import { SECRET_KEYS } from '../../src/inspector/redaction.js';
 import { HELP_LINES, usageFor } from '../../src/machines/commands.js';
-import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, text } from '../../src/machines/protocol.js';
+import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, MAX_WAITING_MESSAGES, text } from '../../src/machines/protocol.js';
 import {
   type AnyEventOf,
   doneActor,
@@ -142,6 +143,11 @@ const states = {
     value: { chatting: 'recalling' },
     id: 'connection.chatting.recalling',
   },
+  sendingPrivate: {
+    path: [...SIGNED_IN, line('/msg bob hi there')],
+    value: { chatting: 'sendingPrivate' },
+    id: 'connection.chatting.sendingPrivate',
+  },
   awaitingCurrentPassword: {
     path: [...SIGNED_IN, line('/passwd')],
     value: { chatting: { changingPassword: 'awaitingCurrentPassword' } },
@@ -197,7 +203,7 @@ const accountStates: StateName[] = [
   'confirmingLogin',
   'deletingAccount',
 ];
-const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'recalling', ...accountStates];
+const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'recalling', 'sendingPrivate', ...accountStates];
 const authenticatingStates = stateNames.filter((s) => !chatStates.includes(s));
 const CHATTING = states.chatting.value;
 
@@ -492,8 +498,9 @@ describe('connection machine: signing in', () => {
       formatHistoryLine(recent[1]!),
       text.historyFooter,
     ]);
-    // The room's live lines, held while the answer was on its way, come after the welcome.
-    expect(summary(actions).map((a) => a.type)).toEqual(['send', 'releaseDeliveries']);
+    // The room's live lines, held while the answer was on its way, come after the welcome; then
+    // the private messages left while the user was away.
+    expect(summary(actions).map((a) => a.type)).toEqual(['send', 'releaseDeliveries', 'deliverWaitingMessages']);
   });
 
   it('says there is no history yet when the room has none', () => {
@@ -830,9 +837,6 @@ describe('connection machine: chatting', () => {
     ['/history 0', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
     ['/history 101', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
     ['/history abc', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
-    ['/msg bob hi there', [{ type: 'sendPrivate', params: { to: 'bob', text: 'hi there' } }]],
-    ['  /msg bob psst', [{ type: 'sendPrivate', params: { to: 'bob', text: 'psst' } }]],
-    ['/msg bob a  b   c', [{ type: 'sendPrivate', params: { to: 'bob', text: 'a  b   c' } }]],
     ['/history 1e1', [{ type: 'send', params: { lines: [usageFor('/history')] } }]],
     ['/msg bob', [{ type: 'send', params: { lines: [usageFor('/msg')] } }]],
     ['/msg', [{ type: 'send', params: { lines: [usageFor('/msg')] } }]],
@@ -865,7 +869,7 @@ describe('connection machine: chatting', () => {
     expect(actions).toEqual([]);
   });
 
-  it.each(['entering', 'joiningRoom', 'recalling'] as const)('takes no line and no batch in %s (they wait, in order, for the answer)', (state) => {
+  it.each(['entering', 'joiningRoom', 'recalling', 'sendingPrivate'] as const)('takes no line and no batch in %s (they wait, in order, for the answer)', (state) => {
     const snapshot = at(state);
 
     expect(snapshot.hasTag('chatLines')).toBe(false);
@@ -1206,6 +1210,52 @@ describe('connection machine: /quit at a sign-in prompt', () => {
     expect(quit.value).toBe('closed');
     expect(refused.value).toEqual(states.awaitingLogin.value);
     expect(linesOf(actions)).toEqual(['A login may contain only letters, digits, "_", "-" and "." (no spaces, symbols, emoji or invisible characters).', text.loginPrompt]);
+  });
+});
+
+describe('connection machine: /msg, and messages left for a user offline', () => {
+  it.each([
+    ['/msg bob hi there', 'bob', 'hi there'],
+    ['  /msg bob psst', 'bob', 'psst'],
+    ['/msg bob a  b   c', 'bob', 'a  b   c'],
+  ])('asks sendPrivate to deliver %j, and waits for its answer', (typed, to, body) => {
+    const [after, actions] = send(at('chatting'), line(typed));
+
+    expect(after.value).toEqual(states.sendingPrivate.value);
+    expect(spawned(actions)).toEqual([{ id: 'sendPrivate', src: 'sendPrivate', input: { to, text: body } }]);
+    expect(linesOf(actions)).toEqual([]);
+  });
+
+  it.each<[string, PrivateOutcome, string[]]>([
+    ['delivered', { status: 'delivered', to: 'Bob', text: 'hi there', away: undefined }, ['(private to Bob) hi there']],
+    ['delivered to someone away', { status: 'delivered', to: 'Bob', text: 'hi', away: 'at lunch' }, ['(private to Bob) hi', 'Bob is away: at lunch']],
+    ['left for later', { status: 'left', to: 'Bob' }, ['Bob is offline: your message will be delivered when they sign in.']],
+    ['refused: too many waiting', { status: 'full', to: 'Bob' }, [`Bob is offline and has ${MAX_WAITING_MESSAGES} messages waiting already: yours was not stored.`]],
+    ['to oneself', { status: 'toSelf' }, ['That is you.']],
+    ['to nobody registered', { status: 'unknown', to: 'zed' }, ['No user named zed is registered.']],
+  ])('tells the sender what happened when it was %s, and is chatting again', (_, outcome, expected) => {
+    const [after, actions] = send(at('sendingPrivate'), doneActor('sendPrivate', outcome));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(linesOf(actions)).toEqual(expected);
+  });
+
+  it('says the message was not sent when it could not be stored, logs the failure, and is chatting again', () => {
+    const [after, actions] = send(at('sendingPrivate'), errorActor('sendPrivate', new Error('disk full')));
+
+    expect(after.value).toEqual(CHATTING);
+    expect(summary(actions)).toEqual([
+      { type: 'send', params: { lines: ['Your message could not be stored, so it was not sent.'] } },
+      { type: 'log', params: { entry: 'private.failed' } },
+      { type: 'reportFailure' },
+    ]);
+  });
+
+  it('still shows a private message that arrives while its own is on its way', () => {
+    const [after, actions] = send(at('sendingPrivate'), { type: 'chat.private', line: '[2024-05-01 12:00:00] (private) carol: hi' });
+
+    expect(after.value).toEqual(states.sendingPrivate.value);
+    expect(linesOf(actions)).toEqual(['[2024-05-01 12:00:00] (private) carol: hi']);
   });
 });
 

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   actionMessageText,
   type ChatMessage,
-  clockTime,
   formatChatLine,
   formatHistoryLine,
   formatPrivateLine,
@@ -15,6 +14,7 @@ import {
   roomNotice,
   sanitizeChatText,
   text,
+  timeStamp,
 } from '../../src/machines/protocol.js';
 
 const EMPTY = 'A login cannot be empty.';
@@ -167,28 +167,29 @@ describe('formatting chat lines', () => {
   const message: ChatMessage = { at: '2024-05-01T09:08:07.123Z', room: LOBBY, login: 'alice', text: 'hi\tthere' };
   const inDev: ChatMessage = { ...message, room: '#dev' };
 
-  it('shows the clock time (UTC) of an ISO timestamp', () => {
-    expect(clockTime(message.at)).toBe('09:08:07');
+  it('stamps a line with the date and time (UTC) of an ISO timestamp, to the second', () => {
+    expect(timeStamp(message.at)).toBe('[2024-05-01 09:08:07]');
+    expect(timeStamp('2024-12-31T23:59:59.999Z')).toBe('[2024-12-31 23:59:59]');
   });
 
   it('shows a live chat line with the time and the sender', () => {
-    expect(formatChatLine(message)).toBe('[09:08:07] alice: hi\tthere');
+    expect(formatChatLine(message)).toBe('[2024-05-01 09:08:07] alice: hi\tthere');
   });
 
-  it('shows a replayed line with the full date', () => {
-    expect(formatHistoryLine(message)).toBe('[2024-05-01 09:08:07] alice: hi\tthere');
+  it('shows a replayed line as it was shown live: one stamp for both', () => {
+    expect(formatHistoryLine(message)).toBe(formatChatLine(message));
   });
 
   it('names the room of a line from any room but #lobby, which reads as it always did', () => {
-    expect(formatChatLine(inDev)).toBe('[09:08:07] #dev <alice> hi\tthere');
+    expect(formatChatLine(inDev)).toBe('[2024-05-01 09:08:07] #dev <alice> hi\tthere');
     expect(formatHistoryLine(inDev)).toBe('[2024-05-01 09:08:07] #dev <alice> hi\tthere');
   });
 
   it('shows an action line as "* login action", with the room outside #lobby', () => {
     const waves = { ...message, text: actionMessageText('waves') };
 
-    expect(formatChatLine(waves)).toBe('[09:08:07] * alice waves');
-    expect(formatChatLine({ ...waves, room: '#dev' })).toBe('[09:08:07] #dev * alice waves');
+    expect(formatChatLine(waves)).toBe('[2024-05-01 09:08:07] * alice waves');
+    expect(formatChatLine({ ...waves, room: '#dev' })).toBe('[2024-05-01 09:08:07] #dev * alice waves');
   });
 
   it('puts the room before a notice of any room but #lobby', () => {
@@ -197,7 +198,7 @@ describe('formatting chat lines', () => {
   });
 
   it('marks a private line as private', () => {
-    expect(formatPrivateLine(message.at, 'bob', 'psst')).toBe('[09:08:07] (private) bob: psst');
+    expect(formatPrivateLine(message.at, 'bob', 'psst')).toBe('[2024-05-01 09:08:07] (private) bob: psst');
   });
 
   it('counts the attempts left as "attempts", then "attempt"', () => {

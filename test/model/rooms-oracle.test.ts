@@ -325,7 +325,7 @@ async function runScenario(clients: number, steps: readonly RunStep[]): Promise<
         let at: number | undefined;
         if (mover!.kind !== 'part') {
           if (/^You joined |^Welcome, /.test(line!)) inReplay = true;
-          else if (inReplay && moveRoomPosts.some((e) => line === `[date time] ${e.body}`)) before++;
+          else if (inReplay && moveRoomPosts.some((e) => line === `[time] ${e.body}`)) before++;
           else if (inReplay && (line === '--- no messages yet ---' || line === '--- end of history ---')) at = before;
         } else if (moveRoomPosts.some((e) => line === `[time] ${e.body}`)) before++;
         else if (line!.startsWith(`You left ${mover!.room}.`)) at = before;
@@ -355,7 +355,7 @@ async function runScenario(clients: number, steps: readonly RunStep[]): Promise<
         lines.push(line!);
       }
       historyReplies.push({ login: asker, room, k, lines });
-      const order = lines.slice(1, -1).map((line) => posts.find((e) => line === `[date time] ${e.body}`));
+      const order = lines.slice(1, -1).map((line) => posts.find((e) => line === `[time] ${e.body}`));
       const senders = new Set(posts.map((e) => e.login));
       const keepsEachSendersOrder = [...senders].every((login) => {
         const mine = posts.filter((e) => e.login === login);
@@ -363,7 +363,7 @@ async function runScenario(clients: number, steps: readonly RunStep[]): Promise<
         return mine.length === seen.length && mine.every((e, i) => seen[i] === e);
       });
       if (order.some((e) => e === undefined) || new Set(order).size !== k || !keepsEachSendersOrder) {
-        fail(`${what}, then ${asker}: /history ${k}`, asker, posts.map((e) => ({ tag: room, line: `[date time] ${e.body}` })), lines,
+        fail(`${what}, then ${asker}: /history ${k}`, asker, posts.map((e) => ({ tag: room, line: `[time] ${e.body}` })), lines,
           `got a history of ${room} that is not the burst's messages, each sender's in the order typed`);
       }
       orders.set(room, order as BurstEvent[]);

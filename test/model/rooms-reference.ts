@@ -7,8 +7,8 @@
  *
  * Predicted lines carry a tag: the room whose order they belong to (the server only promises
  * order per room), or `self` for the answers to the typist's own command (in the order typed).
- * Times cannot be predicted: a live line starts with `[time] `, a history line with
- * `[date time] `, and `normalize` puts received lines in that form (checking the time format).
+ * Times cannot be predicted: a timed line — live or history, one stamp for both — starts with
+ * `[time] `, and `normalize` puts received lines in that form (checking the stamp's format).
  */
 
 export const LOBBY = '#lobby';
@@ -53,13 +53,12 @@ export interface Prediction {
 }
 
 const live = (line: string) => `[time] ${line}`;
-const old = (line: string) => `[date time] ${line}`;
+/** A history line reads as it did live. */
+const old = live;
 
-/** Received line → the form predictions use: `[HH:MM:SS] ` → `[time] `, `[YYYY-MM-DD HH:MM:SS] ` → `[date time] `. */
+/** Received line → the form predictions use: `[YYYY-MM-DD HH:MM:SS] ` → `[time] `. */
 export function normalize(line: string): string {
-  return line
-    .replace(/^\[\d\d:\d\d:\d\d\] /, '[time] ')
-    .replace(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] /, '[date time] ');
+  return line.replace(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] /, '[time] ');
 }
 
 /** A message's body as members see it, live or in history. */
