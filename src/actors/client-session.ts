@@ -17,6 +17,12 @@
  * position betrays the password's length; the line is kept out of the history via readline's
  * documented 'history' event.
  *
+ * Every line shown goes through `show`: terminal controls stripped first, then the server's UTC
+ * stamp put in the user's zone, then (at a colour terminal) the client's own colours and the
+ * `--bell` (src/machines/client-display.ts). The logins and rooms it names are learned for Tab
+ * completion (src/machines/client-completion.ts); who we are comes from `login` or the server's
+ * welcome, and is forgotten when a new connection starts.
+ *
  * Reconnecting (`reconnect: true`) is the machine's decision; here it only means that a dropped
  * connection is followed by a new `connect`, and that a line submitted between sessions is handed
  * back (`restoreInput`): at a terminal it is put back on the input line, to send once signed in
@@ -29,6 +35,17 @@ import { Writable } from 'node:stream';
 import { createActor } from 'xstate';
 import { type ClientTransport, connectTcp } from '../io/tcp-transport.js';
 import { stripTerminalControls } from '../machines/protocol.js';
+import { SeenNames } from '../machines/client-completion.js';
+import {
+  colourLine,
+  localizeStamp,
+  localZone,
+  mentionsSelf,
+  UTC_ZONE,
+  wantsColour,
+  welcomedLogin,
+  type ZoneOffset,
+} from '../machines/client-display.js';
 import {
   clientMachine,
   isRetryableCode,
@@ -59,6 +76,16 @@ export interface ClientSessionOptions {
   reconnect?: boolean;
   /** Answer the server's login prompt with this, once per session (the CLI's --login). */
   login?: string;
+  /** Show time stamps in UTC rather than local time (the CLI's --utc). */
+  utc?: boolean;
+  /** The zone time stamps are shown in; overrides `utc` (tests pass a fixed offset). */
+  zone?: ZoneOffset;
+  /** The clock that says what "today" is. Default: the system's. */
+  now?: () => Date;
+  /** Colours (sender, your login, mentions, dimmed notices). Default: output is a TTY and NO_COLOR is empty. */
+  colour?: boolean;
+  /** Ring the terminal bell when someone else's line mentions you (the CLI's --bell). */
+  bell?: boolean;
 }
 
 export interface ClientSession {
@@ -78,6 +105,13 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
   const random = options.random ?? Math.random;
   const interactive = options.terminal ?? Boolean(options.input.isTTY && options.output.isTTY);
 
+  const zone = options.zone ?? (options.utc ? UTC_ZONE : localZone);
+  const now = options.now ?? (() => new Date());
+  const colour = options.colour ?? wantsColour(options.output.isTTY, process.env['NO_COLOR']);
+  const seen = new SeenNames();
+  /** Who we are in this session: from --login, or the server's welcome; forgotten on reconnect. */
+  let self: string | null = options.login ?? null;
+
   let finished = false;
   let socket: ClientTransport | null = null;
 
@@ -86,14 +120,29 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
   };
 
   const ui: ClientConsole = interactive
-    ? new TerminalConsole(options.input as NodeJS.ReadStream, options.output as NodeJS.WriteStream)
+    ? new TerminalConsole(options.input as NodeJS.ReadStream, options.output as NodeJS.WriteStream, (line) =>
+        seen.complete(line),
+      )
     : new PlainConsole(options.input, options.output);
   ui.on('line', (text: string) => send({ type: 'user.line', text }));
   ui.on('eof', () => send({ type: 'user.eof' }));
   ui.on('interrupt', () => send({ type: 'user.interrupt' }));
 
+  /**
+   * A line as shown: without terminal controls (a server must not clear or recolour the user's
+   * terminal), its stamp in the user's zone, then — only now — our own colours and bell.
+   */
+  function show(text: string): void {
+    const line = localizeStamp(stripTerminalControls(text), now(), zone);
+    self = welcomedLogin(line) ?? self;
+    seen.learn(line);
+    const bell = options.bell && mentionsSelf(line, self) ? '\x07' : '';
+    ui.print(bell + (colour ? colourLine(line, self) : line));
+  }
+
   function openSocket(host: string, port: number): void {
     dropSocket();
+    self = options.login ?? null;
     const secure = options.tls;
     let established = false;
     let errorCode: string | undefined;
@@ -157,9 +206,7 @@ export function startClientSession(options: ClientSessionOptions): ClientSession
         writeLine: (_, { text }) => {
           if (socket && !socket.destroyed) socket.write(`${text}\n`);
         },
-        // Whatever the server sends is shown without terminal controls: a line that slipped
-        // through, or a malicious server, must not clear or recolour the user's terminal.
-        print: (_, { text }) => ui.print(stripTerminalControls(text)),
+        print: (_, { text }) => show(text),
         setEchoHidden: (_, { hidden }) => ui.setHidden(hidden),
         showPrompt: () => ui.showPrompt(),
         restoreInput: (_, { text }) => ui.restoreInput(text),
@@ -314,6 +361,7 @@ class TerminalConsole extends EventEmitter implements ClientConsole {
   constructor(
     input: NodeJS.ReadStream,
     private readonly out: NodeJS.WriteStream,
+    complete: (lineBeforeCursor: string) => [string[], string],
   ) {
     super();
     this.muted = new MutableTerminalOutput(out);
@@ -322,6 +370,8 @@ class TerminalConsole extends EventEmitter implements ClientConsole {
       output: this.muted,
       terminal: true,
       historySize: 200,
+      // Tab: commands, rooms, logins — never while a password is being typed.
+      completer: (line: string): [string[], string] => (this.hidden ? [[], line] : complete(line)),
       prompt: '', // no prompt until the conversation starts; typeahead still echoes
     });
     this.rl.on('line', (line) => this.emit('line', line));

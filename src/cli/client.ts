@@ -1,6 +1,6 @@
 /**
- * `statechat client [--host H] [--port P] [--tls [--ca FILE] | --insecure] [--login NAME] [--no-reconnect]`
- * — the interactive chat client.
+ * `statechat client [--host H] [--port P] [--tls [--ca FILE] | --insecure] [--login NAME] [--no-reconnect]
+ * [--utc] [--bell]` — the interactive chat client.
  *
  * Parses flags, runs one client session (src/actors/client-session.ts) against the process's
  * stdin/stdout, forwards SIGINT/SIGTERM to it as "the user wants out", and returns the exit code:
@@ -12,18 +12,25 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ClientTlsOptions, startClientSession } from '../actors/client-session.js';
+import { wantsColour } from '../machines/client-display.js';
 import { loginNameProblem } from '../machines/protocol.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 9090;
 
 export const CLIENT_USAGE = `Usage: statechat client [--host HOST] [--port PORT] [--tls [--ca FILE]] [--login NAME] [--no-reconnect]
+                        [--utc] [--bell]
 
 Connects to a statechat server and chats. Answer the server's prompts (passwords are typed
 without echo); type /quit or press Ctrl-C to leave. If the server is not up yet, the client
 says "waiting for server…" and keeps retrying with backoff. If the connection drops later (the
 server restarts), it says so and reconnects the same way, then shows the login prompt again —
 not after a kick by the operator, a login timeout or too many wrong passwords: then it exits.
+
+Times are shown in local time (the date too when it is not today). At a terminal, senders have
+a colour each, your login is bold, mentions of you are highlighted and notices dimmed (set
+NO_COLOR to any value to turn colours off; never when output is piped). Tab completes /commands,
+#rooms and logins seen; Up and Down recall lines you sent (never a password).
 
 Options:
   --host HOST   server address (default ${DEFAULT_HOST})
@@ -38,6 +45,8 @@ Options:
   --no-reconnect
                 exit when the connection drops instead of reconnecting (for scripts): exit code 0
                 when the server closed it, 1 when it was lost with an error
+  --utc         show times in UTC instead of local time
+  --bell        ring the terminal bell when someone else's line mentions your login
   -h, --help    show this help
 
 Exit codes: 0 after /quit, Ctrl-C or the server closing the connection; 1 when the connection
@@ -48,6 +57,8 @@ export interface ClientIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
+  /** Where NO_COLOR is read from. Default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export async function runClient(
@@ -63,6 +74,8 @@ export async function runClient(
     insecure?: boolean;
     login?: string;
     'no-reconnect'?: boolean;
+    utc?: boolean;
+    bell?: boolean;
   };
   try {
     ({ values } = parseArgs({
@@ -75,6 +88,8 @@ export async function runClient(
         insecure: { type: 'boolean', default: false },
         login: { type: 'string' },
         'no-reconnect': { type: 'boolean', default: false },
+        utc: { type: 'boolean', default: false },
+        bell: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -131,6 +146,9 @@ export async function runClient(
     output: io.stdout,
     tls,
     reconnect: !values['no-reconnect'],
+    utc: values.utc === true,
+    bell: values.bell === true,
+    colour: wantsColour(io.stdout.isTTY, (io.env ?? process.env)['NO_COLOR']),
     ...(values.login !== undefined ? { login: values.login } : {}),
   });
   // Ctrl-C at a raw-mode terminal reaches readline as a key, not as a signal; these cover piped

@@ -161,10 +161,15 @@ interface ClientProcess {
 }
 
 function startClient(port: number, ...args: string[]): ClientProcess {
+  return startClientIn({ TZ: 'UTC' }, port, ...args);
+}
+
+/** The client with these environment variables set (TZ: the zone it shows times in). */
+function startClientIn(env: Record<string, string>, port: number, ...args: string[]): ClientProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, '--port', String(port), ...args], {
     cwd: ROOT,
     stdio: 'pipe',
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', ...env },
   });
   children.push(child);
   let stdout = '';
@@ -232,12 +237,26 @@ describe('statechat client (child process, piped stdin)', () => {
     await client.waitFor('Enter your login:');
     client.type('alice');
     await conn.received('alice');
-    conn.say('[12:34:56] bob: hello alice');
-    await client.waitFor('[12:34:56] bob: hello alice');
+    conn.say('[2024-05-01 12:34:56] bob: hello alice');
+    await client.waitFor('[2024-05-01 12:34:56] bob: hello alice');
 
     expect(client.output()).toContain(`connected to 127.0.0.1:${server.port}\n`);
     expect(client.output()).toContain('statechat — type your login to sign in, or a new one to register.\nEnter your login:\n');
     expect(client.output()).not.toContain('\r');
+  });
+
+  it('shows the server\'s UTC stamps in local time (TZ=Asia/Kolkata), and in UTC with --utc', async () => {
+    const server = await startFakeServer();
+    const local = startClientIn({ TZ: 'Asia/Kolkata' }, server.port);
+    const utc = startClientIn({ TZ: 'Asia/Kolkata' }, server.port, '--utc');
+    const [first, second] = [await server.connection(1), await server.connection(2)];
+    await local.waitFor('Enter your login:');
+    await utc.waitFor('Enter your login:');
+
+    for (const conn of [first, second]) conn.say('[2024-05-01 20:00:00] bob: old news', 'Topic: [2024-05-01 20:00:00] stays');
+
+    await local.waitFor('[2024-05-02 01:30:00] bob: old news\nTopic: [2024-05-01 20:00:00] stays');
+    await utc.waitFor('[2024-05-01 20:00:00] bob: old news\nTopic: [2024-05-01 20:00:00] stays');
   });
 
   it('exits 0 after /quit, once the server has said goodbye and closed', async () => {
@@ -299,11 +318,11 @@ describe('statechat client (child process, piped stdin)', () => {
     await conn.received('alice');
 
     conn.say('Password:');
-    conn.say('[12:34:57] bob: still here');
+    conn.say('[2024-05-01 12:34:57] bob: still here');
     conn.socket.end('You were disconnected by the server operator.\r\n');
 
     expect(await client.exited()).toBe(0);
-    expect(client.output()).toContain('[12:34:57] bob: still here\nYou were disconnected by the server operator.\nconnection closed by server\n');
+    expect(client.output()).toContain('[2024-05-01 12:34:57] bob: still here\nYou were disconnected by the server operator.\nconnection closed by server\n');
     expect(conn.lines).toEqual(['alice']);
   });
 
@@ -395,6 +414,9 @@ describe('runClient flags', () => {
     expect(t.out()).toMatch(/--port PORT.*default 9090/);
     expect(t.out()).toMatch(/--login NAME/);
     expect(t.out()).toMatch(/--no-reconnect/);
+    expect(t.out()).toMatch(/--utc/);
+    expect(t.out()).toMatch(/--bell/);
+    expect(t.out()).toMatch(/NO_COLOR/);
   });
 
   it('returns 2 for a --login the server would not accept', async () => {
