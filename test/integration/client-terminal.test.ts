@@ -1,7 +1,8 @@
 /**
  * The client at a terminal (fake TTY streams: raw-mode input, an 80-column output) and piped,
  * against a tiny scripted line server on 127.0.0.1: Tab completion, Up-arrow recall (never of a
- * password), colours only at a colour terminal, and the --bell on a mention.
+ * password), the half-typed line kept across a reconnect, colours only at a colour terminal, and
+ * the --bell on a mention.
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -42,11 +43,12 @@ class FakeScreen extends Writable {
     callback();
   }
 
-  printed(what: string): Promise<void> {
+  /** Resolves once `what` has been shown `times` times. */
+  printed(what: string, times = 1): Promise<void> {
     return withHangGuard(
       new Promise<void>((resolve) => {
         const check = () => {
-          if (!this.shown.includes(what)) return;
+          if (this.shown.split(what).length - 1 < times) return;
           this.changed.removeEventListener('change', check);
           resolve();
         };
@@ -54,7 +56,7 @@ class FakeScreen extends Writable {
         check();
       }),
       WAIT_MS,
-      `the client to print ${JSON.stringify(what)} (it printed ${JSON.stringify(this.shown)})`,
+      `the client to print ${JSON.stringify(what)} ×${times} (it printed ${JSON.stringify(this.shown)})`,
     );
   }
 }
@@ -142,7 +144,7 @@ function signInScript(after: string[] = []) {
   };
 }
 
-function terminalSession(port: number, options: { bell?: boolean; colour?: boolean } = {}) {
+function terminalSession(port: number, options: Partial<Parameters<typeof startClientSession>[0]> = {}) {
   const keyboard = fakeKeyboard();
   const screen = new FakeScreen();
   const session = startClientSession({ host: '127.0.0.1', port, input: keyboard, output: screen, terminal: true, ...options });
@@ -218,6 +220,28 @@ describe('the client at a terminal', () => {
     await screen.printed('\x1b[1;7;33mALICE\x1b[0m');
     expect(screen.shown).toMatch(/\x1b\[\d+mbob\x1b\[0m: hi /);
     expect(screen.shown).not.toContain('\x07');
+  });
+
+  it('keeps what the user was half-way through typing while the connection drops and comes back', async () => {
+    const port = await startServer((peer, line) => {
+      if (peers.length === 1) return signInScript()(peer, line);
+      if (line === undefined) peer.say(text.loginPrompt);
+    });
+    const { keyboard, screen } = terminalSession(port, { reconnect: true, backoff: { baseMs: 10, maxMs: 20 } });
+    await screen.printed(text.loginPrompt);
+    keyboard.write('alice\r');
+    await screen.printed(text.passwordPrompt);
+    keyboard.write('pw\r');
+    await screen.printed('Welcome back, alice!');
+
+    keyboard.write('half-way through');
+    peers[0]!.end('The server is shutting down. Bye!');
+    // The second session's login prompt (the first one's was shown once): the client is back,
+    // and what was typed is still on the input line, to be finished and sent.
+    await screen.printed(text.loginPrompt, 2);
+    keyboard.write(' it\r');
+
+    await peers[1]!.received('half-way through it');
   });
 
   it('rings the bell (--bell) when someone else mentions you, not for your own line', async () => {
