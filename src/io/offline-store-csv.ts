@@ -18,8 +18,8 @@ import type { Keyring } from './crypto.js';
 import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
 import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend, removeReplacementLeftover } from './durable-file.js';
 import { CorruptFileError, UnreadableFileError } from './errors.js';
-import { isIsoTimestamp } from './history-store-csv.js';
 import type { LeaveResult, OfflineMessageStore, WaitingMessage } from './stores.js';
+import { sealWaiting, unsealWaiting } from './waiting-message-token.js';
 
 export const OFFLINE_HEADER = ['to_key', 'message'] as const;
 const HEADER = headerLine(OFFLINE_HEADER);
@@ -78,13 +78,7 @@ function readWaiting(file: string, content: Buffer, keyring: Keyring): Map<strin
   if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
   forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: OFFLINE_HEADER.length }, ([toKey, token]) => {
     if (!LOGIN_KEY.test(toKey!)) return 'to_key is not 64 lowercase hex characters';
-    let plain: string;
-    try {
-      plain = keyring.decrypt(token!);
-    } catch {
-      return 'the message does not decrypt with this key';
-    }
-    const message = parseSealed(plain, toKey!);
+    const message = unsealWaiting(keyring, token!, toKey!);
     if (typeof message === 'string') return message;
     const rows = waiting.get(toKey!);
     const entry = { message, row: formatRow([toKey!, token!]) };
@@ -93,31 +87,6 @@ function readWaiting(file: string, content: Buffer, keyring: Keyring): Map<strin
     return undefined;
   });
   return waiting;
-}
-
-/** What a token holds: the message, and the recipient it was left for. */
-interface Sealed {
-  to: string;
-  from: string;
-  at: string;
-  text: string;
-}
-
-/** The message in a decrypted token, or why it is not one. */
-function parseSealed(plain: string, toKey: string): WaitingMessage | string {
-  let sealed: Partial<Sealed>;
-  try {
-    sealed = JSON.parse(plain) as Partial<Sealed>;
-  } catch {
-    return 'the message is not the JSON object it should be';
-  }
-  if (sealed === null || typeof sealed !== 'object') return 'the message is not the JSON object it should be';
-  const { to, from, at, text } = sealed;
-  if (to !== toKey) return 'the message was left for another user than its to_key';
-  if (typeof from !== 'string' || from === '') return 'the message has no sender';
-  if (typeof at !== 'string' || !isIsoTimestamp(at)) return 'the message time is not an ISO 8601 date-time';
-  if (typeof text !== 'string') return 'the message has no text';
-  return { from, at, text };
 }
 
 class CsvOfflineStore implements OfflineMessageStore {
@@ -138,8 +107,7 @@ class CsvOfflineStore implements OfflineMessageStore {
     // Counted before any await, so that 51 sent at once are 50 stored and one refused.
     const queued = (this.waiting.get(toKey)?.length ?? 0) + (this.inFlight.get(toKey) ?? 0);
     if (queued >= this.maxPerUser) return 'full';
-    const sealed: Sealed = { to: toKey, from: message.from, at: message.at, text: message.text };
-    const row = formatRow([toKey, this.keyring.encrypt(JSON.stringify(sealed))]);
+    const row = formatRow([toKey, sealWaiting(this.keyring, toKey, message)]);
     this.inFlight.set(toKey, (this.inFlight.get(toKey) ?? 0) + 1);
     try {
       await this.out.serially(async () => {
