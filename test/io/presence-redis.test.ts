@@ -1,0 +1,131 @@
+/**
+ * Cluster presence against a real redis-server: a login online on at most one node, a dead node's
+ * users free once its lease is gone, a node whose lease lapsed fenced, and `/who` across nodes.
+ * A lease's expiry is what Redis does when its time to live runs out; the tests that need a dead
+ * node delete its lease key (the same state, without waiting), and one checks the time to live.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
+import { ClusterPresence, LEASE_MS } from '../../src/io/presence-redis.js';
+import { REDIS_INSTALLED, type RedisServer, startRedisServer } from '../support/redis-server.js';
+
+let server: RedisServer;
+const clients: Redis[] = [];
+let prefix: string;
+let keyring: Keyring;
+let testNumber = 0;
+
+beforeAll(async () => {
+  if (REDIS_INSTALLED) server = await startRedisServer();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+beforeEach(() => {
+  prefix = `test${++testNumber}:`;
+  keyring = keyringFromKey(randomBytes(32));
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.quit()));
+});
+
+function connect(): Redis {
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  clients.push(redis);
+  return redis;
+}
+
+function node(nodeId: string): Promise<ClusterPresence> {
+  return ClusterPresence.join({ redis: connect(), keyring, nodeId, prefix, where: server.url });
+}
+
+/** What Redis does when a node's lease runs out. */
+async function leaseLapses(nodeId: string): Promise<void> {
+  await clients[0]!.del(`${prefix}lease:${nodeId}`);
+}
+
+// Skipped only where redis-server is not installed (see REDIS_INSTALLED); never in CI.
+describe.skipIf(!REDIS_INSTALLED)('cluster presence on Redis', () => {
+  it('lets a login be online on one node only, whatever the case; released, another node may claim it', async () => {
+    const a = await node('a');
+    const b = await node('b');
+
+    expect(await a.claim('Alice')).toBe('claimed');
+    expect(await b.claim('alice')).toBe('online elsewhere');
+    expect(await b.release('alice')).toBe(false);
+    expect(await a.release('ALICE')).toBe(true);
+    expect(await b.claim('alice')).toBe('claimed');
+  });
+
+  it('of two nodes claiming one login at once, lets exactly one have it', async () => {
+    const a = await node('a');
+    const b = await node('b');
+
+    const results = await Promise.all([a.claim('bob'), b.claim('bob')]);
+
+    expect(results.sort()).toEqual(['claimed', 'online elsewhere']);
+  });
+
+  it('frees a dead node\'s users once its lease is gone, and fences that node: it may not claim, renew tells it', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    await a.claim('carol');
+
+    await leaseLapses('a');
+
+    expect(await b.claim('carol')).toBe('claimed');
+    expect(await a.renew()).toBe(false);
+    expect(await a.claim('dave')).toBe('fenced');
+    // The stale node's release cannot undo the live node's claim.
+    expect(await a.release('carol')).toBe(false);
+    expect(await b.logins()).toEqual(['carol']);
+  });
+
+  it('takes a new epoch when a node restarts under its old name: its old claims are stale at once', async () => {
+    const before = await node('a');
+    await before.claim('erin');
+
+    const after = await node('a');
+
+    expect(Number(after.nodeEpoch)).toBeGreaterThan(Number(before.nodeEpoch));
+    expect(await after.claim('erin')).toBe('claimed');
+    expect(await before.renew()).toBe(false);
+  });
+
+  it('keeps a lease alive by renewing it, with a time to live of at most the lease', async () => {
+    const a = await node('a');
+
+    expect(await a.renew()).toBe(true);
+
+    const ttl = await clients[0]!.pttl(`${prefix}lease:a`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(LEASE_MS);
+  });
+
+  it('lists who is online on every live node, with their spelling, and nobody of a node that left', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    await a.claim('Frank');
+    await b.claim('gina');
+
+    expect((await a.logins()).sort()).toEqual(['Frank', 'gina']);
+    await b.leave();
+    expect(await a.logins()).toEqual(['Frank']);
+    expect(await a.claim('gina')).toBe('claimed');
+  });
+
+  it('keeps no login in the clear', async () => {
+    const a = await node('a');
+    await a.claim('hannelore');
+
+    const stored = JSON.stringify(await clients[0]!.hgetall(`${prefix}online`));
+
+    expect(stored).not.toContain('hannelore');
+    expect(stored).toContain(keyring.loginKey('hannelore'));
+  });
+});
