@@ -8,35 +8,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { StorageError } from '../../src/io/errors.js';
 import { openRedisHistoryStore, roomStreamKey } from '../../src/io/history-store-redis.js';
 import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
-import { REDIS_INSTALLED, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
-let server: RedisServer;
-const clients: Redis[] = [];
-let prefix: string;
-let testNumber = 0;
+const db = useRedis();
 
-beforeAll(async () => {
-  if (REDIS_INSTALLED) server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-beforeEach(() => {
-  prefix = `test${++testNumber}:`;
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
-});
-
-function node(keep = 50, url = server.url): HistoryStore & { redis: Redis } {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+function node(keep = 50, url = db.url): HistoryStore & { redis: Redis } {
+  const redis = db.connect({ enableAutoPipelining: true }, url);
   // A lost connection is what one test is about: its commands fail, which is what is checked.
   redis.on('error', () => {});
-  clients.push(redis);
-  return Object.assign(openRedisHistoryStore({ redis, keep, prefix, where: url }), { redis });
+  return Object.assign(openRedisHistoryStore({ redis, keep, prefix: db.prefix, where: url }), { redis });
 }
 
 const message = (room: string, login: string, text: string): ChatMessage => ({ at: new Date().toISOString(), room, login, text });
@@ -74,7 +54,7 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
     const a = node(keep);
     for (let i = 0; i < 300; i++) await a.append(message('#dev', 'alice', `m${i}`));
 
-    const length = await a.redis.xlen(roomStreamKey(prefix, '#dev'));
+    const length = await a.redis.xlen(roomStreamKey(db.prefix, '#dev'));
     expect(length).toBeGreaterThanOrEqual(keep);
     expect(length).toBeLessThan(300);
     expect((await a.recent('#dev', keep)).map((m) => m.text)).toEqual(Array.from({ length: keep }, (_, i) => `m${300 - keep + i}`));
@@ -90,7 +70,7 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
   });
 
   it('rejects with a StorageError naming Redis when it cannot be reached', async () => {
-    const gone = await startRedisServer();
+    const gone = await db.startAnother();
     const a = node(50, gone.url);
     await a.append(message('#dev', 'alice', 'before'));
     await gone.stop();

@@ -9,35 +9,18 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
 import { openRedisOfflineStore } from '../../src/io/offline-store-redis.js';
 import type { OfflineMessageStore, WaitingMessage } from '../../src/io/stores.js';
-import { REDIS_INSTALLED, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
-let server: RedisServer;
-const clients: Redis[] = [];
-let prefix: string;
+const db = useRedis();
 let keyring: Keyring;
-let testNumber = 0;
-
-beforeAll(async () => {
-  if (REDIS_INSTALLED) server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 beforeEach(() => {
-  prefix = `test${++testNumber}:`;
   keyring = keyringFromKey(randomBytes(32));
 });
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.quit()));
-});
-
 function node(maxPerUser = 5): OfflineMessageStore {
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  clients.push(redis);
-  return openRedisOfflineStore({ redis, keyring, maxPerUser, prefix, where: server.url });
+  const redis = db.connect();
+  return openRedisOfflineStore({ redis, keyring, maxPerUser, prefix: db.prefix, where: db.url });
 }
 
 const message = (from: string, text: string): WaitingMessage => ({ from, at: '2026-12-07T10:00:00.000Z', text });
@@ -105,8 +88,8 @@ describe.skipIf(!REDIS_INSTALLED)('Redis offline message store', () => {
     const a = node();
     await a.leave('bobbington', message('alicia', 'the cake is in the fridge'));
     await a.leave('carol', message('alicia', 'for carol'));
-    const redis = clients[0]!;
-    const keys = await redis.keys(`${prefix}*`);
+    const redis = db.connect();
+    const keys = await redis.keys(`${db.prefix}*`);
     const values = (await Promise.all(keys.map((k) => (k.endsWith('offline') ? redis.smembers(k) : redis.lrange(k, 0, -1))))).flat();
     for (const secret of ['bobbington', 'alicia', 'cake', 'carol']) expect([...keys, ...values].join('\n')).not.toContain(secret);
 
@@ -116,6 +99,6 @@ describe.skipIf(!REDIS_INSTALLED)('Redis offline message store', () => {
     await a.leave('carol', message('alicia', 'again'));
     await a.clear();
     expect(await delivered(a, 'carol')).toEqual([]);
-    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    expect(await redis.keys(`${db.prefix}*`)).toEqual([]);
   });
 });

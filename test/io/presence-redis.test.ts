@@ -9,44 +9,22 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
 import { ClusterPresence, LEASE_MS } from '../../src/io/presence-redis.js';
-import { REDIS_INSTALLED, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
-let server: RedisServer;
-const clients: Redis[] = [];
-let prefix: string;
+const db = useRedis();
 let keyring: Keyring;
-let testNumber = 0;
-
-beforeAll(async () => {
-  if (REDIS_INSTALLED) server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 beforeEach(() => {
-  prefix = `test${++testNumber}:`;
   keyring = keyringFromKey(randomBytes(32));
 });
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.quit()));
-});
-
-function connect(): Redis {
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  clients.push(redis);
-  return redis;
-}
-
 function node(nodeId: string): Promise<ClusterPresence> {
-  return ClusterPresence.join({ redis: connect(), keyring, nodeId, prefix, where: server.url });
+  return ClusterPresence.join({ redis: db.connect(), keyring, nodeId, prefix: db.prefix, where: db.url });
 }
 
 /** What Redis does when a node's lease runs out. */
 async function leaseLapses(nodeId: string): Promise<void> {
-  await clients[0]!.del(`${prefix}lease:${nodeId}`);
+  await db.connect().del(`${db.prefix}lease:${nodeId}`);
 }
 
 // Skipped only where redis-server is not installed (see REDIS_INSTALLED); never in CI.
@@ -102,7 +80,7 @@ describe.skipIf(!REDIS_INSTALLED)('cluster presence on Redis', () => {
 
     expect(await a.renew()).toBe(true);
 
-    const ttl = await clients[0]!.pttl(`${prefix}lease:a`);
+    const ttl = await db.connect().pttl(`${db.prefix}lease:a`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(LEASE_MS);
   });
@@ -123,7 +101,7 @@ describe.skipIf(!REDIS_INSTALLED)('cluster presence on Redis', () => {
     const a = await node('a');
     await a.claim('hannelore');
 
-    const stored = JSON.stringify(await clients[0]!.hgetall(`${prefix}online`));
+    const stored = JSON.stringify(await db.connect().hgetall(`${db.prefix}online`));
 
     expect(stored).not.toContain('hannelore');
     expect(stored).toContain(keyring.loginKey('hannelore'));

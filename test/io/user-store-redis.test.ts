@@ -10,45 +10,27 @@ import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
 import { KeyMismatchError } from '../../src/io/errors.js';
 import type { UserStore } from '../../src/io/stores.js';
 import { openRedisUserStore } from '../../src/io/user-store-redis.js';
-import { REDIS_INSTALLED, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
 const scrypt = { N: 1024, r: 8, p: 1 };
 
-let server: RedisServer;
-const clients: Redis[] = [];
-let prefix: string;
+const db = useRedis();
 let keyring: Keyring;
-let testNumber = 0;
-
-beforeAll(async () => {
-  if (REDIS_INSTALLED) server = await startRedisServer();
-});
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 beforeEach(() => {
-  // One Redis for the file, a key space per test.
-  prefix = `test${++testNumber}:`;
   keyring = keyringFromKey(randomBytes(32));
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.quit()));
 });
 
 /** A node: its own connection to the shared Redis, the same key unless given another. */
 async function node(key: Keyring = keyring): Promise<UserStore> {
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  clients.push(redis);
-  return openRedisUserStore({ redis, keyring: key, scrypt, prefix, where: server.url });
+  const redis = db.connect();
+  return openRedisUserStore({ redis, keyring: key, scrypt, prefix: db.prefix, where: db.url });
 }
 
 /** Every key of this test's key space and what it holds, as text. */
 async function dumpKeys(redis: Redis): Promise<string> {
   const lines: string[] = [];
-  for (const key of await redis.keys(`${prefix}*`)) {
+  for (const key of await redis.keys(`${db.prefix}*`)) {
     const type = await redis.type(key);
     const value = type === 'hash' ? await redis.hgetall(key) : type === 'set' ? await redis.smembers(key) : await redis.get(key);
     lines.push(`${key} ${JSON.stringify(value)}`);
@@ -96,7 +78,7 @@ describe.skipIf(!REDIS_INSTALLED)('Redis user store', () => {
     const a = await node();
     await a.register('bobbington', 'hunter22', '203.0.113.99');
 
-    const dump = await dumpKeys(clients[0]!);
+    const dump = await dumpKeys(db.connect());
     for (const secret of ['bobbington', 'hunter22', '203.0.113.99']) expect(dump).not.toContain(secret);
     expect(dump).toMatch(/scrypt\$/);
   });
@@ -149,7 +131,7 @@ describe.skipIf(!REDIS_INSTALLED)('Redis user store', () => {
     expect(a.count()).toBe(0);
     expect(await a.isRegistered('erin')).toBe(false);
     expect(await a.register('erin', 'secret2', '10.0.0.1')).toBe('registered');
-    expect(await clients[0]!.keys(`${prefix}skeleton:*`)).toHaveLength(1);
+    expect(await db.connect().keys(`${db.prefix}skeleton:*`)).toHaveLength(1);
   });
 
   it('refuses a node whose key is not the one the others use, with a line that says so', async () => {

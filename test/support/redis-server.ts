@@ -10,6 +10,8 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
@@ -103,4 +105,62 @@ function ready(child: ChildProcess): Promise<void> {
       reject(new Error(`redis-server exited (code ${code}) before it was ready:\n${output}`));
     });
   });
+}
+
+export interface RedisForTests {
+  /** The running server's URL (one server per test file). */
+  readonly url: string;
+  /** This test's own key space ("test<n>:"): tests of one file share the server, not their keys. */
+  readonly prefix: string;
+  /** A new client connection (a node) to this file's server or to `url`, quit after the test. */
+  connect(options?: RedisOptions, url?: string): Redis;
+  /** A second server of this test only, stopped after it (to take away mid-test). */
+  startAnother(): Promise<RedisServer>;
+}
+
+/**
+ * For a test file of the Redis backend: starts one redis-server for the file (where it is
+ * installed: see REDIS_INSTALLED), gives each test a key space of its own, and quits every client
+ * a test connected after it. Register the tests with `describe.skipIf(!REDIS_INSTALLED)`.
+ */
+export function useRedis(): RedisForTests {
+  let server: RedisServer | undefined;
+  let testNumber = 0;
+  const clients: Redis[] = [];
+  const others: RedisServer[] = [];
+  beforeAll(async () => {
+    if (REDIS_INSTALLED) server = await startRedisServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  beforeEach(() => {
+    testNumber++;
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all(others.splice(0).map((s) => s.stop()));
+  });
+  const urlOf = () => {
+    if (!server) throw new Error('no redis-server is running for this file');
+    return server.url;
+  };
+  return {
+    get url() {
+      return urlOf();
+    },
+    get prefix() {
+      return `test${testNumber}:`;
+    },
+    connect(options = {}, url = urlOf()) {
+      const redis = new Redis(url, { maxRetriesPerRequest: 1, ...options });
+      clients.push(redis);
+      return redis;
+    },
+    async startAnother() {
+      const other = await startRedisServer();
+      others.push(other);
+      return other;
+    },
+  };
 }
