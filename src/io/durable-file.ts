@@ -394,3 +394,19 @@ export async function replaceFile(
 export async function removeReplacementLeftover(file: string): Promise<void> {
   await fs.rm(replacementFile(file), { force: true });
 }
+
+/**
+ * What a file appended to and sometimes rewritten (clients.csv, offline.csv) needs before it is
+ * read: the temp file of a rewrite a crash interrupted before its rename goes (the old file is
+ * whole), and an append a crash interrupted is cut off (see the top of this file). `onRecovered`
+ * is told how many bytes were cut.
+ */
+export async function recoverAfterCrash(file: string, onRecovered?: (bytes: number) => void): Promise<void> {
+  try {
+    await removeReplacementLeftover(file);
+  } catch (err) {
+    throw new UnreadableFileError(file, err);
+  }
+  const recoveredBytes = await recoverInterruptedAppend(file);
+  if (recoveredBytes > 0) onRecovered?.(recoveredBytes);
+}

@@ -16,7 +16,7 @@
 import { promises as fs } from 'node:fs';
 import type { Keyring } from './crypto.js';
 import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
-import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverInterruptedAppend, removeReplacementLeftover } from './durable-file.js';
+import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverAfterCrash } from './durable-file.js';
 import { CorruptFileError, UnreadableFileError } from './errors.js';
 import type { LeaveResult, OfflineMessageStore, WaitingMessage } from './stores.js';
 import { sealWaiting, unsealWaiting } from './waiting-message-token.js';
@@ -45,15 +45,7 @@ interface WaitingRow {
 export async function openCsvOfflineStore(opts: CsvOfflineStoreOptions): Promise<OfflineMessageStore> {
   const { file, keyring } = opts;
   let content: Buffer;
-  try {
-    // A rewrite a crash interrupted before its rename left the old file whole: its temp file goes.
-    await removeReplacementLeftover(file);
-  } catch (err) {
-    throw new UnreadableFileError(file, err);
-  }
-  // A message a crash interrupted is cut off before anything is read (never acknowledged).
-  const recoveredBytes = await recoverInterruptedAppend(file);
-  if (recoveredBytes > 0) opts.onRecovered?.(recoveredBytes);
+  await recoverAfterCrash(file, opts.onRecovered);
   try {
     await createFile(file, HEADER);
     content = await fs.readFile(file);

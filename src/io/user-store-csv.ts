@@ -23,8 +23,7 @@ import {
   createFile,
   type OpenAppendHandle,
   openAppendHandle,
-  recoverInterruptedAppend,
-  removeReplacementLeftover,
+  recoverAfterCrash,
   type ReplaceStep,
 } from './durable-file.js';
 import { CorruptFileError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
@@ -86,15 +85,7 @@ export interface CsvUserStoreOptions {
 
 export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserStore> {
   const { file, keyring } = opts;
-  // A rewrite a crash interrupted before its rename left the old file whole: its temp file goes.
-  try {
-    await removeReplacementLeftover(file);
-  } catch (err) {
-    throw new UnreadableFileError(file, err);
-  }
-  // A registration a crash interrupted is cut off before anything is read (see durable-file.ts).
-  const recoveredBytes = await recoverInterruptedAppend(file);
-  if (recoveredBytes > 0) opts.onRecovered?.(recoveredBytes);
+  await recoverAfterCrash(file, opts.onRecovered);
   let content = await readOrCreate(file);
   const out = await AppendOnlyFile.open(file, content.length, opts.openAppendHandle);
   if (content.length === 0) {
