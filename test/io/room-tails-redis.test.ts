@@ -1,0 +1,111 @@
+/**
+ * The rooms' tails against a real redis-server: a node reads what any node appends to the rooms
+ * it follows, once and in order, from where it was told; a room followed while the read is
+ * blocked is read at once; an unfollowed one no more.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openRedisHistoryStore } from '../../src/io/history-store-redis.js';
+import { RoomTails, type StreamEntry } from '../../src/io/room-tails-redis.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
+import { withHangGuard } from '../support/waiting.js';
+
+const db = useRedis();
+const running: RoomTails[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((t) => t.stop()));
+});
+
+/** Tails whose entries are collected per room; `next(room, n)` resolves once n have arrived. */
+async function tails() {
+  const got = new Map<string, string[]>();
+  const changed = new EventTarget();
+  const t = await RoomTails.start({
+    reader: db.connect(),
+    control: db.connect(),
+    prefix: db.prefix,
+    where: db.url,
+    // Long enough that a test passing in time shows the interrupt worked, not the timeout.
+    blockMs: 60_000,
+    onEntries: (room, entries: StreamEntry[]) => {
+      const texts = entries.map((e) => e.fields[e.fields.indexOf('text') + 1]!);
+      got.set(room, [...(got.get(room) ?? []), ...texts]);
+      changed.dispatchEvent(new Event('change'));
+    },
+  });
+  running.push(t);
+  const next = (room: string, n: number) =>
+    new Promise<string[]>((resolve) => {
+      const check = () => {
+        const texts = got.get(room) ?? [];
+        if (texts.length < n) return;
+        changed.removeEventListener('change', check);
+        resolve(texts);
+      };
+      changed.addEventListener('change', check);
+      check();
+    });
+  return { t, got, next };
+}
+
+function writer() {
+  return openRedisHistoryStore({ redis: db.connect(), keep: 1000, prefix: db.prefix, where: db.url });
+}
+
+const message = (room: string, text: string) => ({ at: new Date().toISOString(), room, login: 'alice', text });
+
+// Skipped only where redis-server is not installed (see REDIS_INSTALLED); never in CI.
+describe.skipIf(!REDIS_INSTALLED)('room tails on Redis', () => {
+  it('reads what another node appends to a followed room, once and in order, from the start given', async () => {
+    const w = writer();
+    await w.append(message('#dev', 'before'));
+    const { t, next } = await tails();
+
+    t.follow('#dev', '0-0');
+    for (let i = 1; i <= 50; i++) void w.append(message('#dev', `m${i}`));
+
+    expect(await next('#dev', 51)).toEqual(['before', ...Array.from({ length: 50 }, (_, i) => `m${i + 1}`)]);
+  });
+
+  it('starts after the entry it is given, so nothing before it comes twice', async () => {
+    const redis = db.connect();
+    const w = writer();
+    await w.append(message('#dev', 'seen in the replay'));
+    const [[lastId]] = (await redis.xrevrange(`${db.prefix}room:#dev`, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const { t, next } = await tails();
+
+    t.follow('#dev', lastId!);
+    await w.append(message('#dev', 'live'));
+
+    expect(await next('#dev', 1)).toEqual(['live']);
+  });
+
+  it('reads a room followed while the read is blocked at once, and an unfollowed room no more', async () => {
+    const w = writer();
+    const { t, got, next } = await tails();
+    t.follow('#a', '0-0');
+    await w.append(message('#a', 'a1'));
+    await next('#a', 1);
+
+    // The reader is blocked on #a alone now (for up to a minute).
+    t.follow('#b', '0-0');
+    await w.append(message('#b', 'b1'));
+    expect(await withHangGuard(next('#b', 1), 5_000, '#b, followed while the read was blocked')).toEqual(['b1']);
+
+    t.unfollow('#a');
+    await w.append(message('#a', 'a2'));
+    await w.append(message('#b', 'b2'));
+    expect(await next('#b', 2)).toEqual(['b1', 'b2']);
+    expect(got.get('#a')).toEqual(['a1']);
+  });
+
+  it('stops at once, even while blocked', async () => {
+    const { t } = await tails();
+    t.follow('#quiet', '0-0');
+
+    running.splice(running.indexOf(t), 1);
+
+    // The read blocks for up to a minute: stopping must interrupt it.
+    await withHangGuard(t.stop(), 5_000, 'the tails to stop while blocked');
+  });
+});
