@@ -46,7 +46,8 @@ Options:
                 exit when the connection drops instead of reconnecting (for scripts): exit code 0
                 when the server closed it, 1 when it was lost with an error
   --utc         show times in UTC instead of local time
-  --bell        ring the terminal bell when someone else's line mentions your login
+  --bell        ring the terminal bell when someone else's line mentions your login (at a
+                terminal only)
   -h, --help    show this help
 
 Exit codes: 0 after /quit, Ctrl-C or the server closing the connection; 1 when the connection
@@ -147,7 +148,8 @@ export async function runClient(
     tls,
     reconnect: !values['no-reconnect'],
     utc: values.utc === true,
-    bell: values.bell === true,
+    // A bell is for a terminal: never written into a pipe or a file.
+    bell: values.bell === true && Boolean(io.stdout.isTTY),
     colour: wantsColour(io.stdout.isTTY, (io.env ?? process.env)['NO_COLOR']),
     ...(values.login !== undefined ? { login: values.login } : {}),
   });

@@ -128,6 +128,8 @@ const RESET = SGR('0');
 const BOLD = SGR('1');
 const DIM = SGR('2');
 const MENTION = SGR('1;7;33'); // bold, reverse, yellow
+/** "* bob joined the chat", "#dev * bob left #dev", "--- last 20 messages ---": what the room says, not a person. */
+const NOTICE = /^(?:#\S+ )?\* |^--- .* ---$/u;
 /** Readable on dark and light backgrounds alike: green, yellow, magenta, cyan, bright red, bright blue. */
 export const SENDER_COLOURS: readonly string[] = ['32', '33', '35', '36', '91', '94'];
 
@@ -143,14 +145,13 @@ export function senderColour(login: string): string {
 
 /**
  * The line in colour: a chat line's sender in its colour (you in bold), mentions of you in
- * others' text highlighted; any other line without a stamp (a notice, a prompt, the client's own
- * words) dimmed.
+ * others' text highlighted; the server's notices (joins, leaves, topics, the markers around a
+ * replay) dimmed. Prompts, answers and errors stay as they are: they are what the user must read.
  */
 export function colourLine(line: string, self: string | null): string {
   if (line === '') return line;
   const chat = parseChatLine(line);
-  // A stamped line that is not a message ("(private to bob) …") is your own words: left as is.
-  if (!chat) return ANY_STAMP.test(line) ? line : `${DIM}${line}${RESET}`;
+  if (!chat) return NOTICE.test(line) ? `${DIM}${line}${RESET}` : line;
   const mine = self !== null && loginKey(chat.sender) === loginKey(self);
   const sender = mine ? `${BOLD}${chat.sender}${RESET}` : `${SGR(senderColour(chat.sender))}${chat.sender}${RESET}`;
   const text = !self || mine ? chat.text : chat.text.replace(mentionPattern(self), (m) => `${MENTION}${m}${RESET}`);

@@ -95,11 +95,17 @@ describe('colours', () => {
     );
   });
 
-  it('dims notices and every other non-chat line; leaves an empty line alone', () => {
+  it('dims the server\'s notices and the markers around a replay; leaves an empty line alone', () => {
     expect(colourLine('* bob joined the chat', 'alice')).toBe(`${ESC}[2m* bob joined the chat${ESC}[0m`);
     expect(colourLine('#dev * bob left #dev', null)).toBe(`${ESC}[2m#dev * bob left #dev${ESC}[0m`);
+    expect(colourLine('--- last 2 messages ---', null)).toBe(`${ESC}[2m--- last 2 messages ---${ESC}[0m`);
     expect(colourLine('', null)).toBe('');
-    expect(colourLine('[12:00:00] (private to bob) psst', 'alice')).toBe('[12:00:00] (private to bob) psst');
+  });
+
+  it('leaves prompts, answers and errors as they are: they are what the user must read', () => {
+    for (const line of ['Enter your login:', 'Password:', 'Wrong password. 2 attempts left.', '(private to bob) psst', 'Online (2): alice, bob']) {
+      expect(colourLine(line, 'alice')).toBe(line);
+    }
   });
 
   it('mentionsSelf: only someone else\'s chat line naming you', () => {
