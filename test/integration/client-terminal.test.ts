@@ -262,14 +262,14 @@ describe('the client at a terminal', () => {
 
 describe('colours and runClient', () => {
   /** runClient against a server that says a chat line and kicks: resolves with what was shown. */
-  async function shownBy(stdio: 'tty' | 'piped', env: Record<string, string>): Promise<string> {
+  async function shownBy(stdio: 'tty' | 'piped', env: Record<string, string>, flags: string[] = []): Promise<string> {
     const port = await startServer((peer, line) => {
       // the prompt establishes the session at once (a server that hangs up before that is a refusal)
       if (line === undefined) peer.end(text.loginPrompt, text.welcomeBack('alice'), '[2024-05-01 12:00:00] bob: hi alice', KICKED);
     });
     const stdin = stdio === 'tty' ? fakeKeyboard() : new PassThrough();
     const stdout = new FakeScreen(stdio === 'tty');
-    const code = await withHangGuard(runClient(['--port', String(port), '--no-reconnect'], { stdin, stdout, stderr: new PassThrough(), env }), WAIT_MS, 'runClient');
+    const code = await withHangGuard(runClient(['--port', String(port), '--no-reconnect', ...flags], { stdin, stdout, stderr: new PassThrough(), env }), WAIT_MS, 'runClient');
     expect(code).toBe(0);
     expect(stdout.shown).toContain(KICKED);
     return stdout.shown;
@@ -283,5 +283,10 @@ describe('colours and runClient', () => {
   it('does not colour with NO_COLOR set, or when piped', async () => {
     expect(await shownBy('tty', { NO_COLOR: '1' })).not.toMatch(SGR);
     expect(await shownBy('piped', {})).not.toMatch(SGR);
+  });
+
+  it('rings --bell on a mention at a terminal, never into a pipe', async () => {
+    expect(await shownBy('tty', {}, ['--bell'])).toContain('\x07');
+    expect(await shownBy('piped', {}, ['--bell'])).not.toContain('\x07');
   });
 });
