@@ -35,8 +35,11 @@ export interface ClusterPresenceOptions {
   where: string;
 }
 
-/** Whether `owner` ("<node> <epoch> …") holds a live lease: its node's lease key holds its epoch. */
-const OWNER_IS_LIVE = `
+/**
+ * Lua: whether `owner` ("<node> <epoch> …") holds a live lease — its node's lease key holds its
+ * epoch. Shared by every script that must leave out what dead nodes left behind.
+ */
+export const OWNER_IS_LIVE = `
 local function live(prefix, owner)
   local node, epoch = string.match(owner, '^(%S+) (%d+) ')
   if not node then return false end
@@ -69,8 +72,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
 
-/** Every live claim's login token (stale ones, of dead nodes, are left out). */
-const LIST = `${OWNER_IS_LIVE}
+/** Lua: the login tokens of a hash's live entries (KEYS[1]; stale ones, of dead nodes, are left out). */
+export const LIVE_TOKENS = `${OWNER_IS_LIVE}
 local out = {}
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
@@ -106,6 +109,15 @@ export class ClusterPresence {
     return this.epoch;
   }
 
+  get nodeId(): string {
+    return this.opts.nodeId;
+  }
+
+  /** How this node (this epoch) marks what it holds: "<node> <epoch> ". */
+  get ownerTag(): string {
+    return `${this.opts.nodeId} ${this.epoch} `;
+  }
+
   private get leaseKey(): string {
     return `${this.prefix}lease:${this.opts.nodeId}`;
   }
@@ -127,8 +139,8 @@ export class ClusterPresence {
 
   /** Gives the login up, if this node (this epoch) holds it. */
   async release(login: string): Promise<boolean> {
-    const { redis, keyring, nodeId } = this.opts;
-    const released = await this.run(() => redis.eval(RELEASE, 1, `${this.prefix}online`, keyring.loginKey(login), `${nodeId} ${this.epoch} `));
+    const { redis, keyring } = this.opts;
+    const released = await this.run(() => redis.eval(RELEASE, 1, `${this.prefix}online`, keyring.loginKey(login), this.ownerTag));
     return released === 1;
   }
 
@@ -140,7 +152,7 @@ export class ClusterPresence {
 
   /** The logins online anywhere in the cluster (held by a live lease), in no particular order. */
   async logins(): Promise<string[]> {
-    const tokens = (await this.run(() => this.opts.redis.eval(LIST, 1, `${this.prefix}online`, this.prefix))) as string[];
+    const tokens = (await this.run(() => this.opts.redis.eval(LIVE_TOKENS, 1, `${this.prefix}online`, this.prefix))) as string[];
     return tokens.map((token) => this.opts.keyring.decrypt(token));
   }
 
