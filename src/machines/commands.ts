@@ -117,7 +117,7 @@ export const CHAT_COMMANDS: readonly ChatCommand[] = [
   {
     name: '/msg',
     args: '<login> <text>',
-    help: 'a private message (not stored in history)',
+    help: 'a private message (kept until they sign in if they are offline)',
     parse: (_rest, raw) => {
       const [to = '', ...words] = raw.trimStart().split(/(\s+)/);
       // The name is echoed back in "No user named … is online.": cleaned like the text.
