@@ -161,6 +161,45 @@ describe('CSV offline message store', () => {
     expect(await delivered(cleared, 'dave')).toEqual([]);
   });
 
+  it('gives an empty file (a crash right after its creation) its header, synced, then works as usual', async () => {
+    await fs.writeFile(file, '');
+    const disk = syncGatedDisk();
+    const store = await open({ openAppendHandle: disk.open });
+    expect(disk.calls).toEqual(['append', 'datasync']);
+    await store.leave('bob', message('alice', 'hi'));
+    await store.close();
+
+    expect((await fs.readFile(file, 'utf8')).startsWith(`${OFFLINE_HEADER.join(',')}\n`)).toBe(true);
+    expect(await delivered(await open(), 'bob')).toEqual([message('alice', 'hi')]);
+  });
+
+  it('counts a message still being written against the limit, after an earlier one for the same user was stored', async () => {
+    const disk = syncGatedDisk();
+    const store = await open({ openAppendHandle: disk.open, maxPerUser: 2 });
+    disk.hold();
+    const first = store.leave('bob', message('alice', 'one'));
+    await disk.syncRequested;
+    const second = store.leave('bob', message('alice', 'two'));
+    // The first's sync completes, the second's (which comes after it) is held.
+    disk.release();
+    disk.hold();
+    expect(await first).toBe('stored');
+
+    // One stored, one still on its way: the limit of 2 is reached.
+    expect(await store.leave('bob', message('alice', 'three'))).toBe('full');
+
+    disk.release();
+    expect(await second).toBe('stored');
+    expect((await delivered(store, 'bob')).map((m) => m.text)).toEqual(['one', 'two']);
+  });
+
+  it('refuses to leave a message once closed', async () => {
+    const store = await open();
+    await store.close();
+
+    await expect(store.leave('bob', message('alice', 'too late'))).rejects.toThrow(/closed/);
+  });
+
   it('appends later messages to the file a removal rewrote', async () => {
     const store = await open();
     await store.leave('bob', message('alice', 'one'));
@@ -197,7 +236,18 @@ describe('CSV offline message store: a damaged file is refused, and left as it w
 
   it('names the line of a to_key that is no login index', async () => {
     const [header, row] = await fileWithOneRow();
-    await expectRefused(`${header}\n${row}\nnot-a-key,${row!.split(',')[1]}\n`, 3, /to_key/);
+    await expectRefused(`${header}\n${row}\nnot-a-key,${row!.split(',')[1]}\n`, 3, /to_key is not 64 lowercase hex/);
+  });
+
+  it('refuses a to_key with anything before or after its 64 hex characters', async () => {
+    const [header, row] = await fileWithOneRow();
+    const [toKey, token] = row!.split(',');
+    await expectRefused(`${header}\nx${toKey},${token}\n`, 2, /to_key is not 64 lowercase hex/);
+    await expectRefused(`${header}\n${toKey}x,${token}\n`, 2, /to_key is not 64 lowercase hex/);
+  });
+
+  it('names line 1 when the header has no newline after it', async () => {
+    await expectRefused(OFFLINE_HEADER.join(','), 1, /header is not terminated by a newline/);
   });
 
   it('names the line of a message that does not decrypt with this key (another key, or tampered)', async () => {
