@@ -115,3 +115,12 @@ export function describeCause(cause: unknown): string {
   }
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/** Runs a store's command; its failure becomes a StorageError naming `where` (a file, a Redis URL). */
+export async function asStorageError<T>(where: string, command: () => Promise<T>): Promise<T> {
+  try {
+    return await command();
+  } catch (err) {
+    throw new StorageError(where, err);
+  }
+}

@@ -10,7 +10,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Keyring } from './crypto.js';
-import { StorageError } from './errors.js';
+import { asStorageError } from './errors.js';
 import type { LeaveResult, OfflineMessageStore, WaitingMessage } from './stores.js';
 import { sealWaiting, unsealWaiting } from './waiting-message-token.js';
 
@@ -56,12 +56,9 @@ class RedisOfflineStore implements OfflineMessageStore {
     return { key: `${this.prefix}offline:${toKey}`, toKey };
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new StorageError(this.opts.where, err);
-    }
+  /** A command whose failure is a StorageError naming Redis (as a CSV store names its file). */
+  private run<T>(command: () => Promise<T>): Promise<T> {
+    return asStorageError(this.opts.where, command);
   }
 
   async leave(to: string, message: WaitingMessage): Promise<LeaveResult> {

@@ -17,7 +17,7 @@
  */
 import { Redis } from 'ioredis';
 import type { Keyring } from './crypto.js';
-import { StorageError } from './errors.js';
+import { asStorageError } from './errors.js';
 
 export const LEASE_MS = 3_000;
 export const RENEW_EVERY_MS = 1_000;
@@ -122,12 +122,9 @@ export class ClusterPresence {
     return `${this.prefix}lease:${this.opts.nodeId}`;
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new StorageError(this.opts.where, err);
-    }
+  /** A command whose failure is a StorageError naming Redis (as a CSV store names its file). */
+  private run<T>(command: () => Promise<T>): Promise<T> {
+    return asStorageError(this.opts.where, command);
   }
 
   async claim(login: string): Promise<ClaimResult> {

@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Keyring } from './crypto.js';
-import { StorageError } from './errors.js';
+import { asStorageError } from './errors.js';
 import { type ClusterPresence, LIVE_TOKENS, OWNER_IS_LIVE } from './presence-redis.js';
 import { roomKey } from '../machines/protocol.js';
 
@@ -54,12 +54,9 @@ export class ClusterRooms {
     return `${this.prefix}members:${roomKey(room)}`;
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new StorageError(this.opts.where, err);
-    }
+  /** A command whose failure is a StorageError naming Redis (as a CSV store names its file). */
+  private run<T>(command: () => Promise<T>): Promise<T> {
+    return asStorageError(this.opts.where, command);
   }
 
   async join(room: string, login: string): Promise<void> {

@@ -15,7 +15,7 @@
  */
 import { Redis } from 'ioredis';
 import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
-import { KeyMismatchError, StorageError } from './errors.js';
+import { asStorageError, KeyMismatchError, StorageError } from './errors.js';
 import { loginSkeleton } from './login-skeleton.js';
 import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
@@ -107,13 +107,9 @@ class RedisUserStore implements UserStore {
     return `${this.prefix}user:${this.keyring.loginKey(login)}`;
   }
 
-  /** Runs a command, its failure a StorageError naming Redis (as a CSV store names its file). */
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (err) {
-      throw new StorageError(this.where, err);
-    }
+  /** A command whose failure is a StorageError naming Redis (as a CSV store names its file). */
+  private run<T>(command: () => Promise<T>): Promise<T> {
+    return asStorageError(this.where, command);
   }
 
   async isRegistered(login: string): Promise<boolean> {
