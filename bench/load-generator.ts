@@ -14,7 +14,7 @@
  * string per delivered line, one clock read per chunk.
  */
 import net, { type Socket } from 'node:net';
-import type { ClientSpec, FromGenerator, GeneratorReport, ServerKind, ToGenerator } from './gen-protocol.js';
+import type { ClientSpec, FromGenerator, GeneratorReport, ToGenerator } from './gen-protocol.js';
 import { MARK, roomName } from './gen-protocol.js';
 import { Histogram } from './histogram.js';
 

@@ -23,7 +23,7 @@ import path from 'node:path';
 import type { Transport } from '../io/transport.js';
 import type { ConnectionEvent } from '../machines/connection.js';
 import type { Readable, Writable } from 'node:stream';
-import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { Timers } from '../io/clock.js';
 import { dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';

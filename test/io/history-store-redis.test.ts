@@ -4,7 +4,7 @@
  * Redis is gone.
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/io/errors.js';
 import { openRedisHistoryStore, roomStreamKey } from '../../src/io/history-store-redis.js';
 import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';

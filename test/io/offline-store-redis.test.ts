@@ -4,8 +4,7 @@
  * delivery, nothing in the clear.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
 import { openRedisOfflineStore } from '../../src/io/offline-store-redis.js';
 import type { OfflineMessageStore, WaitingMessage } from '../../src/io/stores.js';

@@ -5,8 +5,7 @@
  * node delete its lease key (the same state, without waiting), and one checks the time to live.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
 import { ClusterPresence, LEASE_MS } from '../../src/io/presence-redis.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';

@@ -2,8 +2,7 @@
  * The Redis TopicStore against a real redis-server: topics set on one node are there for a node
  * that opens later, cleared ones are gone, and damage is reported and left out.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRedisTopicStore } from '../../src/io/topic-store-redis.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 

@@ -10,7 +10,7 @@ import { StorageError } from '../../src/io/errors.js';
 import type { UserStore } from '../../src/io/stores.js';
 import { openCsvUserStore } from '../../src/io/user-store-csv.js';
 import { syncGatedDisk } from './sync-gated-disk.js';
-import { file, HEADER_LINE, keyring, open, scrypt } from './user-store-files.js';
+import { file, HEADER_LINE, keyring, open } from './user-store-files.js';
 
 
 /** A store with alice, bob and carol registered (from three addresses). */

@@ -5,7 +5,7 @@ import { CorruptFileError, KeyMismatchError, StorageError } from '../../src/io/e
 import { CLIENTS_HEADER, clientsFileHasRecords } from '../../src/io/user-store-csv.js';
 import { failingDisk } from './failing-disk.js';
 import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
-import { dir, file, HEADER_LINE, keyring, open, rekey, scrypt } from './user-store-files.js';
+import { dir, file, HEADER_LINE, keyring, open, rekey } from './user-store-files.js';
 
 
 /** A clients.csv row that is valid apart from what the test overrides. */

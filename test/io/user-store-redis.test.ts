@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
 import { KeyMismatchError } from '../../src/io/errors.js';
 import type { UserStore } from '../../src/io/stores.js';
