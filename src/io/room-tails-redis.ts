@@ -89,6 +89,8 @@ export class RoomTails {
     while (this.running) {
       const rooms = [...this.positions.keys()];
       const asked = rooms.map((r) => this.positions.get(r)!);
+      // Stream key → its room's index: a reply names streams by key (one lookup each, not a scan of every room).
+      const indexOfKey = new Map(rooms.map((r, i) => [roomStreamKey(this.prefix, r), i]));
       if (rooms.length === 0) {
         // Nothing to read: wait for a follow (or stop) without a busy loop.
         await new Promise<void>((resolve) => (this.wake = resolve));
@@ -102,7 +104,7 @@ export class RoomTails {
           'BLOCK',
           blockMs,
           'STREAMS',
-          ...rooms.map((r) => roomStreamKey(this.prefix, r)),
+          ...indexOfKey.keys(),
           ...asked,
         )) as [string, [string, string[]][]][] | null;
       } catch (err) {
@@ -112,10 +114,10 @@ export class RoomTails {
         continue;
       }
       for (const [key, entries] of reply ?? []) {
-        const index = rooms.findIndex((r) => roomStreamKey(this.prefix, r) === key);
-        const room = rooms[index];
+        const index = indexOfKey.get(key);
+        const room = index === undefined ? undefined : rooms[index];
         // Unfollowed (or followed again from elsewhere) while the read was under way: not wanted.
-        if (room === undefined || this.positions.get(room) !== asked[index] || entries.length === 0) continue;
+        if (room === undefined || this.positions.get(room) !== asked[index!] || entries.length === 0) continue;
         this.positions.set(room, entries[entries.length - 1]![0]);
         this.opts.onEntries(
           room,
