@@ -11,6 +11,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { hashPassword, KEY_FILE_NAME, keyringFromKey } from '../src/io/crypto.js';
 import { HISTORY_HEADER } from '../src/io/history-store-csv.js';
+import { loginSkeleton } from '../src/io/login-skeleton.js';
 import { LOBBY } from '../src/machines/protocol.js';
 import { CLIENTS_HEADER } from '../src/io/user-store-csv.js';
 
@@ -18,8 +19,8 @@ import { CLIENTS_HEADER } from '../src/io/user-store-csv.js';
 const BENCH_KEY_HEX = 'b3c4a5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809100';
 export const BENCH_PASSWORD = 'bench-password';
 export const CACHE_DIR = path.join(os.tmpdir(), 'statechat-bench-cache');
-// 2: history.csv has its room column (timestamp,room,login,text).
-const FORMAT_VERSION = 2;
+// 2: history.csv has its room column (timestamp,room,login,text); 3: clients.csv its skeleton_key.
+const FORMAT_VERSION = 3;
 
 export interface UserGroup {
   /** Logins are `${prefix}${i}` for i in [0, count). */
@@ -47,7 +48,7 @@ export async function clientsFile(groups: UserGroup[]): Promise<string> {
       const rows: string[][] = [];
       for (let i = start; i < Math.min(group.count, start + 10_000); i++) {
         const name = login(group.prefix, i);
-        rows.push([keyring.loginKey(name), keyring.encrypt(name), address, hash, at]);
+        rows.push([keyring.loginKey(name), keyring.encrypt(name), address, hash, at, keyring.loginKey(loginSkeleton(name))]);
       }
       chunks.push(stringify(rows));
     }

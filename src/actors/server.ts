@@ -347,6 +347,7 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
     scrypt: config.scrypt,
     openAppendHandle,
     onRecovered: onRecovered(files.clients, 'a registration'),
+    onMigrated: (rows) => recovered.push(`migrated ${files.clients}: added the skeleton_key column to ${rows} records`),
   });
   let history: HistoryStore | undefined;
   let topics: TopicStore | undefined;

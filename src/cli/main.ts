@@ -1,8 +1,8 @@
 /**
- * The `statechat` command: `statechat server | client | echo [options]`.
+ * The `statechat` command: `statechat server | client | echo [options]`. Each subcommand's module
+ * is loaded only when it runs: a server start does not load the client, and the other way round
+ * (module loading is most of an empty start-up: docs/performance.md, S5).
  */
-import { runClient } from './client.js';
-import { runServer } from './server.js';
 
 const USAGE = `statechat — a TCP chat server and client built as xstate actors
 
@@ -18,11 +18,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'server':
-      return runServer(rest, 'chat');
+      return (await import('./server.js')).runServer(rest, 'chat');
     case 'echo':
-      return runServer(rest, 'echo');
+      return (await import('./server.js')).runServer(rest, 'echo');
     case 'client':
-      return runClient([...rest]);
+      return (await import('./client.js')).runClient([...rest]);
     case undefined:
     case 'help':
     case '--help':

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { ECHO_USAGE, parseServerArgs, SERVER_USAGE } from '../io/config.js';
 import { StatechatError } from '../io/errors.js';
 import { createServer, type RunningServer } from '../actors/server.js';
-import { createInspectionHub, type RunningInspector, startInspector } from '../inspector/start-inspector.js';
+import type { RunningInspector } from '../inspector/start-inspector.js';
 
 /**
  * A sign-in leaves garbage that lives as long as the sign-in does (its snapshots, its services),
@@ -47,7 +47,9 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
   const { config } = parsed;
 
   // The inspection hub exists before the actors do: each is handed to it as it is created.
-  const hub = config.inspector ? createInspectionHub(config.inspector) : undefined;
+  // Loaded only with --inspect: the inspector's HTTP and WebSocket modules cost a plain start-up time.
+  const inspection = config.inspector ? await import('../inspector/start-inspector.js') : undefined;
+  const hub = inspection && config.inspector ? inspection.createInspectionHub(config.inspector) : undefined;
   // A console that goes away (stdout piped into `head`, a closed terminal) must not take the
   // server down with an unhandled EPIPE: the log file keeps every line.
   process.stdout.on('error', () => {});
@@ -75,9 +77,9 @@ export async function runServer(argv: readonly string[], mode: 'chat' | 'echo'):
     return 1;
   }
   let inspector: RunningInspector | undefined;
-  if (hub && config.inspector) {
+  if (inspection && hub && config.inspector) {
     try {
-      inspector = await startInspector(config.inspector, hub, server, (line) => process.stdout.write(`${line}\n`));
+      inspector = await inspection.startInspector(config.inspector, hub, server, (line) => process.stdout.write(`${line}\n`));
     } catch (err) {
       const message = err instanceof StatechatError ? `${err.message} [${err.code}]` : (err as Error).stack ?? String(err);
       process.stderr.write(`statechat: cannot start: ${message}\n`);

@@ -52,12 +52,14 @@ export function formatRow(fields: readonly string[]): string {
 /**
  * Parses `input` (which starts at physical line `firstLine` of `file`) and calls `onRow` for each
  * record in order; `onRow` returns a reason to reject the row. Records are not accumulated here,
- * so a large file costs only what the caller keeps.
+ * so a large file costs only what the caller keeps. `at` is the record's byte offset in `input`
+ * when the record is one line without quotes (the common case), so that a caller can keep the
+ * offset and decode the line again later; undefined for a record read through csv-parse.
  */
 export function forEachRow(
   input: Buffer,
   opts: { file: string; firstLine: number; columns: number },
-  onRow: (fields: string[], line: number) => string | undefined,
+  onRow: (fields: string[], line: number, at: number | undefined) => string | undefined,
 ): void {
   const { file, firstLine, columns } = opts;
   if (input.length > 0 && input[input.length - 1] !== NEWLINE) {
@@ -67,13 +69,13 @@ export function forEachRow(
       'the last record is not terminated by a newline (an interrupted write?)',
     );
   }
-  const check = (fields: string[], line: number) => {
+  const check = (fields: string[], line: number, at: number | undefined) => {
     const reason =
       fields.length === 1 && fields[0] === '' && columns > 1
         ? 'empty line'
         : fields.length !== columns
           ? `expected ${columns} fields, found ${fields.length}`
-          : onRow(fields, line);
+          : onRow(fields, line, at);
     if (reason !== undefined) throw new CorruptFileError(file, line, reason);
   };
 
@@ -101,7 +103,7 @@ export function forEachRow(
       fields.push(input.toString('utf8', from, comma));
       from = comma + 1;
     }
-    check(fields, firstLine + plainLines);
+    check(fields, firstLine + plainLines, start);
     start = end + 1;
   }
   if (plainEnd === input.length) return;
@@ -114,7 +116,7 @@ export function forEachRow(
       on_record: (fields: string[], context) => {
         const line = quotedFrom + linesBefore;
         linesBefore = context.lines;
-        check(fields, line);
+        check(fields, line, undefined);
         return null; // drop the record: the caller already took what it needs
       },
     });

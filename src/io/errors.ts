@@ -27,6 +27,21 @@ export class CorruptFileError extends StatechatError {
   }
 }
 
+/**
+ * One record of a data file, found damaged when it is used rather than at start-up (clients.csv
+ * decrypts a login at its sign-in): the record is named by a prefix of its keyed index, never by
+ * its login. The file is left as it is.
+ */
+export class DamagedRecordError extends StatechatError {
+  constructor(
+    readonly file: string,
+    readonly record: string,
+    readonly reason: string,
+  ) {
+    super('STATECHAT_ERR_DAMAGED_RECORD', `${file}: the record ${record} is damaged: ${reason}. The file was left untouched.`);
+  }
+}
+
 /** A data file exists but cannot be read or written (permissions, not a file, I/O error). */
 export class UnreadableFileError extends StatechatError {
   constructor(readonly file: string, cause: unknown) {

@@ -190,14 +190,26 @@ async function checkAllRecords(
 ): Promise<void> {
   const cursor: Cursor = { chunk: Buffer.alloc(0), base: bodyStart };
   const scan = layoutAt(cursor);
-  let { chunk, base } = cursor;
+  // One buffer for the whole scan: the record cut by a chunk's end is moved to its front and the
+  // next bytes are read in behind it. (A new buffer per chunk, joined with Buffer.concat, was a
+  // tenth of the scan in copies and fresh pages: docs/performance.md, S5.) So a layout keeps
+  // nothing that refers into a chunk past its `afterChunk`: rooms and timestamps are copied,
+  // records kept as file offsets, and the migration writes its pieces out in `afterChunk`.
+  let buffer = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - bodyStart)));
+  let carried = 0;
+  let base = bodyStart;
   for (let position = bodyStart; position < size; ) {
     // At least as much as is carried over: a long record costs a doubling, not a re-scan per chunk.
-    const want = Math.max(1, chunkBytes, chunk.length);
-    const read = await readAt(handle, position, Math.min(want, size - position));
-    if (read.length === 0) break; // the file shrank under us: what was read is all there is
-    position += read.length;
-    chunk = chunk.length === 0 ? read : Buffer.concat([chunk, read]);
+    const want = Math.min(Math.max(1, chunkBytes, carried), size - position);
+    if (carried + want > buffer.length) {
+      const grown = Buffer.allocUnsafe(carried + want);
+      buffer.copy(grown, 0, 0, carried);
+      buffer = grown;
+    }
+    const read = await readInto(handle, buffer, carried, want, position);
+    if (read === 0) break; // the file shrank under us: what was read is all there is
+    position += read;
+    const chunk = buffer.subarray(0, carried + read);
     cursor.chunk = chunk;
     cursor.base = base;
     const final = position >= size;
@@ -208,7 +220,8 @@ async function checkAllRecords(
     }
     await scan.afterChunk?.();
     base += result;
-    chunk = chunk.subarray(result);
+    carried = chunk.length - result;
+    buffer.copyWithin(0, result, chunk.length);
   }
 }
 
@@ -514,13 +527,18 @@ async function forEachChunk(handle: fs.FileHandle, start: number, end: number, o
 
 async function readAt(handle: fs.FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
+  return buffer.subarray(0, await readInto(handle, buffer, 0, length, position));
+}
+
+/** Reads up to `length` bytes at file `position` into `buffer` at `offset`; returns how many (fewer only at the end of the file). */
+async function readInto(handle: fs.FileHandle, buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
   let filled = 0;
   while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    const { bytesRead } = await handle.read(buffer, offset + filled, length - filled, position + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
-  return buffer.subarray(0, filled);
+  return filled;
 }
 
 // ---- running: group commit -------------------------------------------------------------------

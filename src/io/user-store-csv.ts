@@ -11,28 +11,43 @@
  * which follows the file once each write is durable.
  *
  * Beside the index by login key, a second one by confusable skeleton (login-skeleton.ts, kept as a
- * keyed hash too): a login that looks like a registered one is refused ('confusable'). It is built
- * at open — which therefore decrypts every login once — and follows each registration and deletion.
+ * keyed hash too, in the `skeleton_key` column): a login that looks like a registered one is
+ * refused ('confusable'). The column is there so that start-up decrypts one login, not all of them
+ * (decrypting 100,000 took most of a second: docs/performance.md, S5); a file from before it is
+ * migrated at open. Start-up checks every row's shape and the first row against the key; a login
+ * token damaged further down is found when its user signs in (`registeredLogin`), not at start.
  */
 import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
 import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
+import { isIsoTimestamp } from './history-store-csv.js';
 import {
   AppendOnlyFile,
   createFile,
   type OpenAppendHandle,
   openAppendHandle,
   recoverAfterCrash,
+  replaceFile,
   type ReplaceStep,
 } from './durable-file.js';
-import { CorruptFileError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
+import { CorruptFileError, DamagedRecordError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
 import { loginSkeleton } from './login-skeleton.js';
 import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
-export const CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at'] as const;
+export const CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at', 'skeleton_key'] as const;
+/** clients.csv before the skeleton column: migrated at open (see the top of this file). */
+export const OLD_CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at'] as const;
 const HEADER = headerLine(CLIENTS_HEADER);
-const LOGIN_KEY = /^[0-9a-f]{64}$/;
+const PASSWORD_COLUMN = CLIENTS_HEADER.indexOf('password');
+const SKELETON_COLUMN = CLIENTS_HEADER.indexOf('skeleton_key');
+const OLD_HEADER = headerLine(OLD_CLIENTS_HEADER);
+/** login_key and skeleton_key: a hex HMAC-SHA256. */
+const KEYED_HASH = /^[0-9a-f]{64}$/;
+/** An AES-GCM token as crypto.ts writes it: version, 12-byte IV, 16-byte tag, ciphertext (base64url). */
+const TOKEN = /^v1\.[\w-]{16}\.[\w-]{22}\.[\w-]*$/;
+/** A scrypt hash as crypto.ts writes it: scrypt$N$r$p$salt$hash (base64). */
+const PASSWORD_HASH = /^scrypt\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
 
 /**
  * Whether `file` holds at least one record after its header. Reads only as far as the first
@@ -79,7 +94,9 @@ export interface CsvUserStoreOptions {
   openAppendHandle?: OpenAppendHandle;
   /** Told how many bytes of a registration interrupted by a crash were cut off at open. */
   onRecovered?: (bytes: number) => void;
-  /** Test seam: awaited at each step of a rewrite (`/passwd`, `/deleteaccount`; a crash test stops there). */
+  /** Told, once a file from before the skeleton column has been rewritten with it, how many rows it held. */
+  onMigrated?: (rows: number) => void;
+  /** Test seam: awaited at each step of a rewrite (`/passwd`, `/deleteaccount`, the migration; a crash test stops there). */
   onRewriteStep?: (step: ReplaceStep) => void | Promise<void>;
 }
 
@@ -87,6 +104,11 @@ export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserS
   const { file, keyring } = opts;
   await recoverAfterCrash(file, opts.onRecovered);
   let content = await readOrCreate(file);
+  const migrated = await migrateIfOld(file, content, keyring, opts.onRewriteStep);
+  if (migrated) {
+    content = migrated.content;
+    opts.onMigrated?.(migrated.rows);
+  }
   const out = await AppendOnlyFile.open(file, content.length, opts.openAppendHandle);
   if (content.length === 0) {
     // An empty file (e.g. a crash right after creation) gets its header before anything else.
@@ -94,8 +116,8 @@ export async function openCsvUserStore(opts: CsvUserStoreOptions): Promise<UserS
     content = Buffer.from(HEADER);
   }
   try {
-    const users = indexRecords(file, content, keyring);
-    return new CsvUserStore(keyring, opts.scrypt, out, users, indexSkeletons(users), content.indexOf(0x0a) + 1, {
+    const { body, users, skeletons } = indexRecords(file, content, keyring);
+    return new CsvUserStore(keyring, opts.scrypt, out, body, users, skeletons, content.indexOf(0x0a) + 1, {
       openHandle: opts.openAppendHandle ?? openAppendHandle,
       onRewriteStep: opts.onRewriteStep,
     });
@@ -119,13 +141,25 @@ async function readOrCreate(file: string): Promise<Buffer> {
   }
 }
 
-/** What is kept in memory per registered login: enough to verify and to name it, no plaintext. */
+/** What a registered login's record holds that the store uses: enough to verify and to name it, no plaintext. */
 interface UserEntry {
   passwordHash: string;
-  /** The login as registered (its spelling), still encrypted: decrypted at sign-in (and once at open). */
+  /** The login as registered (its spelling), still encrypted: decrypted at sign-in. */
   loginToken: string;
   /** The keyed hash of the login's confusable skeleton: its key in the skeleton index. */
   skeletonKey: string;
+}
+
+/**
+ * What is kept in memory per registered login: the byte offset of its line in the file's body as
+ * start-up read it (decoded again when the user signs in), or the entry itself for a record written
+ * since. Offsets, so that start-up keeps two strings per user (the index keys), not six: the fields
+ * kept alive were most of clients.csv's start-up, in GC (docs/performance.md, S5).
+ */
+type UserRecord = number | UserEntry;
+
+function entryFromFields(fields: readonly string[]): UserEntry {
+  return { loginToken: fields[1]!, passwordHash: fields[PASSWORD_COLUMN]!, skeletonKey: fields[SKELETON_COLUMN]! };
 }
 
 /** The keyed hash of a login's confusable skeleton (the keyring's HMAC, as for the login key). */
@@ -133,66 +167,122 @@ function skeletonKeyOf(keyring: Keyring, login: string): string {
   return keyring.loginKey(loginSkeleton(login));
 }
 
-/** skeleton key → the login keys that have it (more than one only in a file older than the check). */
-function indexSkeletons(users: ReadonlyMap<string, UserEntry>): Map<string, Set<string>> {
-  const skeletons = new Map<string, Set<string>>();
-  for (const [loginKey, entry] of users) addTo(skeletons, entry.skeletonKey, loginKey);
-  return skeletons;
+/**
+ * skeleton key → how many registered logins have it (more than one only in a file older than the
+ * check). A count, not a set of login keys: one number per user instead of a Set (100,000 Sets
+ * were a tenth of start-up: docs/performance.md, S5).
+ */
+type SkeletonIndex = Map<string, number>;
+
+function addTo(index: SkeletonIndex, skeletonKey: string): void {
+  index.set(skeletonKey, (index.get(skeletonKey) ?? 0) + 1);
 }
 
-function addTo(index: Map<string, Set<string>>, skeletonKey: string, loginKey: string): void {
-  const keys = index.get(skeletonKey);
-  if (keys) keys.add(loginKey);
-  else index.set(skeletonKey, new Set([loginKey]));
+function removeFrom(index: SkeletonIndex, skeletonKey: string): void {
+  const count = index.get(skeletonKey) ?? 0;
+  if (count > 1) index.set(skeletonKey, count - 1);
+  else index.delete(skeletonKey);
 }
 
-function removeFrom(index: Map<string, Set<string>>, skeletonKey: string, loginKey: string): void {
-  const keys = index.get(skeletonKey);
-  keys?.delete(loginKey);
-  if (keys?.size === 0) index.delete(skeletonKey);
+/** The body of `content` (after its header, which must be `columns`), and where it starts. */
+function bodyOf(file: string, content: Buffer, columns: readonly string[]): Buffer {
+  const headerEnd = content.indexOf(0x0a);
+  checkHeader(file, content.toString('utf8', 0, headerEnd === -1 ? content.length : headerEnd), columns);
+  if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
+  return content.subarray(headerEnd + 1);
+}
+
+/** What is wrong with the fields every version of clients.csv has (its first five), if anything. */
+function commonFieldsProblem([loginKey, login, address, password, registeredAt]: string[]): string | undefined {
+  if (!KEYED_HASH.test(loginKey!)) return 'login_key is not 64 lowercase hex characters';
+  if (!TOKEN.test(login!)) return 'login is not an encrypted value';
+  if (!TOKEN.test(address!)) return 'address is not an encrypted value';
+  if (!PASSWORD_HASH.test(password!)) return 'password is not a scrypt hash';
+  if (!isIsoTimestamp(registeredAt!)) return 'registered_at is not an ISO 8601 date-time';
+  return undefined;
+}
+
+/** Refuses a key that does not decrypt `login` to what `loginKey` indexes: the first row is the key's check. */
+function checkKey(file: string, keyring: Keyring, loginKey: string, login: string): void {
+  let matches = false;
+  try {
+    matches = keyring.loginKey(keyring.decrypt(login)) === loginKey;
+  } catch {
+    // decrypt failed: same verdict as a wrong index
+  }
+  if (!matches) throw new KeyMismatchError(`the key does not match the records in ${file}`);
 }
 
 /**
- * login_key → entry. Validates every row; the first login is decrypted to check the key (a wrong
- * key is KeyMismatchError), then every login, for its skeleton (one that does not decrypt then is
- * damage: CorruptFileError with its line).
+ * login_key → record, the skeleton index, and the body the offsets point into. Validates the shape
+ * of every row, and decrypts the first row's login to check the key (a wrong key is
+ * KeyMismatchError). The other logins stay encrypted until their sign-in.
  */
-function indexRecords(file: string, content: Buffer, keyring: Keyring): Map<string, UserEntry> {
-  const headerEnd = content.indexOf(0x0a);
-  checkHeader(file, content.toString('utf8', 0, headerEnd === -1 ? content.length : headerEnd), CLIENTS_HEADER);
-  if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
-
-  const rows = new Map<string, { passwordHash: string; loginToken: string; line: number }>();
-  let first: { loginKey: string; login: string } | undefined;
-  forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields, line) => {
-    const [loginKey, login, , password] = fields;
-    if (!LOGIN_KEY.test(loginKey)) return 'login_key is not 64 lowercase hex characters';
-    if (rows.has(loginKey)) return 'the same login is registered twice';
-    rows.set(loginKey, { passwordHash: password, loginToken: login, line });
-    first ??= { loginKey, login };
+function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: Buffer; users: Map<string, UserRecord>; skeletons: SkeletonIndex } {
+  const body = bodyOf(file, content, CLIENTS_HEADER);
+  const users = new Map<string, UserRecord>();
+  const skeletons: SkeletonIndex = new Map();
+  let first: string[] | undefined;
+  forEachRow(body, { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields, _line, at) => {
+    const [loginKey, , , , , skeletonKey] = fields;
+    const problem = commonFieldsProblem(fields) ?? (KEYED_HASH.test(skeletonKey!) ? undefined : 'skeleton_key is not 64 lowercase hex characters');
+    if (problem !== undefined) return problem;
+    if (users.has(loginKey!)) return 'the same login is registered twice';
+    users.set(loginKey!, at ?? entryFromFields(fields));
+    addTo(skeletons, skeletonKey!);
+    first ??= fields;
     return undefined;
   });
-
   if (first) {
-    let matches = false;
-    try {
-      matches = keyring.loginKey(keyring.decrypt(first.login)) === first.loginKey;
-    } catch {
-      // decrypt failed: same verdict as a wrong index
+    checkKey(file, keyring, first[0]!, first[1]!);
+    if (skeletonKeyOf(keyring, keyring.decrypt(first[1]!)) !== first[5]) {
+      throw new CorruptFileError(file, 2, 'skeleton_key is not the keyed hash of the login\'s skeleton');
     }
-    if (!matches) throw new KeyMismatchError(`the key does not match the records in ${file}`);
   }
-  const users = new Map<string, UserEntry>();
-  for (const [loginKey, { passwordHash, loginToken, line }] of rows) {
+  return { body, users, skeletons };
+}
+
+/**
+ * A clients.csv from before the skeleton column (OLD_CLIENTS_HEADER) is checked whole — every
+ * login decrypted, as start-up did then — and rewritten with the column, crash-safely (a crash
+ * before the rename leaves the old file whole, and the next start migrates it again). Returns the
+ * new content, or undefined for a file already in this format (or damaged: indexRecords says how).
+ */
+async function migrateIfOld(
+  file: string,
+  content: Buffer,
+  keyring: Keyring,
+  onStep?: (step: ReplaceStep) => void | Promise<void>,
+): Promise<{ content: Buffer; rows: number } | undefined> {
+  const headerEnd = content.indexOf(0x0a);
+  if (headerEnd === -1 || content.toString('utf8', 0, headerEnd).replace(/\r$/, '') !== OLD_HEADER.slice(0, -1)) return undefined;
+  const rows: { fields: string[]; line: number }[] = [];
+  const seen = new Set<string>();
+  forEachRow(bodyOf(file, content, OLD_CLIENTS_HEADER), { file, firstLine: 2, columns: OLD_CLIENTS_HEADER.length }, (fields, line) => {
+    const problem = commonFieldsProblem(fields);
+    if (problem !== undefined) return problem;
+    if (seen.has(fields[0]!)) return 'the same login is registered twice';
+    seen.add(fields[0]!);
+    rows.push({ fields, line });
+    return undefined;
+  });
+  if (rows.length > 0) checkKey(file, keyring, rows[0]!.fields[0]!, rows[0]!.fields[1]!);
+  const lines = rows.map(({ fields, line }) => {
     let login: string;
     try {
-      login = keyring.decrypt(loginToken);
+      login = keyring.decrypt(fields[1]!);
     } catch {
       throw new CorruptFileError(file, line, 'the login does not decrypt with this key');
     }
-    users.set(loginKey, { passwordHash, loginToken, skeletonKey: skeletonKeyOf(keyring, login) });
+    return formatRow([...fields, skeletonKeyOf(keyring, login)]);
+  });
+  const next = Buffer.from(HEADER + lines.join(''));
+  try {
+    await replaceFile(file, next, { onStep });
+  } catch (err) {
+    throw new StorageError(file, err);
   }
-  return users;
+  return { content: next, rows: rows.length };
 }
 
 class CsvUserStore implements UserStore {
@@ -205,9 +295,11 @@ class CsvUserStore implements UserStore {
     private readonly keyring: Keyring,
     private readonly scrypt: ScryptParams,
     private readonly out: AppendOnlyFile,
-    private readonly users: Map<string, UserEntry>,
-    /** skeleton key → login keys: follows `users` in the same serialized steps. */
-    private readonly skeletons: Map<string, Set<string>>,
+    /** clients.csv's body as start-up read it: where the offsets in `users` point. */
+    private loaded: Buffer,
+    private readonly users: Map<string, UserRecord>,
+    /** Follows `users` in the same serialized steps. */
+    private readonly skeletons: SkeletonIndex,
     /** Length of the header line as found (CRLF or LF), which clear() and rewrites keep. */
     private readonly headerBytes: number,
     private readonly rewrites: {
@@ -217,6 +309,14 @@ class CsvUserStore implements UserStore {
     },
   ) {}
 
+  /** The entry of a record: an offset is decoded from the line it points at (one line, no quotes: see forEachRow). */
+  private entryOf(record: UserRecord): UserEntry {
+    if (typeof record !== 'number') return record;
+    let end = this.loaded.indexOf(0x0a, record);
+    if (this.loaded[end - 1] === 0x0d) end--;
+    return entryFromFields(this.loaded.toString('utf8', record, end).split(','));
+  }
+
   async isRegistered(login: string): Promise<boolean> {
     return this.users.has(this.keyring.loginKey(login));
   }
@@ -224,13 +324,25 @@ class CsvUserStore implements UserStore {
   async verifyPassword(login: string, password: string): Promise<boolean> {
     // An unknown login answers at once. The protocol already tells a client whether a login
     // exists (it asks for a password or offers registration), so timing reveals nothing new.
-    const entry = this.users.get(this.keyring.loginKey(login));
-    return entry === undefined ? false : verifyPassword(password, entry.passwordHash);
+    const record = this.users.get(this.keyring.loginKey(login));
+    return record === undefined ? false : verifyPassword(password, this.entryOf(record).passwordHash);
   }
 
   async registeredLogin(login: string): Promise<string | undefined> {
-    const entry = this.users.get(this.keyring.loginKey(login));
-    return entry && this.keyring.decrypt(entry.loginToken);
+    const loginKey = this.keyring.loginKey(login);
+    const record = this.users.get(loginKey);
+    if (record === undefined) return undefined;
+    // Start-up decrypted only the first row (see the top of this file): this one is checked now.
+    let registered: string | undefined;
+    try {
+      registered = this.keyring.decrypt(this.entryOf(record).loginToken);
+    } catch {
+      // damaged: reported below
+    }
+    if (registered === undefined || this.keyring.loginKey(registered) !== loginKey) {
+      throw new DamagedRecordError(this.out.file, `of login_key ${loginKey.slice(0, 12)}…`, 'its login does not decrypt to that key');
+    }
+    return registered;
   }
 
   async register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult> {
@@ -245,7 +357,7 @@ class CsvUserStore implements UserStore {
       const hash = await hashPassword(password, this.scrypt);
       const loginToken = this.keyring.encrypt(login);
       const row = stringify([
-        [loginKey, loginToken, this.keyring.encrypt(remoteAddress), hash, new Date().toISOString()],
+        [loginKey, loginToken, this.keyring.encrypt(remoteAddress), hash, new Date().toISOString(), skeletonKey],
       ]);
       return await this.out.serially(async (): Promise<RegistrationResult> => {
         // … and checked again in the serialized step that writes, against what is registered now.
@@ -254,7 +366,7 @@ class CsvUserStore implements UserStore {
         await this.out.append(Buffer.from(row), { sync: true });
         // Inside the serialized step, so a clear() queued after this write also clears this entry.
         this.users.set(loginKey, { passwordHash: hash, loginToken, skeletonKey });
-        addTo(this.skeletons, skeletonKey, loginKey);
+        addTo(this.skeletons, skeletonKey);
         return 'registered';
       });
     } finally {
@@ -267,13 +379,15 @@ class CsvUserStore implements UserStore {
     const loginKey = this.keyring.loginKey(login);
     for (;;) {
       // Checked and hashed outside the queue: scrypt must not hold registrations up.
-      const entry = this.users.get(loginKey);
-      if (entry === undefined || !(await verifyPassword(current, entry.passwordHash))) return 'wrong';
+      const record = this.users.get(loginKey);
+      if (record === undefined) return 'wrong';
+      const entry = this.entryOf(record);
+      if (!(await verifyPassword(current, entry.passwordHash))) return 'wrong';
       const hash = await hashPassword(next, this.scrypt);
       const changed = await this.out.serially(async () => {
         // Changed, deleted or cleared since it was checked: check again against what is there now.
-        if (this.users.get(loginKey) !== entry) return false;
-        await this.rewrite(loginKey, (fields) => [fields[0]!, fields[1]!, fields[2]!, hash, fields[4]!]);
+        if (this.users.get(loginKey) !== record) return false;
+        await this.rewrite(loginKey, (fields) => fields.map((field, column) => (column === PASSWORD_COLUMN ? hash : field)));
         // Only now (the new file durable) does a sign-in check the new password.
         this.users.set(loginKey, { ...entry, passwordHash: hash });
         return true;
@@ -285,11 +399,11 @@ class CsvUserStore implements UserStore {
   async deleteUser(login: string): Promise<boolean> {
     const loginKey = this.keyring.loginKey(login);
     return this.out.serially(async () => {
-      const entry = this.users.get(loginKey);
-      if (entry === undefined) return false;
+      const record = this.users.get(loginKey);
+      if (record === undefined) return false;
       await this.rewrite(loginKey, () => undefined);
       this.users.delete(loginKey);
-      removeFrom(this.skeletons, entry.skeletonKey, loginKey);
+      removeFrom(this.skeletons, this.entryOf(record).skeletonKey);
       return true;
     });
   }
@@ -329,6 +443,7 @@ class CsvUserStore implements UserStore {
       await this.out.truncate(this.headerBytes);
       this.users.clear();
       this.skeletons.clear();
+      this.loaded = Buffer.alloc(0); // no offset points into it any more
     });
   }
 

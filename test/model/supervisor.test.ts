@@ -21,6 +21,7 @@ import { signIn, startTestServer, TestClient, type TestServer } from '../integra
 import { ConsoleCursor } from './console-cursor.js';
 import { type Fault, faults } from './faults.js';
 import { Coverage, expectFullCoverage, describeEvent, eventsFrom, generatePaths, type ModelPath, replayPure, type ReplayStep } from './graph.js';
+import { CLIENTS_HEADER } from '../../src/io/user-store-csv.js';
 
 vi.mock('../../src/io/user-store-csv.js', async (original) => (await import('./faults.js')).faultyUserStoreModule(await original()));
 vi.mock('../../src/io/history-store-csv.js', async (original) => (await import('./faults.js')).faultyHistoryStoreModule(await original()));
@@ -372,7 +373,7 @@ async function check(world: World, step: ReplayStep): Promise<void> {
     expect(await t.readFile('server.log')).not.toMatch(/listening on/);
   }
   if (step.event.type === 'xstate.done.actor.clearClientsFile') {
-    expect(await t.readFile('clients.csv')).toBe('login_key,login,address,password,registered_at\n');
+    expect(await t.readFile('clients.csv')).toBe(`${CLIENTS_HEADER.join(',')}\n`);
   }
   if (!world.logShown && isConsole(step.event)) {
     // With the display stopped, the console shows no log line (replies only).
