@@ -89,6 +89,23 @@ describe('clients.csv from before skeleton_key', () => {
     expect(await fs.readFile(file)).toEqual(before);
   });
 
+  it('saved with Windows line ends is migrated too', async () => {
+    await fs.writeFile(file, `${OLD_HEADER_LINE.replace('\n', '\r\n')}${await oldRowOf('alice')}\r\n`);
+    const told: number[] = [];
+    const store = await open({ onMigrated: (count) => told.push(count) });
+    expect(told).toEqual([1]);
+    expect(await store.registeredLogin('alice')).toBe('alice');
+    expect((await fs.readFile(file, 'utf8')).split('\n')[0]).toBe(CLIENTS_HEADER.join(','));
+  });
+
+  it('is refused, untouched, when it holds one login twice', async () => {
+    const row = await oldRowOf('alice');
+    await fs.writeFile(file, `${OLD_HEADER_LINE}${row}\n${row}\n`);
+    const before = await fs.readFile(file);
+    await expect(open()).rejects.toMatchObject({ line: 3, reason: 'the same login is registered twice' });
+    expect(await fs.readFile(file)).toEqual(before);
+  });
+
   it('survives a crash before the rename: the old file is whole and the next start migrates it', async () => {
     const content = `${OLD_HEADER_LINE}${await oldRowOf('alice')}\n`;
     await fs.writeFile(file, content);
