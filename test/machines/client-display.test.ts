@@ -41,6 +41,25 @@ describe('localizeStamp', () => {
     expect(localizeStamp('[2026-12-06 23:30:00] a: b', lateNow, UTC_ZONE)).toBe('[2026-12-06 23:30:00] a: b');
   });
 
+  // The edges of a valid stamp: each bound exactly, on both sides.
+  it.each([
+    ['January', '[2026-01-15 10:00:00] a: b', '[2026-01-15 10:00:00] a: b'],
+    ['the 31st', '[2026-10-31 10:00:00] a: b', '[2026-10-31 10:00:00] a: b'],
+    ['second 59', '[2026-12-07 08:00:59] a: b', '[08:00:59] a: b'],
+    ['a short stamp at second 59', '[08:00:59] a: b', '[08:00:59] a: b'],
+    ['a short stamp exactly the slack (5 min) ahead is still today', '[09:05:00] a: b', '[09:05:00] a: b'],
+    ['a short stamp just past the slack ahead was yesterday', '[09:05:01] a: b', '[2026-12-06 09:05:01] a: b'],
+  ])('a valid stamp at its edge: %s', (_, line, shown) => {
+    expect(localizeStamp(line, NOW, UTC_ZONE)).toBe(shown);
+  });
+
+  it.each(['[2026-00-07 08:00:00] x', '[2026-12-07 08:60:00] x', '[2026-12-07 08:00:60] x', '[12:60:00] x', '[12:00:60] x', '[24:00:00] x'])(
+    'leaves a stamp with a field out of range as it is: %s',
+    (line) => {
+      expect(localizeStamp(line, NOW, KOLKATA)).toBe(line);
+    },
+  );
+
   it('passes anything else through untouched', () => {
     for (const line of ['Enter your login:', '* alice joined the chat', '[2026-13-07 08:00:00] x', '[25:00:00] x', '[12:00] x', '[2026-02-30 10:00:00] x', ' [12:00:00] x', '[12:00:00]x']) {
       expect(localizeStamp(line, NOW, KOLKATA)).toBe(line);
@@ -132,5 +151,12 @@ describe('welcomedLogin', () => {
     expect(welcomedLogin(text.welcomeNew('Ünal'))).toBe('Ünal');
     expect(welcomedLogin('Welcome back, alice')).toBeUndefined();
     expect(welcomedLogin(`[12:00:00] bob: ${text.welcomeBack('bob')}`)).toBeUndefined();
+  });
+});
+
+describe('mentionsSelf with a login holding regex characters', () => {
+  it('matches the login literally, not as a pattern', () => {
+    expect(mentionsSelf('[2026-12-07 08:00:00] bob: hi a.b', 'a.b')).toBe(true);
+    expect(mentionsSelf('[2026-12-07 08:00:00] bob: hi axb', 'a.b')).toBe(false);
   });
 });

@@ -29,6 +29,8 @@ describe('parseCommand: the event each typed command becomes', () => {
     ['/history abc', { type: 'command.usage', usage: usageFor('/history') }],
     ['/history 5 6', { type: 'command.usage', usage: usageFor('/history') }],
     ['/msg bob hi there', { type: 'command.msg', to: 'bob', text: 'hi there' }],
+    ['/msg   bob  hi   there', { type: 'command.msg', to: 'bob', text: 'hi   there' }],
+    ['/msg\tbob\thi', { type: 'command.msg', to: 'bob', text: 'hi' }],
     ['/MSG bob \u001b[5mhi', { type: 'command.msg', to: 'bob', text: '[5mhi' }],
     ['/msg bob', { type: 'command.usage', usage: usageFor('/msg') }],
     ['/msg bob \u001b', { type: 'command.usage', usage: usageFor('/msg') }],
@@ -127,4 +129,10 @@ describe('command or chat message', () => {
       expect(isChatMessageLine(line)).toBe(expected);
     },
   );
+});
+
+describe('usageFor', () => {
+  it('names a command the table does not have instead of answering undefined', () => {
+    expect(() => usageFor('/nope')).toThrow('no command /nope');
+  });
 });

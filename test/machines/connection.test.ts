@@ -1066,6 +1066,37 @@ describe('connection machine: rooms', () => {
     expect(linesOf(actions)).toEqual([text.roomClosed('#dev'), text.nowTalkingIn(LOBBY)]);
   });
 
+  it('is told when the operator closes a room it is in but not talking in, and keeps talking where it was', () => {
+    const [chatting] = drive(connectionMachine, input, [...IN_DEV, line('/join #lobby')]);
+
+    const [after, actions] = send(chatting, { type: 'room.closed', room: '#dev' });
+
+    expect(after.context.rooms).toEqual([LOBBY]);
+    expect(after.context.currentRoom).toBe(LOBBY);
+    expect(linesOf(actions)).toEqual([text.roomClosed('#dev')]);
+  });
+
+  // A refusal can arrive while chatting (a topic too long, a room that refused late): its reason is
+  // the answer, and nothing else changes.
+  it.each(['room.refused', 'room.topicRefused'] as const)('says the reason of a %s that arrives while chatting', (type) => {
+    const [chatting] = drive(connectionMachine, input, IN_DEV);
+
+    const [after, actions] = send(chatting, { type, room: '#dev', reason: 'Not now.' });
+
+    expect(after.value).toEqual(CHATTING);
+    expect(after.context.rooms).toEqual([LOBBY, '#dev']);
+    expect(linesOf(actions)).toEqual(['Not now.']);
+  });
+
+  it('with history replay off, a join says where it is and the topic but replays nothing', () => {
+    const topic = { text: 'ship it', by: 'bob', at: '2024-05-01T09:00:00.000Z' };
+    const recent = [{ at: '2024-05-01T10:00:00.000Z', room: '#dev', login: 'bob', text: 'hi' }];
+
+    const [, actions] = send(at('joiningRoom', { historyReplay: 0 }), { type: 'room.joined', room: '#dev', recent, topic, members: 3 });
+
+    expect(linesOf(actions)).toEqual([text.joinedRoom('#dev', 3), text.topicIs('#dev', 'ship it', 'bob')]);
+  });
+
   it('ignores the close of a room it is not in', () => {
     const chatting = at('chatting');
 
