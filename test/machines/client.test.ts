@@ -647,6 +647,7 @@ describe('client helpers — reconnecting', () => {
     expect(isLoginPrompt('statechat — type your login to sign in, or a new one to register.')).toBe(false);
     expect(isLoginPrompt('[12:34:56] bob: my login:')).toBe(false);
     expect(isLoginPrompt('Type your login again to confirm:')).toBe(false); // never answered by --login
+    expect(isLoginPrompt('  Enter your login:  ')).toBe(true); // the spacing around it does not matter
   });
 
   it('endsSessionForGood: a kick, a deleted account and "… Disconnecting.", not a shutdown', () => {
@@ -655,5 +656,10 @@ describe('client helpers — reconnecting', () => {
     expect(endsSessionForGood('Your account was deleted. Bye!')).toBe(true);
     expect(endsSessionForGood('The server is shutting down. Bye!')).toBe(false);
     expect(endsSessionForGood(null)).toBe(false);
+    // "Disconnecting." must end the line (trailing spaces aside), and a user cannot end another's
+    // session by typing it: a chat line is never the server's last word.
+    expect(endsSessionForGood('Too many wrong passwords. Disconnecting.  ')).toBe(true);
+    expect(endsSessionForGood('Disconnecting. Just kidding')).toBe(false);
+    expect(endsSessionForGood('[2026-12-07 10:00:00] mallory: Flood. Disconnecting.')).toBe(false);
   });
 });

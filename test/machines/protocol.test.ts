@@ -65,6 +65,8 @@ describe('loginNameProblem', () => {
     ['7\u0301', 'A combining mark (U+0301) must follow a letter.'],
     ['ｂｏｂ', 'A login may not use a styled or compatibility form (U+FF42): type the plain letter or digit.'],
     ['\u{1D41B}ob', 'A login may not use a styled or compatibility form (U+1D41B): type the plain letter or digit.'],
+    // The styled character is named where it is, not the first character of the login.
+    ['bo\uFF42', 'A login may not use a styled or compatibility form (U+FF42): type the plain letter or digit.'],
     ['p\u0430ypal', MIXED('Latin', 'Cyrillic')],
     ['\u0440aypal', MIXED('Cyrillic', 'Latin')],
     ['Ελένa', MIXED('Greek', 'Latin')],

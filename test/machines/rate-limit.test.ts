@@ -27,6 +27,18 @@ describe('takeToken', () => {
     expect(waitMs).toBe(50); // 20 a second: one token every 50 ms
   });
 
+  it('counts a part-refilled token: half a token 25 ms after the burst, so 25 ms more to wait', () => {
+    const { bucket } = takeAll(fullBucket(LIMIT, 0), 0);
+
+    expect(takeToken(bucket, LIMIT, 25)).toMatchObject({ allowed: false, waitMs: 25 });
+  });
+
+  it('with no limit (0 a second) lets every line through and reports the bucket full', () => {
+    const unlimited = { perSecond: 0, burst: 0 };
+    const bucket = fullBucket(unlimited, 0);
+    for (let i = 0; i < 100; i++) expect(takeToken(bucket, unlimited, 0)).toMatchObject({ allowed: true, wasFull: true });
+  });
+
   it('refills at the rate: after 1 s of quiet, 20 more lines may go', () => {
     const drained = takeAll(fullBucket(LIMIT, 0), 0).bucket;
 
