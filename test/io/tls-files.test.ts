@@ -59,4 +59,45 @@ describe('loadTlsCredentials', () => {
   it('still says a missing key file cannot be read', async () => {
     await expect(loadTlsCredentials({ certFile, keyFile: path.join(dir, 'absent.pem') })).rejects.toThrow(TlsSetupError);
   });
+
+  it('says which file cannot be read, the certificate or the key, and why', async () => {
+    const absent = path.join(dir, 'absent.pem');
+    const noCert = loadTlsCredentials({ certFile: absent, keyFile });
+    await expect(noCert).rejects.toThrow(TlsSetupError);
+    await expect(noCert).rejects.toThrow(`the TLS certificate ${absent} cannot be read (ENOENT: `);
+    await expect(noCert).rejects.toMatchObject({ cause: { code: 'ENOENT' } });
+    await expect(loadTlsCredentials({ certFile, keyFile: dir })).rejects.toThrow(`the TLS key ${dir} cannot be read (EISDIR: `);
+  });
+
+  it('refuses a certificate that is not PEM, or a key that is not the certificate\'s, naming both files', async () => {
+    const junk = path.join(dir, 'junk.pem');
+    await fs.writeFile(junk, 'not a certificate\n');
+    const because = "both must be PEM, and the key must be the certificate's.";
+    const notPem = loadTlsCredentials({ certFile: junk, keyFile });
+    await expect(notPem).rejects.toThrow(TlsSetupError);
+    await expect(notPem).rejects.toThrow(new RegExp(`^cannot use ${junk} with ${keyFile} \\(.+\\): ${because}$`));
+    await expect(notPem).rejects.toMatchObject({ cause: expect.any(Error) });
+
+    const otherKey = path.join(dir, 'other-key.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', otherKey], { stdio: 'ignore' });
+    await fs.chmod(otherKey, 0o600);
+    await expect(loadTlsCredentials({ certFile, keyFile: otherKey })).rejects.toThrow(
+      new RegExp(`^cannot use ${certFile} with ${otherKey} \\(.+\\): ${because}$`),
+    );
+  });
+
+  it('closes every file it opened, whether it loads the credentials or refuses the key', async () => {
+    const openFds = async () => (await fs.readdir('/proc/self/fd')).length;
+    await fs.chmod(keyFile, 0o600);
+    await loadTlsCredentials({ certFile, keyFile }); // warm up: whatever Node opens once
+    const before = await openFds();
+    for (let i = 0; i < 5; i++) await loadTlsCredentials({ certFile, keyFile });
+    await fs.chmod(keyFile, 0o644);
+    try {
+      for (let i = 0; i < 5; i++) await expect(loadTlsCredentials({ certFile, keyFile })).rejects.toThrow(InsecureKeyFileError);
+    } finally {
+      await fs.chmod(keyFile, 0o600);
+    }
+    expect(await openFds()).toBe(before);
+  });
 });
