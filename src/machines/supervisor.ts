@@ -189,17 +189,23 @@ export const supervisorMachine = setup({
           }),
         },
         // One-for-one: the crashed room alone is restarted, with the members it had.
-        'xstate.error.actor.*': {
-          guard: { type: 'isRunningRoomActor', params: ({ event }: { event: { type: string } }) => ({ type: event.type }) },
-          actions: enqueueActions(({ context, enqueue, event }) => {
-            const room = roomOfChildEvent(event.type)!;
-            enqueue({ type: 'reportRoomFailure', params: { room } });
-            enqueue.stopChild(context.rooms[room]!);
-            enqueue.assign({
-              rooms: ({ context: now, spawn }: { context: SupervisorContext; spawn: unknown }) => ({ ...now.rooms, [room]: spawnRoom(spawn, room, room === LOBBY ? 0 : now.roomIdleMs, true) }),
-            });
-          }),
-        },
+        'xstate.error.actor.*': [
+          {
+            guard: { type: 'isRunningRoomActor', params: ({ event }: { event: { type: string } }) => ({ type: event.type }) },
+            actions: enqueueActions(({ context, enqueue, event }) => {
+              const room = roomOfChildEvent(event.type)!;
+              enqueue({ type: 'reportRoomFailure', params: { room } });
+              enqueue.stopChild(context.rooms[room]!);
+              enqueue.assign({
+                rooms: ({ context: now, spawn }: { context: SupervisorContext; spawn: unknown }) => ({ ...now.rooms, [room]: spawnRoom(spawn, room, room === LOBBY ? 0 : now.roomIdleMs, true) }),
+              });
+            }),
+          },
+          // The error of a room stopped already (queued before its stop): nothing to restart. Taken
+          // as a transition, because an actor error no transition takes stops the supervisor
+          // itself — and every room with it.
+          { guard: { type: 'isRoomActor', params: ({ event }: { event: { type: string } }) => ({ type: event.type }) } },
+        ],
         'console.shutdown': 'shuttingDown',
         'process.signal': 'shuttingDown',
         'console.stopListen': { actions: 'pauseListener' },
