@@ -142,6 +142,7 @@ describe('CSV user store: Unicode logins', () => {
     await expect(attempt).rejects.toThrow(DamagedRecordError);
     await expect(attempt).rejects.toThrow(new RegExp(`record of login_key ${keyring.loginKey('bob').slice(0, 12)}… is damaged`));
     await expect(attempt).rejects.not.toThrow(/bob/);
+    await expect(attempt).rejects.toMatchObject({ reason: 'its login does not decrypt to that key' });
     expect(await fs.readFile(file, 'utf8')).toBe(content);
   });
 

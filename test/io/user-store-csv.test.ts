@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CorruptFileError, KeyMismatchError, StorageError } from '../../src/io/errors.js';
+import { CorruptFileError, KeyMismatchError, StorageError, UnreadableFileError } from '../../src/io/errors.js';
 import { CLIENTS_HEADER, clientsFileHasRecords } from '../../src/io/user-store-csv.js';
 import { failingDisk } from './failing-disk.js';
 import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
@@ -183,6 +183,10 @@ describe('CSV user store', () => {
       expect(await fs.readFile(file)).toEqual(before);
     }
 
+    it('a header that is not terminated by a newline', async () => {
+      await expectCorrupt(CLIENTS_HEADER.join(','), 1, /the header is not terminated by a newline/);
+    });
+
     it('a wrong header', async () => {
       await expectCorrupt('login,password\n', 1, /expected the header/);
     });
@@ -255,7 +259,20 @@ describe('CSV user store', () => {
     });
   });
 
+  it('answers undefined for a login nobody registered, without decrypting anything', async () => {
+    const store = await open();
+    await store.register('alice', 'pw', '127.0.0.1');
+    expect(await store.registeredLogin('nobody')).toBeUndefined();
+    expect(await store.verifyPassword('nobody', 'pw')).toBe(false);
+  });
+
   describe('clientsFileHasRecords', () => {
+    it('reports a path it cannot read instead of answering "no records"', async () => {
+      await expect(clientsFileHasRecords(dir)).rejects.toThrow(UnreadableFileError); // opens, cannot be read
+      await fs.writeFile(file, HEADER_LINE);
+      await expect(clientsFileHasRecords(path.join(file, 'inside'))).rejects.toThrow(UnreadableFileError); // cannot be opened
+    });
+
     it('is false for a missing file, a header-only file and trailing blank lines', async () => {
       expect(await clientsFileHasRecords(file)).toBe(false);
       await fs.writeFile(file, HEADER_LINE);
