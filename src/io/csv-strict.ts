@@ -4,7 +4,7 @@
  * the physical line where the offending record starts (csv-parse reports where it gave up, which
  * for an unclosed quote is the end of the file).
  */
-import { parse, type CsvError, type Options } from 'csv-parse/sync';
+import { CsvError, parse, type Options } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { CorruptFileError } from './errors.js';
 
@@ -121,13 +121,14 @@ export function forEachRow(
       },
     });
   } catch (err) {
-    if (err instanceof CorruptFileError) throw err;
+    // Only csv-parse's own verdicts are about the file; anything else `onRow` threw is its caller's.
+    if (!(err instanceof CsvError)) throw err;
     throw new CorruptFileError(file, quotedFrom + linesBefore, describeCsvError(err));
   }
 }
 
-function describeCsvError(err: unknown): string {
-  const code = (err as Partial<CsvError>).code;
+function describeCsvError(err: CsvError): string {
+  const code = err.code;
   switch (code) {
     case 'CSV_QUOTE_NOT_CLOSED':
       return 'a quoted field is never closed';
@@ -137,7 +138,7 @@ function describeCsvError(err: unknown): string {
     case 'INVALID_OPENING_QUOTE':
       return 'a quote inside an unquoted field';
     default:
-      return `not valid CSV (${err instanceof Error ? err.message : String(err)})`;
+      return `not valid CSV (${err.message})`;
   }
 }
 

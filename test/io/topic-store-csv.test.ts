@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { replacementFile, type ReplaceStep } from '../../src/io/durable-file.js';
-import { CorruptFileError, StorageError } from '../../src/io/errors.js';
+import { CorruptFileError, StorageError, UnreadableFileError } from '../../src/io/errors.js';
 import type { Topic, TopicStore } from '../../src/io/stores.js';
 import { openCsvTopicStore, TOPICS_HEADER } from '../../src/io/topic-store-csv.js';
 
@@ -171,5 +171,95 @@ describe('CSV topic store', () => {
       await expect(attempt).rejects.toMatchObject({ file, line, reason: expect.stringMatching(reason) });
       expect((await fs.readFile(file)).equals(before), 'the file is byte-identical').toBe(true);
     });
+  });
+
+  it('refuses a header without its newline as a damaged line 1, and leaves the file as it was', async () => {
+    await fs.writeFile(file, TOPICS_HEADER.join(','));
+    const attempt = openCsvTopicStore({ file });
+    await expect(attempt).rejects.toBeInstanceOf(CorruptFileError);
+    await expect(attempt).rejects.toMatchObject({ file, line: 1, reason: expect.stringMatching(/header is not terminated/) });
+    expect(await fs.readFile(file, 'utf8')).toBe(TOPICS_HEADER.join(','));
+  });
+
+  it('reads a file of just the header as no topics', async () => {
+    await fs.writeFile(file, HEADER_LINE);
+    expect((await open()).all().size).toBe(0);
+  });
+
+  it('reads every row of a file with several topics, keyed by room', async () => {
+    await fs.writeFile(
+      file,
+      `${HEADER_LINE}#Dev,"a, quoted ""topic""",bob,2026-01-02T03:04:05.678Z\n#ops,plain,carol,2026-01-01T00:00:00.000Z\n`,
+    );
+    expect(new Map((await open()).all())).toEqual(
+      new Map([
+        ['#dev', topic('a, quoted "topic"', 'bob', '2026-01-02T03:04:05.678Z')],
+        ['#ops', topic('plain', 'carol', '2026-01-01T00:00:00.000Z')],
+      ]),
+    );
+  });
+
+  it('rejects with UnreadableFileError when the file cannot be read', async () => {
+    await fs.mkdir(file);
+    const attempt = openCsvTopicStore({ file });
+    await expect(attempt).rejects.toBeInstanceOf(UnreadableFileError);
+    await expect(attempt).rejects.toMatchObject({ file });
+  });
+
+  it('stores text and setter as strings, and refuses a room or timestamp that only looks like one', async () => {
+    const store = await open();
+    const asText = (text: string) => ({ toString: () => text }) as unknown as string;
+    await store.set('#dev', { text: 42 as unknown as string, by: asText('bob'), at: '2026-01-01T10:00:00.000Z' });
+    expect(store.all().get('#dev')).toEqual(topic('42', 'bob'));
+    await expect(store.set(asText('#ops'), topic('x'))).rejects.toThrow(TypeError);
+    await expect(store.set('#ops', { text: 'x', by: 'a', at: asText('2026-01-01T10:00:00.000Z') })).rejects.toThrow(TypeError);
+    await expect(store.set('#ops', topic('x', 'a', '2026-13-45T99:00:00.000Z'))).rejects.toThrow(TypeError);
+    await store.close();
+    expect(new Map((await open()).all())).toEqual(new Map([['#dev', topic('42', 'bob')]]));
+  });
+
+  it('a failed rewrite does not stop later sets', async () => {
+    const store = await open();
+    await fs.mkdir(replacementFile(file));
+    await expect(store.set('#dev', topic('lost'))).rejects.toThrow(StorageError);
+    await fs.rm(replacementFile(file), { recursive: true });
+    await store.set('#dev', topic('kept'));
+    expect(store.all().get('#dev')?.text).toBe('kept');
+  });
+
+  it('close waits for a rewrite in progress, and the file holds it afterwards', async () => {
+    let release!: () => void;
+    let written!: () => void;
+    const isWritten = new Promise<void>((resolve) => (written = resolve));
+    const store = await open(async (step) => {
+      if (step === 'written') {
+        written();
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+    });
+    const setting = store.set('#dev', topic('during close'));
+    await isWritten;
+    let closed = false;
+    const closing = store.close().then(() => (closed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    await setting;
+    expect(await fs.readFile(file, 'utf8')).toContain('#dev,during close');
+  });
+});
+
+describe('CSV topic store refusals', () => {
+  it('say what was wrong', async () => {
+    const store = await open();
+    await expect(store.set('dev', topic('x'))).rejects.toThrow(
+      'topics: room must be a room name ("#" then 1 to 32 of A-Z a-z 0-9 _ -), got dev',
+    );
+    await expect(store.set('#dev', topic('x', 'a', 'tomorrow'))).rejects.toThrow('topics: topic.at must be an ISO 8601 date-time, got tomorrow');
+    await store.close();
+    const late = store.set('#dev', topic('x'));
+    await expect(late).rejects.toBeInstanceOf(StorageError);
+    await expect(late).rejects.toMatchObject({ file, cause: expect.objectContaining({ message: 'the topic store is closed' }) });
   });
 });
