@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { LOBBY } from '../../src/machines/protocol.js';
 import { type RoomMember, roomMachine } from '../../src/machines/room.js';
 import { type SupervisorEvent, type SupervisorInput, supervisorMachine } from '../../src/machines/supervisor.js';
-import { type AnyEventOf, doneActor, drive, errorActor, type EmittedAction, linesOf, spawned, steps, stoppedChildren, summary } from './helpers.js';
+import { type AnyEventOf, doneActor, drive, errorActor, type EmittedAction, linesOf, steps, stoppedChildren, summary } from './helpers.js';
 
 type Event = AnyEventOf<typeof supervisorMachine>;
 type Snapshot = ReturnType<typeof at>;
