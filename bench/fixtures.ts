@@ -11,7 +11,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { hashPassword, KEY_FILE_NAME, keyringFromKey } from '../src/io/crypto.js';
 import { HISTORY_HEADER } from '../src/io/history-store-csv.js';
-import { loginSkeleton } from '../src/io/login-skeleton.js';
+import { skeletonKey } from '../src/io/login-skeleton.js';
 import { LOBBY } from '../src/machines/protocol.js';
 import { CLIENTS_HEADER } from '../src/io/user-store-csv.js';
 
@@ -48,7 +48,7 @@ export async function clientsFile(groups: UserGroup[]): Promise<string> {
       const rows: string[][] = [];
       for (let i = start; i < Math.min(group.count, start + 10_000); i++) {
         const name = login(group.prefix, i);
-        rows.push([keyring.loginKey(name), keyring.encrypt(name), address, hash, at, keyring.loginKey(loginSkeleton(name))]);
+        rows.push([keyring.loginKey(name), keyring.encrypt(name), address, hash, at, skeletonKey(keyring, name)]);
       }
       chunks.push(stringify(rows));
     }

@@ -33,6 +33,11 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const TOKEN_VERSION = 'v1';
 
+/** The shape of a `loginKey` (a hex HMAC-SHA256): what a data file's index column must hold. */
+export const LOGIN_KEY_PATTERN = /^[0-9a-f]{64}$/;
+/** The shape of an `encrypt` token — version, 12-byte IV, 16-byte tag, ciphertext (base64url) — without decrypting it. */
+export const TOKEN_PATTERN = /^v1\.[\w-]{16}\.[\w-]{22}\.[\w-]*$/;
+
 export function keyringFromKey(master: Buffer): Keyring {
   if (master.length !== KEY_BYTES) throw new InvalidKeyError(`the master key must be ${KEY_BYTES} bytes, got ${master.length}`);
   // One master key, two purposes: derive independent subkeys so the MAC key never doubles as a cipher key.
@@ -178,6 +183,9 @@ async function scryptAsync(password: string, salt: Buffer, keylen: number, param
   // NFC: the same password typed on two systems may arrive composed or decomposed.
   return scryptPool.hash({ password: password.normalize('NFC'), salt, keylen, options });
 }
+
+/** The shape of a `hashPassword` result, scrypt$N$r$p$salt$hash (base64), without verifying anything. */
+export const PASSWORD_HASH_PATTERN = /^scrypt\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
 
 export async function hashPassword(password: string, params: ScryptParams): Promise<string> {
   const salt = randomBytes(SALT_BYTES);

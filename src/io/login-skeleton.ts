@@ -8,9 +8,15 @@
  */
 import unhomoglyph from 'unhomoglyph';
 import { loginKey } from '../machines/protocol.js';
+import type { Keyring } from './crypto.js';
 
 export function loginSkeleton(login: string): string {
   const mapped = unhomoglyph(login.normalize('NFD')).normalize('NFD');
   // loginKey's case folding (it ends in NFC), then back to NFD, the form the skeleton is compared in.
   return loginKey(mapped).normalize('NFD');
+}
+
+/** What the user stores keep of a skeleton: its keyed hash (the keyring's HMAC, as for the login key). */
+export function skeletonKey(keyring: Keyring, login: string): string {
+  return keyring.loginKey(loginSkeleton(login));
 }

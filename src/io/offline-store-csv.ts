@@ -14,7 +14,7 @@
  * the appends. The file is small by construction: at most `maxPerUser` rows per registered login.
  */
 import { promises as fs } from 'node:fs';
-import type { Keyring } from './crypto.js';
+import { LOGIN_KEY_PATTERN, type Keyring } from './crypto.js';
 import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
 import { AppendOnlyFile, createFile, type OpenAppendHandle, recoverAfterCrash } from './durable-file.js';
 import { CorruptFileError, UnreadableFileError } from './errors.js';
@@ -23,7 +23,6 @@ import { sealWaiting, unsealWaiting } from './waiting-message-token.js';
 
 export const OFFLINE_HEADER = ['to_key', 'message'] as const;
 const HEADER = headerLine(OFFLINE_HEADER);
-const LOGIN_KEY = /^[0-9a-f]{64}$/;
 
 export interface CsvOfflineStoreOptions {
   file: string;
@@ -69,7 +68,7 @@ function readWaiting(file: string, content: Buffer, keyring: Keyring): Map<strin
   checkHeader(file, content.toString('utf8', 0, headerEnd === -1 ? content.length : headerEnd), OFFLINE_HEADER);
   if (headerEnd === -1) throw new CorruptFileError(file, 1, 'the header is not terminated by a newline');
   forEachRow(content.subarray(headerEnd + 1), { file, firstLine: 2, columns: OFFLINE_HEADER.length }, ([toKey, token]) => {
-    if (!LOGIN_KEY.test(toKey!)) return 'to_key is not 64 lowercase hex characters';
+    if (!LOGIN_KEY_PATTERN.test(toKey!)) return 'to_key is not 64 lowercase hex characters';
     const message = unsealWaiting(keyring, token!, toKey!);
     if (typeof message === 'string') return message;
     const rows = waiting.get(toKey!);

@@ -19,7 +19,15 @@
  */
 import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
-import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
+import {
+  hashPassword,
+  LOGIN_KEY_PATTERN,
+  PASSWORD_HASH_PATTERN,
+  TOKEN_PATTERN,
+  verifyPassword,
+  type Keyring,
+  type ScryptParams,
+} from './crypto.js';
 import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
 import { isIsoTimestamp } from './history-store-csv.js';
 import {
@@ -32,22 +40,17 @@ import {
   type ReplaceStep,
 } from './durable-file.js';
 import { CorruptFileError, DamagedRecordError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
-import { loginSkeleton } from './login-skeleton.js';
+import { skeletonKey as skeletonKeyOf } from './login-skeleton.js';
 import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
 export const CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at', 'skeleton_key'] as const;
 /** clients.csv before the skeleton column: migrated at open (see the top of this file). */
 export const OLD_CLIENTS_HEADER = ['login_key', 'login', 'address', 'password', 'registered_at'] as const;
 const HEADER = headerLine(CLIENTS_HEADER);
+const LOGIN_COLUMN = CLIENTS_HEADER.indexOf('login');
 const PASSWORD_COLUMN = CLIENTS_HEADER.indexOf('password');
 const SKELETON_COLUMN = CLIENTS_HEADER.indexOf('skeleton_key');
 const OLD_HEADER = headerLine(OLD_CLIENTS_HEADER);
-/** login_key and skeleton_key: a hex HMAC-SHA256. */
-const KEYED_HASH = /^[0-9a-f]{64}$/;
-/** An AES-GCM token as crypto.ts writes it: version, 12-byte IV, 16-byte tag, ciphertext (base64url). */
-const TOKEN = /^v1\.[\w-]{16}\.[\w-]{22}\.[\w-]*$/;
-/** A scrypt hash as crypto.ts writes it: scrypt$N$r$p$salt$hash (base64). */
-const PASSWORD_HASH = /^scrypt\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
 
 /**
  * Whether `file` holds at least one record after its header. Reads only as far as the first
@@ -159,12 +162,7 @@ interface UserEntry {
 type UserRecord = number | UserEntry;
 
 function entryFromFields(fields: readonly string[]): UserEntry {
-  return { loginToken: fields[1]!, passwordHash: fields[PASSWORD_COLUMN]!, skeletonKey: fields[SKELETON_COLUMN]! };
-}
-
-/** The keyed hash of a login's confusable skeleton (the keyring's HMAC, as for the login key). */
-function skeletonKeyOf(keyring: Keyring, login: string): string {
-  return keyring.loginKey(loginSkeleton(login));
+  return { loginToken: fields[LOGIN_COLUMN]!, passwordHash: fields[PASSWORD_COLUMN]!, skeletonKey: fields[SKELETON_COLUMN]! };
 }
 
 /**
@@ -194,23 +192,27 @@ function bodyOf(file: string, content: Buffer, columns: readonly string[]): Buff
 
 /** What is wrong with the fields every version of clients.csv has (its first five), if anything. */
 function commonFieldsProblem([loginKey, login, address, password, registeredAt]: string[]): string | undefined {
-  if (!KEYED_HASH.test(loginKey!)) return 'login_key is not 64 lowercase hex characters';
-  if (!TOKEN.test(login!)) return 'login is not an encrypted value';
-  if (!TOKEN.test(address!)) return 'address is not an encrypted value';
-  if (!PASSWORD_HASH.test(password!)) return 'password is not a scrypt hash';
+  if (!LOGIN_KEY_PATTERN.test(loginKey!)) return 'login_key is not 64 lowercase hex characters';
+  if (!TOKEN_PATTERN.test(login!)) return 'login is not an encrypted value';
+  if (!TOKEN_PATTERN.test(address!)) return 'address is not an encrypted value';
+  if (!PASSWORD_HASH_PATTERN.test(password!)) return 'password is not a scrypt hash';
   if (!isIsoTimestamp(registeredAt!)) return 'registered_at is not an ISO 8601 date-time';
   return undefined;
 }
 
-/** Refuses a key that does not decrypt `login` to what `loginKey` indexes: the first row is the key's check. */
-function checkKey(file: string, keyring: Keyring, loginKey: string, login: string): void {
-  let matches = false;
+/**
+ * Refuses a key that does not decrypt `token` to what `loginKey` indexes (the first row is the
+ * key's check); returns the login.
+ */
+function checkKey(file: string, keyring: Keyring, loginKey: string, token: string): string {
+  let login: string | undefined;
   try {
-    matches = keyring.loginKey(keyring.decrypt(login)) === loginKey;
+    login = keyring.decrypt(token);
   } catch {
     // decrypt failed: same verdict as a wrong index
   }
-  if (!matches) throw new KeyMismatchError(`the key does not match the records in ${file}`);
+  if (login === undefined || keyring.loginKey(login) !== loginKey) throw new KeyMismatchError(`the key does not match the records in ${file}`);
+  return login;
 }
 
 /**
@@ -225,7 +227,7 @@ function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: 
   let first: string[] | undefined;
   forEachRow(body, { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields, _line, at) => {
     const [loginKey, , , , , skeletonKey] = fields;
-    const problem = commonFieldsProblem(fields) ?? (KEYED_HASH.test(skeletonKey!) ? undefined : 'skeleton_key is not 64 lowercase hex characters');
+    const problem = commonFieldsProblem(fields) ?? (LOGIN_KEY_PATTERN.test(skeletonKey!) ? undefined : 'skeleton_key is not 64 lowercase hex characters');
     if (problem !== undefined) return problem;
     if (users.has(loginKey!)) return 'the same login is registered twice';
     users.set(loginKey!, at ?? entryFromFields(fields));
@@ -234,8 +236,8 @@ function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: 
     return undefined;
   });
   if (first) {
-    checkKey(file, keyring, first[0]!, first[1]!);
-    if (skeletonKeyOf(keyring, keyring.decrypt(first[1]!)) !== first[5]) {
+    const login = checkKey(file, keyring, first[0]!, first[LOGIN_COLUMN]!);
+    if (skeletonKeyOf(keyring, login) !== first[SKELETON_COLUMN]) {
       throw new CorruptFileError(file, 2, 'skeleton_key is not the keyed hash of the login\'s skeleton');
     }
   }

@@ -16,7 +16,7 @@
 import { Redis } from 'ioredis';
 import { hashPassword, verifyPassword, type Keyring, type ScryptParams } from './crypto.js';
 import { asStorageError, KeyMismatchError, StorageError } from './errors.js';
-import { loginSkeleton } from './login-skeleton.js';
+import { skeletonKey } from './login-skeleton.js';
 import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
 export const DEFAULT_PREFIX = 'statechat:';
@@ -128,7 +128,7 @@ class RedisUserStore implements UserStore {
 
   async register(login: string, password: string, remoteAddress: string): Promise<RegistrationResult> {
     const loginKey = this.keyring.loginKey(login);
-    const skeletonKey = this.keyring.loginKey(loginSkeleton(login));
+    const skeleton = skeletonKey(this.keyring, login);
     // A loser answers without scrypt when the login is visibly taken already.
     if (await this.isRegistered(login)) return 'taken';
     const hash = await hashPassword(password, this.scrypt);
@@ -137,14 +137,14 @@ class RedisUserStore implements UserStore {
         REGISTER,
         3,
         `${this.prefix}user:${loginKey}`,
-        `${this.prefix}skeleton:${skeletonKey}`,
+        `${this.prefix}skeleton:${skeleton}`,
         `${this.prefix}users`,
         loginKey,
         this.keyring.encrypt(login),
         this.keyring.encrypt(remoteAddress),
         hash,
         new Date().toISOString(),
-        skeletonKey,
+        skeleton,
       ),
     )) as RegistrationResult;
     if (outcome === 'registered') this.known++;
