@@ -47,4 +47,35 @@ describe('clients.csv from before skeleton_key', () => {
     await lookalike.expect(text.loginLooksTaken('paypa1'));
     lookalike.close();
   });
+
+  // Start-up decrypts only the first row: a login token damaged further down is found at its
+  // user's sign-in — that sign-in fails, the log names the record but not the login — and
+  // everyone else is served (README, docs/security.md).
+  it('a login token damaged below the first row fails that sign-in only, logged without the login', async () => {
+    dataDir = await makeDataDir();
+    const first = await startTestServer({ dataDir });
+    running.push(first);
+    await register(first.port, 'alice', 'secret-1');
+    await register(first.port, 'bob', 'secret-2');
+    await first.stop();
+
+    const file = first.file('clients.csv');
+    const [header, alice, bob] = (await fs.readFile(file, 'utf8')).trimEnd().split('\n');
+    const fields = bob!.split(',');
+    fields[1] = `${fields[1]!.slice(0, -1)}${fields[1]!.endsWith('A') ? 'B' : 'A'}`;
+    await fs.writeFile(file, `${header}\n${alice}\n${fields.join(',')}\n`);
+
+    const second = await startTestServer({ dataDir });
+    running.push(second);
+    (await signIn(second.port, 'alice', 'secret-1', true)).close();
+
+    const client = await TestClient.connect(second.port);
+    await client.expect(/^Enter your login:/);
+    client.send('bob');
+    await client.expect(text.serviceFailed);
+    await client.expectClosed();
+    const log = await second.readFile('server.log');
+    expect(log).toMatch(/the record of login_key [0-9a-f]{12}… is damaged: its login does not decrypt to that key/);
+    expect(log).not.toMatch(/\bbob\b/);
+  });
 });
