@@ -17,6 +17,8 @@
  *    line depends on the receiver's state at that moment), and the JSON strings are handed out
  *    in batches, every `flushIntervalMs` (or sooner when `maxPending` build up), so a busy
  *    server costs a page one WebSocket frame per interval, not one per event.
+ * What users wrote is shown only with `showContent` (`--inspect-content`), and then once per
+ * actor step: in the `@xstate.snapshot`, not also in the `@xstate.event` that announced it.
  * A subscriber that joins late first gets the live actors' current snapshots (`@xstate.actor`),
  * then the stream.
  */
@@ -46,6 +48,11 @@ export interface InspectionHubOptions {
    * from); otherwise just `{"id":…}` (our page has its own diagrams).
    */
   includeDefinitions?: boolean;
+  /**
+   * Show what users wrote (`--inspect-content`); by default chat text, `/msg` text and replayed
+   * history show only their sizes (redaction.ts, CONTENT_KEYS).
+   */
+  showContent?: boolean;
   /** The actors alive now, parents first: watched when the first subscriber comes, replayed to each. */
   liveActors?: () => Iterable<AnyActorRef>;
 }
@@ -86,6 +93,7 @@ export class InspectionHub {
   private readonly flushIntervalMs: number;
   private readonly maxPending: number;
   private readonly includeDefinitions: boolean;
+  private readonly showContent: boolean;
   private liveActors: () => Iterable<AnyActorRef>;
   /** Messages that could not be made or serialized (a cycle…), skipped. */
   skipped = 0;
@@ -94,6 +102,7 @@ export class InspectionHub {
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
     this.maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
     this.includeDefinitions = options.includeDefinitions ?? false;
+    this.showContent = options.showContent ?? false;
     this.liveActors = options.liveActors ?? (() => []);
     this.observer = {
       next: (event) => {
@@ -293,7 +302,9 @@ export class InspectionHub {
 
   private serialize(message: InspectionMessage): string | undefined {
     try {
-      return toRedactedJson(message);
+      // An event's content goes out once, with the snapshot it caused (which repeats the event,
+      // and which our page reads): the `@xstate.event` before it shows only the sizes.
+      return toRedactedJson(message, { showContent: this.showContent && message.type !== '@xstate.event' });
     } catch {
       this.skipped++;
       return undefined;

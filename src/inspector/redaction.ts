@@ -12,6 +12,10 @@
  *    is waiting for input in a state that is not secret; in any other case (a secret state, a
  *    busy state whose next state is unknown, a state not known at all) it shows as `•••`.
  * Errors keep their class name and `code`, never their message (a message is free text).
+ *
+ * And what users wrote — chat lines, `/msg` text, topics, away messages, replayed history — is
+ * content: unless the operator opted in (`--inspect-content`), every property named in
+ * CONTENT_KEYS shows only its size (`••• 42 chars`, `••• 20 items`), wherever it sits.
  */
 import type { EventObject } from 'xstate';
 
@@ -30,6 +34,15 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'keyring',
   'secret',
 ]);
+
+/**
+ * Property names that hold what users wrote: a line's or a message's `text`, the `texts` of a run
+ * of posts, a formatted `line` (a `/msg` on its way) or `lines`, the history a join replays
+ * (`recent`) or `/history` recalls (`messages`), a private message's `body`, an `away` message.
+ * Only strings and arrays are replaced; a number under one of these names (a line number) is no
+ * content.
+ */
+export const CONTENT_KEYS: ReadonlySet<string> = new Set(['text', 'texts', 'line', 'lines', 'recent', 'messages', 'body', 'away']);
 
 /** Events whose `text` is what a client typed. */
 const TYPED_LINE_EVENTS: ReadonlySet<string> = new Set(['client.line']);
@@ -61,12 +74,24 @@ export function isTypedLine(event: EventObject): boolean {
   return TYPED_LINE_EVENTS.has(event.type);
 }
 
+/** What a content property shows when content is not shown: its size only. */
+export function contentSize(value: string | readonly unknown[]): string {
+  const [one, many] = typeof value === 'string' ? ['char', 'chars'] : ['item', 'items'];
+  return `${REDACTED} ${value.length} ${value.length === 1 ? one : many}`;
+}
+
 /**
- * JSON with every secret-named property replaced and errors reduced to name and code. Throws
- * like JSON.stringify on what JSON cannot hold (a cycle, a BigInt); callers skip such a value.
+ * JSON with every secret-named property replaced and errors reduced to name and code — and,
+ * unless `showContent`, every content property reduced to its size. Throws like JSON.stringify
+ * on what JSON cannot hold (a cycle, a BigInt); callers skip such a value.
  */
-export function toRedactedJson(value: unknown): string {
-  return JSON.stringify(value, redactingReplacer);
+export function toRedactedJson(value: unknown, { showContent = false }: { showContent?: boolean } = {}): string {
+  return JSON.stringify(value, showContent ? redactingReplacer : redactingContentReplacer);
+}
+
+function redactingContentReplacer(this: unknown, key: string, value: unknown): unknown {
+  if (CONTENT_KEYS.has(key) && value !== REDACTED && (typeof value === 'string' || Array.isArray(value))) return contentSize(value);
+  return redactingReplacer.call(this, key, value);
 }
 
 function redactingReplacer(this: unknown, key: string, value: unknown): unknown {

@@ -20,7 +20,7 @@ export interface RunningInspector {
 
 /** The hub whose `inspectActor` createServer gets (`io.inspectActor`), made before the server exists. */
 export function createInspectionHub(config: InspectorConfig): InspectionHub {
-  return new InspectionHub({ includeDefinitions: config.kind === 'forward' });
+  return new InspectionHub({ includeDefinitions: config.kind === 'forward', showContent: config.showContent });
 }
 
 export async function startInspector(

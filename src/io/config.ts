@@ -49,8 +49,11 @@ export interface ServerConfig {
   inspector?: InspectorConfig;
 }
 
-/** Our inspector page on `host:port`, or the stream sent to an external inspector at `url`. */
-export type InspectorConfig = { kind: 'page'; host: string; port: number } | { kind: 'forward'; url: string };
+/**
+ * Our inspector page on `host:port`, or the stream sent to an external inspector at `url`;
+ * `showContent` (`--inspect-content`): the stream carries what users wrote, not only its size.
+ */
+export type InspectorConfig = ({ kind: 'page'; host: string; port: number } | { kind: 'forward'; url: string }) & { showContent: boolean };
 
 export const DEFAULT_INSPECT_PORT = 9091;
 
@@ -107,6 +110,8 @@ Options:
   --inspect [port]         serve the live inspector page on <host>:<port> (default ${DEFAULT_INSPECT_PORT};
                            0 picks a free port and prints it)
   --inspect-ws <url>       send the inspection stream to an external inspector (ws://host:port) instead
+  --inspect-content        let the inspection stream carry chat text, /msg text and replayed history
+                           (by default it shows only their sizes)
   -h, --help               this text
 
 Environment:
@@ -127,6 +132,8 @@ Options:
   --allow-insecure-key     use a --tls-key file that group or others can read
   --inspect [port]         serve the live inspector page (default port ${DEFAULT_INSPECT_PORT}; 0 picks a free one)
   --inspect-ws <url>       send the inspection stream to an external inspector instead
+  --inspect-content        let the inspection stream carry chat text, /msg text and replayed history
+                           (by default it shows only their sizes)
   -h, --help               this text
 `;
 
@@ -163,6 +170,7 @@ export function parseServerArgs(
         'no-create': { type: 'boolean' },
         inspect: { type: 'string' },
         'inspect-ws': { type: 'string' },
+        'inspect-content': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         ...(mode === 'chat' ? chatOnly : {}),
       },
@@ -201,7 +209,7 @@ export function parseServerArgs(
       noCreate: values['no-create'] === true,
       scrypt: { ...DEFAULTS.scrypt, N: scryptN },
       envKey: env.STATECHAT_KEY || undefined,
-      inspector: inspectorConfig(str('inspect'), str('inspect-ws'), str('host') ?? DEFAULTS.host),
+      inspector: inspectorConfig(str('inspect'), str('inspect-ws'), str('host') ?? DEFAULTS.host, values['inspect-content'] === true),
     },
   };
 }
@@ -213,14 +221,17 @@ function withDefaultInspectPort(argv: readonly string[]): string[] {
   );
 }
 
-function inspectorConfig(port: string | undefined, url: string | undefined, host: string): InspectorConfig | undefined {
+function inspectorConfig(port: string | undefined, url: string | undefined, host: string, showContent: boolean): InspectorConfig | undefined {
   if (port !== undefined && url !== undefined) throw new ConfigError('--inspect and --inspect-ws exclude each other: pick one.');
   if (url !== undefined) {
     if (!/^wss?:\/\/[^\s/]+/.test(url)) throw new ConfigError(`--inspect-ws wants a ws:// or wss:// URL (got "${url}").`);
-    return { kind: 'forward', url };
+    return { kind: 'forward', url, showContent };
   }
-  if (port === undefined) return undefined;
-  return { kind: 'page', host, port: integer('--inspect', port, DEFAULT_INSPECT_PORT, 0, 65_535) };
+  if (port === undefined) {
+    if (showContent) throw new ConfigError('--inspect-content goes with --inspect or --inspect-ws: it says what their stream carries.');
+    return undefined;
+  }
+  return { kind: 'page', host, port: integer('--inspect', port, DEFAULT_INSPECT_PORT, 0, 65_535), showContent };
 }
 
 function number(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {

@@ -137,8 +137,8 @@ describe('InspectionHub', () => {
     expect(sink.batches.slice(1).every((batch) => batch.length === 10)).toBe(true);
   });
 
-  it('shows a typed line only where it is not secret, in its event and in the snapshot it caused', () => {
-    const hub = new InspectionHub({ flushIntervalMs: 1 });
+  it('shows a typed line only where it is not secret, in the snapshot it caused (its event shows the size)', () => {
+    const hub = new InspectionHub({ flushIntervalMs: 1, showContent: true }); // content shown: only the secret rule hides
     const sink = new RecordingSink();
     hub.subscribe(sink);
     const actor = inspected(hub, createActor(promptMachine));
@@ -152,7 +152,7 @@ describe('InspectionHub', () => {
       .filter((m) => m.type !== '@xstate.actor' && m.event.type === 'client.line')
       .map((m) => `${m.type} ${(m as unknown as { event: { text: string } }).event.text}`);
     expect(lines).toEqual([
-      '@xstate.event alice',
+      '@xstate.event ••• 5 chars', // the content goes out once, with the snapshot
       '@xstate.snapshot alice',
       '@xstate.event •••',
       '@xstate.snapshot •••',
@@ -160,6 +160,22 @@ describe('InspectionHub', () => {
       '@xstate.snapshot •••',
     ]);
     expect(JSON.stringify(sink.batches)).not.toMatch(/hunter22|typed-while-busy/);
+  });
+
+  it('shows by default only the sizes of what users wrote, in events and snapshots alike', () => {
+    const hub = new InspectionHub({ flushIntervalMs: 1 });
+    const sink = new RecordingSink();
+    hub.subscribe(sink);
+    const actor = inspected(hub, createActor(promptMachine));
+
+    actor.send({ type: 'client.line', text: 'alice' }); // not secret: with content, this would show
+    hub.flush();
+
+    const texts = sink.messages
+      .filter((m) => m.type !== '@xstate.actor' && m.event.type === 'client.line')
+      .map((m) => `${m.type} ${(m as unknown as { event: { text: string } }).event.text}`);
+    expect(texts).toEqual(['@xstate.event ••• 5 chars', '@xstate.snapshot ••• 5 chars']);
+    expect(JSON.stringify(sink.batches)).not.toContain('alice');
   });
 
   it('gives a late subscriber the live actors’ state first, redacted, then the stream', () => {

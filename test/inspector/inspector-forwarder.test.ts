@@ -62,7 +62,7 @@ describe('--inspect-ws', () => {
   it('sends Stately-shaped messages, one per frame, with the machines’ definitions', async () => {
     const receiver = await startReceiver();
     const dataDir = await makeDataDir();
-    const inspectorConfig: InspectorConfig = { kind: 'forward', url: receiver.url };
+    const inspectorConfig: InspectorConfig = { kind: 'forward', url: receiver.url, showContent: true };
     const hub = createInspectionHub(inspectorConfig);
     const server: RunningServer = await createServer(
       { ...DEFAULTS, port: 0, scrypt: TEST_SCRYPT, envKey: undefined, dataDir, inspector: inspectorConfig },

@@ -38,9 +38,9 @@ afterEach(async () => {
   }
 });
 
-async function startInspectedServer(): Promise<Running> {
+async function startInspectedServer({ showContent = false }: { showContent?: boolean } = {}): Promise<Running> {
   const dataDir = await makeDataDir();
-  const inspectorConfig: InspectorConfig = { kind: 'page', host: '127.0.0.1', port: 0 };
+  const inspectorConfig: InspectorConfig = { kind: 'page', host: '127.0.0.1', port: 0, showContent };
   const config: ServerConfig = { ...DEFAULTS, port: 0, scrypt: TEST_SCRYPT, envKey: undefined, dataDir, inspector: inspectorConfig };
   const hub = createInspectionHub(inspectorConfig);
   const server = await createServer(config, { stdout: new PassThrough(), inspectActor: hub.inspectActor });
@@ -90,7 +90,7 @@ const connectionAt = (state: string) => (m: InspectionMessage) =>
 
 describe('the inspection stream', () => {
   it('never carries a password, its hash or the key, through sign-up, failed and good sign-ins', async () => {
-    const t = await startInspectedServer();
+    const t = await startInspectedServer({ showContent: true }); // even with --inspect-content
     const page = await connectPage(t.inspector.url!);
 
     const alice = await signIn(t.server.port, 'alice', PASSWORD); // registers: choose, repeat
@@ -111,7 +111,7 @@ describe('the inspection stream', () => {
     for (const secret of [PASSWORD, WRONG_PASSWORD, salt!, hash!, key]) expect(everything).not.toContain(secret);
 
     // …and yet the stream did follow it all: this test would see a leak.
-    const typed = page.messages().filter((m) => m.type === '@xstate.event' && m.event.type === 'client.line');
+    const typed = page.messages().filter((m) => m.type === '@xstate.snapshot' && m.event.type === 'client.line');
     expect(typed.map((m) => (m as unknown as { event: { text: string } }).event.text)).toEqual(['alice', '•••', '•••', '/quit', 'alice', '•••', '•••']);
     expect(everything).toContain('"password":"•••"'); // the verifyPassword / registerUser input
     expect(everything).toContain('"login":"alice"');
@@ -159,6 +159,61 @@ describe('the inspection stream', () => {
       console.log(JSON.stringify(page.messages().filter((m) => JSON.stringify(m).includes('#dev')).slice(-5), null, 1).slice(0, 3000));
       throw err;
     });
+  });
+
+  /**
+   * Alice posts to #lobby and sends bob a /msg; carol signs in after, so the post is replayed to
+   * her; the page watched it all. Returns everything the page received.
+   */
+  async function chatWatched(showContent: boolean) {
+    const t = await startInspectedServer({ showContent });
+    const page = await connectPage(t.inspector.url!);
+    const alice = await signIn(t.server.port, 'alice', PASSWORD);
+    const bob = await signIn(t.server.port, 'bob', PASSWORD);
+    alice.send(`${POSTED} in the lobby`);
+    await bob.expect(POSTED);
+    alice.send(`/msg bob ${WHISPERED}`);
+    await bob.expect(WHISPERED);
+    alice.send('/away at lunch-away-text');
+    await alice.expect(/away/i);
+    const carol = await signIn(t.server.port, 'carol', PASSWORD);
+    expect(carol.replay!.messages.join('\n')).toContain(POSTED); // the post was replayed to her
+    await t.server.shutdown();
+    await t.inspector.close();
+    await page.closed;
+    return { everything: page.frames.join('\n'), messages: page.messages() };
+  }
+  const POSTED = 'lobby-post-5d1e';
+  const WHISPERED = 'whisper-9c7a';
+  const count = (haystack: string, needle: string) => haystack.split(needle).length - 1;
+
+  it('carries no chat text, /msg text, away message or replayed history by default, only their sizes', async () => {
+    const { everything, messages } = await chatWatched(false);
+
+    for (const content of [POSTED, WHISPERED, 'lunch-away-text']) expect(everything).not.toContain(content);
+    // …while the stream did follow the chat: the events are there, with sizes instead of text.
+    const types = new Set(messages.filter((m) => m.type === '@xstate.event').map((m) => (m as { event: { type: string } }).event.type));
+    expect(types).toContain('client.line');
+    expect(types).toContain('room.joined');
+    expect(everything).toContain(`"text":"••• ${`${POSTED} in the lobby`.length} chars"`);
+    expect(everything).toMatch(/"recent":"••• [1-9]\d* items?"/); // carol's replay, as a count
+    expect(everything).toContain('"login":"carol"'); // who is there stays visible
+  });
+
+  it('carries them with --inspect-content, and a replayed message no more often than a live one', async () => {
+    const { everything, messages } = await chatWatched(true);
+
+    expect(everything).toContain(POSTED);
+    expect(everything).toContain(WHISPERED);
+    expect(everything).toContain('lunch-away-text');
+    // Each actor step that handles the post carries its text once (in its snapshot, not also in
+    // the event before it) — and carol's replay is one such step: one copy, not three.
+    const carrying = messages.filter((m) => JSON.stringify(m).includes(POSTED));
+    const steps = carrying.map((m) => `${m.type} ${(m as { event?: { type: string } }).event?.type}`);
+    expect(steps.every((step) => step.startsWith('@xstate.snapshot '))).toBe(true);
+    expect(new Set(steps).size).toBe(steps.length); // no step twice
+    expect(steps).toContain('@xstate.snapshot room.joined'); // the replay, once
+    expect(carrying.every((m) => count(JSON.stringify(m), POSTED) === 1)).toBe(true);
   });
 
   it('refuses a WebSocket from another web site', async () => {

@@ -1,6 +1,6 @@
 /**
  * The redactor on its own: secret-named properties anywhere, typed lines by the receiver's
- * state, errors without their messages.
+ * state, errors without their messages, and what users wrote reduced to its size unless shown.
  */
 import { describe, expect, it } from 'vitest';
 import { mayShowTypedLine, REDACTED, redactEvent, toRedactedJson } from '../../src/inspector/redaction.js';
@@ -37,6 +37,38 @@ describe('toRedactedJson', () => {
     const json = toRedactedJson({ type: 'xstate.error.actor.registerUser', error: err });
 
     expect(JSON.parse(json)).toEqual({ type: 'xstate.error.actor.registerUser', error: { name: 'Error', code: 'STATECHAT_ERR_STORAGE' } });
+  });
+
+  it('reduces what users wrote to its size, at any depth, unless content is shown', () => {
+    const value = {
+      event: { type: 'room.post', connectionId: 'c1', texts: ['hi', 'there'] },
+      context: { login: 'alice', away: 'at lunch', room: '#dev', topic: { text: 'plans', by: 'bob' } },
+      input: { to: 'bob', text: 'psst' },
+      recalled: { recent: [{ login: 'bob', text: 'x' }], messages: [], lines: ['a'], line: '[12:00] bob: x', body: 'b' },
+      numbers: { line: 12, text: 3 }, // a line number is no content
+      password: 'hunter22',
+    };
+
+    expect(JSON.parse(toRedactedJson(value))).toEqual({
+      event: { type: 'room.post', connectionId: 'c1', texts: `${REDACTED} 2 items` },
+      context: { login: 'alice', away: `${REDACTED} 8 chars`, room: '#dev', topic: { text: `${REDACTED} 5 chars`, by: 'bob' } },
+      input: { to: 'bob', text: `${REDACTED} 4 chars` },
+      recalled: {
+        recent: `${REDACTED} 1 item`,
+        messages: `${REDACTED} 0 items`,
+        lines: `${REDACTED} 1 item`,
+        line: `${REDACTED} 14 chars`,
+        body: `${REDACTED} 1 char`,
+      },
+      numbers: { line: 12, text: 3 },
+      password: REDACTED,
+    });
+    const shown = JSON.parse(toRedactedJson(value, { showContent: true }));
+    expect(shown).toEqual({ ...value, password: REDACTED }); // secrets stay hidden either way
+  });
+
+  it('keeps a typed line already hidden as it is: a password shows no length', () => {
+    expect(JSON.parse(toRedactedJson({ type: 'client.line', text: REDACTED }))).toEqual({ type: 'client.line', text: REDACTED });
   });
 
   it('throws on what JSON cannot hold, so the caller can skip it', () => {

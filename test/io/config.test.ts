@@ -164,8 +164,8 @@ describe('STATECHAT_KEY', () => {
 
 describe('inspector flags', () => {
   it('give --inspect as the last flag, or before another flag, the default port', () => {
-    expect(config(['--port', '1', '--inspect']).inspector).toEqual({ kind: 'page', host: '127.0.0.1', port: DEFAULT_INSPECT_PORT });
-    expect(config(['--inspect', '--host', '::1']).inspector).toEqual({ kind: 'page', host: '::1', port: DEFAULT_INSPECT_PORT });
+    expect(config(['--port', '1', '--inspect']).inspector).toEqual({ kind: 'page', host: '127.0.0.1', port: DEFAULT_INSPECT_PORT, showContent: false });
+    expect(config(['--inspect', '--host', '::1']).inspector).toEqual({ kind: 'page', host: '::1', port: DEFAULT_INSPECT_PORT, showContent: false });
     expect(config(['--inspect', '--host', '::1']).host).toBe('::1');
   });
 
@@ -175,7 +175,7 @@ describe('inspector flags', () => {
   });
 
   it.each([['ws://h'], ['wss://h:1/path'], ['ws://127.0.0.1:8080']])('take --inspect-ws %s', (url) => {
-    expect(config(['--inspect-ws', url]).inspector).toEqual({ kind: 'forward', url });
+    expect(config(['--inspect-ws', url]).inspector).toEqual({ kind: 'forward', url, showContent: false });
   });
 
   it.each([['ws://'], ['ws:///path'], ['ws:// h'], ['wss:/h'], ['xws://h'], [' ws://h'], ['wsx://h'], ['http://h']])(
