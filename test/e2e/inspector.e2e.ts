@@ -124,11 +124,13 @@ describe('the inspector page', () => {
     await expectHighlighted('connection', 'connection', 'chatting.idle');
 
     alice.send('hello from alice');
+    // Without --inspect-content the page learns that a line of 16 characters came, not what it said.
     await page.waitForFunction(
       (text) => [...document.querySelectorAll('#event-log td')].some((td) => td.textContent === text),
-      'client.line "hello from alice"',
+      'client.line "••• 16 chars"',
       WAIT,
     );
+    expect(await page.content()).not.toContain('hello from alice');
 
     // Bob never moved; the page still shows him where he is.
     await rowInState('c2', 'authenticating.awaitingLogin');
@@ -138,6 +140,22 @@ describe('the inspector page', () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     alice.close();
     bob.close();
+  });
+
+  it('shows connections held by `stop listen` as waiting, counted on the listener, until listening resumes', async () => {
+    server.type('stop listen');
+    await expectHighlighted('listener', 'listener', 'paused');
+    const held = await Promise.all([TestClient.connect(server.chatPort), TestClient.connect(server.chatPort)]);
+    await page.waitForSelector('#listener-waiting:not([hidden])', WAIT);
+    await page.waitForFunction(() => document.querySelector('#listener-waiting')?.textContent === '2 waiting', undefined, WAIT);
+    expect(await page.textContent('#held-count')).toBe('+ 2 held, waiting for listening to resume');
+
+    server.type('start listen');
+    for (const client of held) await client.expect(/^Enter your login:/); // served the moment listening resumes
+    await expectHighlighted('listener', 'listener', 'accepting');
+    await page.waitForSelector('#listener-waiting[hidden]', { ...WAIT, state: 'attached' }); // hidden again
+    expect(await page.isHidden('#held-count')).toBe(true);
+    for (const client of held) client.close();
   });
 
   it('never shows the password: the typed lines of a password prompt read •••', async () => {

@@ -13,6 +13,8 @@ export interface ServerProcess {
   /** The inspector page's URL, as the server printed it. */
   inspectorUrl: string;
   output(): string;
+  /** Types a line on the server's console. */
+  type(line: string): void;
   /** Console `shutdown`, then waits for the exit (killed if it hangs); removes the data dir. */
   stop(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function startServerProcess(extraArgs: string[] = [], startTimeoutM
     chatPort,
     inspectorUrl,
     output: () => server.stdout + server.stderr,
+    type: (line) => server.type(line),
     async stop() {
       if (server.running) {
         server.type('shutdown');

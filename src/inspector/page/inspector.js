@@ -175,6 +175,12 @@
     const [listener] = actorsOf(['listener']);
     const [supervisor] = actorsOf(['supervisor']);
     $('#listener-state').textContent = listener ? describeValue(listener.value) : '—';
+    // Held sockets (listening stopped) are no actors yet: the listener only counts them.
+    const waiting = listener?.context?.waiting ?? 0;
+    $('#listener-waiting').textContent = `${waiting} waiting`;
+    $('#listener-waiting').hidden = waiting === 0;
+    $('#held-count').textContent = `+ ${waiting} held, waiting for listening to resume`;
+    $('#held-count').hidden = waiting === 0;
     $('#supervisor-state').textContent = supervisor ? describeValue(supervisor.value) : '—';
     if (listener) highlight(containers.listener, listener.value);
     if (supervisor) highlight(containers.supervisor, supervisor.value);
