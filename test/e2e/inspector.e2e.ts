@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient } from '../integration/harness.js';
+import { signIn, TestClient } from '../integration/harness.js';
 import { type Browser, launchChromium } from './chromium.js';
 import { type ServerProcess, startServerProcess } from './server-process.js';
 
@@ -163,6 +163,23 @@ describe('the inspector page', () => {
     expect(html).not.toContain(PASSWORD);
     const events = await page.$$eval('#event-log td', (cells) => cells.map((td) => td.textContent));
     expect(events.filter((text) => text === 'client.line "•••"')).toHaveLength(2); // the password, and its repeat
+  });
+
+  it('lists the room actors with their member counts as users join and part', async () => {
+    const carol = await signIn(server.chatPort, 'carol', PASSWORD);
+    carol.send('/join #dev');
+    await carol.expect(/You joined #dev/);
+    const membersOf = (room: string) => `#rooms tr[data-room="${room}"] td.members-cell`;
+    const expectMembers = (room: string, members: string) =>
+      page.waitForFunction(([selector, n]) => document.querySelector(selector!)?.textContent === n, [membersOf(room), members], WAIT);
+    await expectMembers('#dev', '1');
+    await expectMembers('#lobby', '1'); // carol; the others have left
+
+    carol.send('/part #dev');
+    await carol.expect(/You left #dev/);
+    await expectMembers('#dev', '0'); // empty, until its idle time stops it
+    expect(await page.textContent('#room-count')).toBe('2');
+    carol.close();
   });
 
   it('loaded nothing from anywhere but the inspector, without an error', async () => {

@@ -189,6 +189,7 @@
     const connectionMachine = supervisor?.context?.mode === 'echo' ? 'echo' : 'connection';
     if (containers.connection.dataset.machine !== connectionMachine && diagrams[connectionMachine]) drawDiagram(containers.connection, connectionMachine);
 
+    renderRooms();
     const connections = connectionActors();
     renderTable(connections);
     const followed = selected && actors.get(selected);
@@ -200,6 +201,20 @@
 
     renderLog();
     $('#summary').textContent = `${connections.length} connection${connections.length === 1 ? '' : 's'} · ${eventCount} messages received`;
+  }
+
+  /** The supervisor's room actors: one row each, with its member count (the room's context). */
+  function renderRooms() {
+    const rooms = actorsOf(['room']).sort((a, b) => String(a.context?.name).localeCompare(String(b.context?.name)));
+    $('#room-count').textContent = String(rooms.length);
+    $('#rooms tbody').replaceChildren(
+      ...rooms.slice(0, ROW_LIMIT).map((room) => {
+        const row = document.createElement('tr');
+        row.dataset.room = room.context?.name ?? room.name;
+        row.append(cell(room.context?.name ?? room.name), cell(String(room.context?.members ?? '—'), 'members-cell'), cell(describeValue(room.value), 'state-cell'));
+        return row;
+      }),
+    );
   }
 
   function renderTable(connections) {
