@@ -14,7 +14,11 @@
  *  - a transition without a target changes no state: it is listed inside its state's box
  *    (UML's internal transitions, `event [guard] / actions`), or in a note beside a composite
  *    state, where Mermaid has no room for such lines; the machine's own (root) handlers are
- *    drawn from every top-level state that does not handle the event itself.
+ *    drawn from every top-level state that does not handle the event itself;
+ *  - what a state does besides reacting to events is listed in it the same way, first, in UML's
+ *    words: `tags: input, secret`, `entry / send`, `do / checkLogin` (an invoked actor, running
+ *    while the state is active), `exit / leaveChat` — less the timers xstate schedules for
+ *    `after` (they are the `after 60s` arrows already).
  *
  * An inline guard function has no readable name; rather than print `[guard]`, this throws and
  * asks for the guard to be named in `setup({ guards })`.
@@ -90,6 +94,10 @@ export function toStateDiagram(machine: AnyStateMachine): StateDiagram {
   }
 
   const lines = ['stateDiagram-v2'];
+  for (const node of descendants(root)) {
+    const activities = activitiesOf(node);
+    if (activities.length > 0) internal.set(node, [...activities, ...(internal.get(node) ?? [])]);
+  }
   const rootNotes = internal.get(root);
   const emitChildren = (parent: AnyStateNode, indent: string) => {
     const children = Object.values(parent.states) as AnyStateNode[];
@@ -183,10 +191,33 @@ function guardLabel(guard: unknown, where: () => string): string {
   throw new Error(`${where()} is an inline function; name it in setup({ guards }) so the diagrams can show it`);
 }
 
+/** A state's tags, entry actions, invoked actors and exit actions, one line each kind. */
+function activitiesOf(node: AnyStateNode): string[] {
+  const lines: string[] = [];
+  if (node.tags.length > 0) lines.push(`tags: ${node.tags.join(', ')}`);
+  const entry = namesOf(node.entry.filter((action) => !isAfterTimer(action)));
+  if (entry.length > 0) lines.push(`entry / ${entry.join(', ')}`);
+  for (const invoked of node.invoke) lines.push(`do / ${typeof invoked.src === 'string' ? invoked.src : invoked.id}`);
+  const exit = namesOf(node.exit.filter((action) => !isAfterTimer(action)));
+  if (exit.length > 0) lines.push(`exit / ${exit.join(', ')}`);
+  return lines;
+}
+
+/** xstate's own raise / cancel of an `after` timer (its id or sendId is `xstate.after.…`). */
+function isAfterTimer(action: unknown): boolean {
+  if (typeof action !== 'function') return false;
+  const { id, sendId } = action as { id?: unknown; sendId?: unknown };
+  return [id, sendId].some((value) => typeof value === 'string' && value.startsWith('xstate.after.'));
+}
+
 /** Action names for an internal transition's label: named actions, and xstate's built-ins without the prefix. */
 function actionNames(transition: AnyTransitionDefinition): string[] {
+  return namesOf(transition.actions as unknown[]);
+}
+
+function namesOf(actions: readonly unknown[]): string[] {
   const names: string[] = [];
-  for (const action of transition.actions as unknown[]) {
+  for (const action of actions) {
     let name: string | undefined;
     if (typeof action === 'string') name = action;
     else if (action && typeof action === 'object' && 'type' in action) name = String(action.type);

@@ -97,6 +97,40 @@ describe('toStateDiagram', () => {
     expect(text.slice(text.indexOf('note right of b'))).toEqual(expect.arrayContaining(['in b:', 'poke / say', 'end note']));
   });
 
+  it('lists a state’s tags, entry actions, invoked actors and exit actions in it — but not the timers of `after`', () => {
+    const machine = setup({
+      actions: { greet: () => {}, log: () => {}, bye: () => {} },
+      actors: { check: fromPromise(async () => true) },
+    }).createMachine({
+      id: 'm',
+      initial: 'a',
+      states: {
+        a: {
+          tags: ['input', 'secret'],
+          entry: ['greet', 'log'],
+          exit: 'bye',
+          invoke: { id: 'checking', src: 'check' },
+          after: { 1000: 'b' },
+          on: { ping: { actions: 'log' } },
+        },
+        b: { initial: 'x', entry: 'greet', states: { x: {} } },
+      },
+    });
+
+    const text = lines(machine);
+
+    // In UML's order, before the internal transitions; xstate's raise/cancel of the timer is no line.
+    expect(text.filter((line) => line.startsWith('a : '))).toEqual([
+      'a : tags: input, secret',
+      'a : entry / greet, log',
+      'a : do / check',
+      'a : exit / bye',
+      'a : ping / log',
+    ]);
+    expect(text).toContain('a --> b : after 1s');
+    expect(text.slice(text.indexOf('note right of b'))).toEqual(expect.arrayContaining(['in b:', 'entry / greet', 'end note']));
+  });
+
   it('draws the machine’s own handlers from every top-level state that does not handle the event itself', () => {
     const machine = createMachine({
       id: 'm',
