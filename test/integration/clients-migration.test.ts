@@ -50,7 +50,7 @@ describe('clients.csv from before skeleton_key', () => {
 
   // Start-up decrypts only the first row: a login token damaged further down is found at its
   // user's sign-in — that sign-in fails, the log names the record but not the login — and
-  // everyone else is served (README, docs/security.md).
+  // everyone else is served (docs/security.md).
   it('a login token damaged below the first row fails that sign-in only, logged without the login', async () => {
     dataDir = await makeDataDir();
     const first = await startTestServer({ dataDir });
