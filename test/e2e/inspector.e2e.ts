@@ -26,7 +26,7 @@ const problems: string[] = [];
 
 beforeAll(async () => {
   server = await startServerProcess();
-  browser = await launchChromium();
+  browser = await launchChromium({ width: 1280, height: 800 }); // the issue's legibility window
   page = await browser.context.newPage();
   page.on('request', (request) => requested.push(request.url()));
   page.on('console', (message) => {
@@ -71,6 +71,64 @@ describe('the inspector page', () => {
     await expectHighlighted('listener', 'listener', 'accepting');
     await page.waitForSelector('#diagram-supervisor[data-current="running.logDisplay.shown,running.maintenance.idle"]', WAIT);
     expect(await page.textContent('#listener-state')).toBe('accepting');
+  });
+
+  it('draws the diagrams at full size, legibly: labels of 11 px or more, no two states overlapping', async () => {
+    for (const diagram of ['listener', 'supervisor', 'connection']) {
+      await page.waitForSelector(`#diagram-${diagram} svg`, WAIT);
+      expect(await page.getAttribute(`#diagram-${diagram}`, 'data-scale')).toBe('1.000');
+      const report = await page.evaluate((id) => {
+        const container = document.querySelector(`#diagram-${id}`)!;
+        const svg = container.querySelector('svg')!;
+        const scale = svg.getScreenCTM()!.a;
+        const labels = [...container.querySelectorAll('g.node .nodeLabel, g.node text')];
+        const fontPx = labels.map((el) => parseFloat(getComputedStyle(el).fontSize) * scale);
+        const boxes = [...container.querySelectorAll('g.node')].map((g) => ({ id: g.id, r: g.getBoundingClientRect() }));
+        const overlaps: string[] = [];
+        for (let i = 0; i < boxes.length; i++)
+          for (let j = i + 1; j < boxes.length; j++) {
+            const [a, b] = [boxes[i]!.r, boxes[j]!.r];
+            if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps.push(`${boxes[i]!.id} / ${boxes[j]!.id}`);
+          }
+        return { labels: labels.length, smallest: Math.min(...fontPx), overlaps };
+      }, diagram);
+      expect(report.labels).toBeGreaterThan(3);
+      expect(report.smallest).toBeGreaterThanOrEqual(11);
+      expect(report.overlaps).toEqual([]);
+    }
+  });
+
+  it('zooms with + and −, fits the pane, and pans by dragging', async () => {
+    const pane = '#diagram-connection';
+    const scale = async () => Number(await page.getAttribute(pane, 'data-scale'));
+    await page.click(`${pane} button[data-zoom="zoom in"]`);
+    expect(await scale()).toBeCloseTo(1.25, 3);
+    await page.click(`${pane} button[data-zoom="zoom out"]`);
+    expect(await scale()).toBeCloseTo(1, 3);
+    await page.click(`${pane} button[data-zoom="fit"]`);
+    const fitted = await page.evaluate((p) => {
+      const r = document.querySelector(`${p} svg`)!.getBoundingClientRect();
+      const c = document.querySelector(p)!.getBoundingClientRect();
+      return { inside: r.left >= c.left - 1 && r.right <= c.right + 1 && r.top >= c.top - 1 && r.bottom <= c.bottom + 1, scale: Number((document.querySelector(p) as HTMLElement).dataset.scale) };
+    }, pane);
+    expect(fitted.inside).toBe(true);
+    expect(fitted.scale).toBeLessThan(1); // the connection machine is bigger than its pane
+
+    await page.click(`${pane} button[data-zoom="actual size"]`);
+    const before = await page.evaluate((p) => document.querySelector(`${p} svg`)!.getBoundingClientRect().left, pane);
+    const box = (await page.$(pane))!;
+    const at = (await box.boundingBox())!;
+    await page.mouse.move(at.x + 200, at.y + 200);
+    await page.mouse.down();
+    await page.mouse.move(at.x + 120, at.y + 200, { steps: 4 });
+    await page.mouse.up();
+    const after = await page.evaluate((p) => document.querySelector(`${p} svg`)!.getBoundingClientRect().left, pane);
+    expect(after - before).toBeCloseTo(-80, 0);
+
+    await page.mouse.move(at.x + 100, at.y + 100);
+    await page.mouse.wheel(0, -100); // wheel up: zoom in around the pointer
+    expect(await scale()).toBeGreaterThan(1);
+    await page.click(`${pane} button[data-zoom="actual size"]`);
   });
 
   it('draws every diagram of docs/machines.md with the Mermaid it serves', async () => {

@@ -83,6 +83,7 @@
       try {
         const { svg } = await window.mermaid.render(renderId, diagram.mermaid);
         container.innerHTML = svg;
+        showAtFullSize(container);
       } catch (err) {
         const error = document.createElement('pre');
         error.className = 'diagram-error';
@@ -108,13 +109,131 @@
     return renderQueue;
   }
 
+  // ───────────── zoom and pan ─────────────
+
+  /** Each diagram pane's view: scale and offset of its SVG (drawn at its natural size). */
+  const views = new WeakMap();
+  const MIN_SCALE = 0.1;
+  const MAX_SCALE = 4;
+
+  /** The SVG at its own size (Mermaid scales it to the pane's width), at 100 %, with its controls. */
+  function showAtFullSize(container) {
+    const svg = container.querySelector('svg');
+    if (!svg) return;
+    const box = svg.viewBox.baseVal;
+    svg.removeAttribute('style');
+    svg.setAttribute('width', String(box.width));
+    svg.setAttribute('height', String(box.height));
+    const controls = document.createElement('div');
+    controls.className = 'zoom-controls';
+    const button = (label, title, action) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = label;
+      b.title = title;
+      b.dataset.zoom = title;
+      b.addEventListener('click', (event) => {
+        event.stopPropagation();
+        action();
+      });
+      return b;
+    };
+    const level = document.createElement('span');
+    level.className = 'zoom-level';
+    controls.append(
+      level,
+      button('−', 'zoom out', () => zoomAt(container, 1 / 1.25)),
+      button('+', 'zoom in', () => zoomAt(container, 1.25)),
+      button('fit', 'fit', () => fit(container)),
+      button('100%', 'actual size', () => setView(container, { scale: 1, x: 0, y: 0 })),
+    );
+    container.prepend(controls);
+    setView(container, { scale: 1, x: 0, y: 0 });
+    if (!container.dataset.zoomable) {
+      container.dataset.zoomable = 'true';
+      enablePanAndWheel(container);
+    }
+  }
+
+  function setView(container, view) {
+    const svg = container.querySelector('svg');
+    if (!svg) return;
+    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale));
+    views.set(container, { scale, x: view.x, y: view.y });
+    svg.style.transform = `translate(${view.x}px, ${view.y}px) scale(${scale})`;
+    container.dataset.scale = scale.toFixed(3);
+    const level = container.querySelector('.zoom-level');
+    if (level) level.textContent = `${Math.round(scale * 100)} %`;
+  }
+
+  /** Zooms by `factor` around a point of the pane (its centre by default), which stays put. */
+  function zoomAt(container, factor, px = container.clientWidth / 2, py = container.clientHeight / 2) {
+    const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
+    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale * factor));
+    const k = scale / view.scale;
+    setView(container, { scale, x: px - (px - view.x) * k, y: py - (py - view.y) * k });
+  }
+
+  function fit(container) {
+    const svg = container.querySelector('svg');
+    if (!svg) return;
+    const box = svg.viewBox.baseVal;
+    const scale = Math.min(container.clientWidth / box.width, container.clientHeight / box.height);
+    setView(container, { scale, x: (container.clientWidth - box.width * scale) / 2, y: (container.clientHeight - box.height * scale) / 2 });
+  }
+
+  function enablePanAndWheel(container) {
+    let drag;
+    container.addEventListener('pointerdown', (event) => {
+      if (event.button !== 0 || event.target.closest('.zoom-controls')) return;
+      const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
+      drag = { id: event.pointerId, startX: event.clientX, startY: event.clientY, view };
+      container.setPointerCapture(event.pointerId);
+      container.classList.add('dragging');
+    });
+    container.addEventListener('pointermove', (event) => {
+      if (!drag || drag.id !== event.pointerId) return;
+      setView(container, { ...drag.view, x: drag.view.x + event.clientX - drag.startX, y: drag.view.y + event.clientY - drag.startY });
+    });
+    const end = () => {
+      drag = undefined;
+      container.classList.remove('dragging');
+    };
+    container.addEventListener('pointerup', end);
+    container.addEventListener('pointercancel', end);
+    container.addEventListener(
+      'wheel',
+      (event) => {
+        event.preventDefault();
+        const rect = container.getBoundingClientRect();
+        zoomAt(container, event.deltaY < 0 ? 1.1 : 1 / 1.1, event.clientX - rect.left, event.clientY - rect.top);
+      },
+      { passive: false },
+    );
+  }
+
   /** Puts the `current` class on the boxes of the active states (and only those). */
   function highlight(container, value) {
-    container.dataset.current = leafPaths(value).join(',');
+    const leaves = leafPaths(value);
+    const changed = container.dataset.current !== leaves.join(',');
+    container.dataset.current = leaves.join(',');
     const drawn = rendered.get(container);
     if (!drawn) return;
     const active = new Set(activePaths(value));
     for (const [path, group] of drawn.nodesByPath) group.classList.toggle('current', active.has(path));
+    // A new current state out of the pane's view is brought into it (a user's pan is kept otherwise).
+    const leaf = leaves.length > 0 ? drawn.nodesByPath.get(leaves[0]) : undefined;
+    if (changed && leaf) bringIntoView(container, leaf);
+  }
+
+  function bringIntoView(container, element) {
+    const pane = container.getBoundingClientRect();
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || (box.left >= pane.left && box.right <= pane.right && box.top >= pane.top && box.bottom <= pane.bottom)) return;
+    const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
+    const dx = pane.left + pane.width / 2 - (box.left + box.width / 2);
+    const dy = pane.top + pane.height / 2 - (box.top + box.height / 2);
+    setView(container, { ...view, x: view.x + dx, y: view.y + dy });
   }
 
   // ───────────── the stream ─────────────
