@@ -131,6 +131,22 @@ describe('the inspector page', () => {
     await page.click(`${pane} button[data-zoom="actual size"]`);
   });
 
+  it('shows a clicked state’s transitions: its arrows with their targets, and what runs inside it', async () => {
+    const id = await nodeId('listener', 'paused');
+    await page.click('#diagram-listener button[data-zoom="fit"]'); // every state in view, to be clicked
+    const groupId = await page.$$eval('#diagram-listener g[id]', (groups, mermaidId) => groups.find((g) => new RegExp(`-state-${mermaidId}-\\d+$`).test(g.id))?.id, id);
+    expect(groupId).toBeDefined();
+    await page.click(`[id="${groupId}"]`, { timeout: 5000 });
+    await page.waitForSelector('#diagram-listener .state-info[data-state="paused"]', WAIT);
+    const items = await page.$$eval('#diagram-listener .state-info li', (lis) => lis.map((li) => li.textContent));
+    expect(items).toEqual(
+      expect.arrayContaining(['listener.resume → accepting', 'listener.stop → stopped', 'connection.accepted [hasRoomToWait] / assign, hold']),
+    );
+    await page.click('#diagram-listener .state-info button');
+    expect(await page.$('#diagram-listener .state-info')).toBeNull();
+    await page.click('#diagram-listener button[data-zoom="actual size"]');
+  });
+
   it('draws every diagram of docs/machines.md with the Mermaid it serves', async () => {
     const markdown = await fs.readFile(path.join(repoRoot, 'docs/machines.md'), 'utf8');
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!);

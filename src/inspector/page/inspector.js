@@ -103,10 +103,63 @@
         const group = byMermaidId.get(mermaidId);
         if (group) nodesByPath.set(path, group);
       }
+      for (const [path, group] of nodesByPath) {
+        group.style.cursor = 'pointer';
+        group.addEventListener('click', (event) => {
+          event.stopPropagation();
+          if (container.dataset.dragged === 'true') return; // the end of a pan, not a click
+          showTransitions(container, diagram, path);
+        });
+      }
       rendered.set(container, { machineId, nodesByPath });
       markDirty();
     });
     return renderQueue;
+  }
+
+  /**
+   * What a clicked state does, read from its diagram's Mermaid source: its arrows (event → target)
+   * and the lines drawn in it or in its note (tags, entry / do / exit, internal transitions).
+   */
+  function showTransitions(container, diagram, path) {
+    const id = diagram.nodeIds[path];
+    const pathOf = new Map(Object.entries(diagram.nodeIds).map(([p, i]) => [i, p]));
+    const lines = diagram.mermaid.split('\n').map((line) => line.trim());
+    const out = [];
+    let inNote = false;
+    for (const line of lines) {
+      if (line === `note right of ${id}`) inNote = true;
+      else if (inNote && line === 'end note') inNote = false;
+      else if (inNote && !line.endsWith(':')) out.push(line);
+      const arrow = new RegExp(`^${id} --> (\\S+) : (.*)$`).exec(line);
+      if (arrow) for (const label of arrow[2].split('<br/>')) out.push(`${label} → ${pathOf.get(arrow[1]) ?? arrow[1]}`);
+      const inside = line.startsWith(`${id} : `) ? line.slice(id.length + 3) : undefined;
+      if (inside !== undefined) out.push(inside);
+    }
+    let info = container.querySelector('.state-info');
+    if (!info) {
+      info = document.createElement('div');
+      info.className = 'state-info';
+      container.append(info);
+    }
+    const title = document.createElement('strong');
+    title.textContent = path;
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.textContent = '×';
+    close.title = 'close';
+    close.addEventListener('click', (event) => {
+      event.stopPropagation();
+      info.remove();
+    });
+    const list = document.createElement('ul');
+    for (const text of out.length > 0 ? out : ['no transitions of its own']) {
+      const item = document.createElement('li');
+      item.textContent = text;
+      list.append(item);
+    }
+    info.dataset.state = path;
+    info.replaceChildren(close, title, list);
   }
 
   // ───────────── zoom and pan ─────────────
@@ -185,14 +238,20 @@
   function enablePanAndWheel(container) {
     let drag;
     container.addEventListener('pointerdown', (event) => {
-      if (event.button !== 0 || event.target.closest('.zoom-controls')) return;
+      if (event.button !== 0 || event.target.closest('.zoom-controls, .state-info')) return;
       const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
       drag = { id: event.pointerId, startX: event.clientX, startY: event.clientY, view };
-      container.setPointerCapture(event.pointerId);
-      container.classList.add('dragging');
+      container.dataset.dragged = 'false';
     });
     container.addEventListener('pointermove', (event) => {
       if (!drag || drag.id !== event.pointerId) return;
+      if (container.dataset.dragged !== 'true') {
+        if (Math.abs(event.clientX - drag.startX) + Math.abs(event.clientY - drag.startY) <= 3) return;
+        // Captured only once it is a drag: a capture from the press would retarget a click on a state.
+        container.dataset.dragged = 'true';
+        container.setPointerCapture(event.pointerId);
+        container.classList.add('dragging');
+      }
       setView(container, { ...drag.view, x: drag.view.x + event.clientX - drag.startX, y: drag.view.y + event.clientY - drag.startY });
     });
     const end = () => {
