@@ -44,4 +44,13 @@ describe('docs/machines.md', () => {
     }
     await expect(mermaid.parse('stateDiagram-v2\n  state a {\n  a --> \n')).rejects.toThrow();
   });
+
+  it('parses the README’s actor picture too', async () => {
+    const { default: mermaid } = await import('mermaid');
+    mermaid.initialize({ startOnLoad: false });
+    const blocks = mermaidBlocks(await fs.readFile(path.join(repoRoot, 'README.md'), 'utf8'));
+
+    expect(blocks).toHaveLength(1);
+    await expect(mermaid.parse(blocks[0]!)).resolves.toMatchObject({ diagramType: 'flowchart-v2' });
+  });
 });
