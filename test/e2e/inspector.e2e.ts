@@ -71,6 +71,13 @@ describe('the inspector page', () => {
     await expectHighlighted('listener', 'listener', 'accepting');
     await page.waitForSelector('#diagram-supervisor[data-current="running.logDisplay.shown,running.maintenance.idle"]', WAIT);
     expect(await page.textContent('#listener-state')).toBe('accepting');
+    // The current state is in its pane's view, though the diagram is bigger than the pane.
+    const inView = await page.evaluate(() => {
+      const pane = document.querySelector('#diagram-listener')!.getBoundingClientRect();
+      const box = document.querySelector('#diagram-listener g.node.current')!.getBoundingClientRect();
+      return box.left >= pane.left && box.right <= pane.right && box.top >= pane.top && box.bottom <= pane.bottom;
+    });
+    expect(inView).toBe(true);
   });
 
   it('draws the diagrams at full size, legibly: labels of 11 px or more, no two states overlapping', async () => {
@@ -248,6 +255,18 @@ describe('the inspector page', () => {
       page.waitForFunction(([selector, n]) => document.querySelector(selector!)?.textContent === n, [membersOf(room), members], WAIT);
     await expectMembers('#dev', '1');
     await expectMembers('#lobby', '1'); // carol; the others have left
+
+    // The route of a chat line through the actors, with the event names.
+    carol.send('route check');
+    await page.waitForFunction(() => document.querySelector('#route li')?.textContent?.includes('room:#dev') ?? false, undefined, WAIT);
+    const route = await page.$$eval('#route li', (items) => items.map((li) => li.textContent));
+    expect(route).toEqual([
+      expect.stringMatching(/^c\d+ → room:#dev: room\.post \(1 item\)$/),
+      'room:#dev → historyWriter: history.append',
+      'historyWriter → room:#dev: history.appended',
+      'room:#dev → 0 other members: one encoded line each, written to their links',
+    ]);
+    expect(await page.content()).not.toContain('route check'); // the text itself stays out
 
     carol.send('/part #dev');
     await carol.expect(/You left #dev/);

@@ -274,15 +274,18 @@
   /** Puts the `current` class on the boxes of the active states (and only those). */
   function highlight(container, value) {
     const leaves = leafPaths(value);
-    const changed = container.dataset.current !== leaves.join(',');
     container.dataset.current = leaves.join(',');
     const drawn = rendered.get(container);
     if (!drawn) return;
     const active = new Set(activePaths(value));
     for (const [path, group] of drawn.nodesByPath) group.classList.toggle('current', active.has(path));
-    // A new current state out of the pane's view is brought into it (a user's pan is kept otherwise).
+    // A newly current state out of the pane's view is brought into it, once per drawing and
+    // state (a user's pan is kept otherwise).
     const leaf = leaves.length > 0 ? drawn.nodesByPath.get(leaves[0]) : undefined;
-    if (changed && leaf) bringIntoView(container, leaf);
+    if (leaf && drawn.inView !== container.dataset.current) {
+      drawn.inView = container.dataset.current;
+      bringIntoView(container, leaf);
+    }
   }
 
   function bringIntoView(container, element) {
@@ -330,8 +333,13 @@
         }
         break;
       }
+      case '@xstate.event':
+        // The log reads the snapshot that follows (it carries the same event); the route of a
+        // chat line needs who sent what to whom, which only the event message says.
+        if (!traceRoute(message)) return;
+        break;
       default:
-        return; // '@xstate.event': the snapshot that follows carries the same event
+        return;
     }
     markDirty();
   }
@@ -368,6 +376,7 @@
     if (containers.connection.dataset.machine !== connectionMachine && diagrams[connectionMachine]) drawDiagram(containers.connection, connectionMachine);
 
     renderRooms();
+    renderRoute();
     const connections = connectionActors();
     renderTable(connections);
     const followed = selected && actors.get(selected);
@@ -379,6 +388,61 @@
 
     renderLog();
     $('#summary').textContent = `${connections.length} connection${connections.length === 1 ? '' : 's'} · ${eventCount} messages received`;
+  }
+
+  /**
+   * The route of the latest chat line, per room: connection → room (room.post) → history writer
+   * (history.append) → room (history.appended) → its members, each sent one encoded line (data
+   * plane: no event per delivery). Returns whether the shown route changed.
+   */
+  const routes = new Map();
+  let shownRoute;
+  let historyWriterName = 'history writer';
+  function traceRoute(message) {
+    const { event, sourceId, sessionId } = message;
+    const to = actors.get(sessionId);
+    if (!event || !to) return false;
+    // A connection posts from its own actor system, so the event may name no source actor: its
+    // connectionId says who it is.
+    const from = actors.get(sourceId) ?? { name: event.connectionId ?? '?', sessionId: undefined };
+    const step = (label) => ({ from: from.name, to: to.name, label });
+    if (event.type === 'room.post' && to.machine === 'room') {
+      routes.set(to.sessionId, [step(`room.post${event.texts !== undefined ? ` (${sizeOf(event.texts)})` : ''}`)]);
+      return false;
+    }
+    if (event.type === 'history.append') {
+      // Sent by the room's effect code, which may name no source: then the oldest room waiting.
+      const roomId = routes.get(from.sessionId)?.length === 1 ? from.sessionId : [...routes].find(([, r]) => r.length === 1)?.[0];
+      const route = routes.get(roomId);
+      if (route) route.push({ from: actors.get(roomId)?.name ?? '?', to: to.name, label: 'history.append' });
+      historyWriterName = to.name;
+      return false;
+    }
+    if (event.type === 'history.appended' && routes.get(to.sessionId)?.length === 2) {
+      const route = routes.get(to.sessionId);
+      route.push({ from: from.sessionId ? from.name : historyWriterName, to: to.name, label: 'history.appended' });
+      const members = Number(to.context?.members);
+      const others = Number.isFinite(members) ? Math.max(0, members - 1) : undefined;
+      route.push({ from: to.name, to: others === undefined ? 'members' : `${others} other member${others === 1 ? '' : 's'}`, label: 'one encoded line each, written to their links' });
+      routes.delete(to.sessionId);
+      shownRoute = route;
+      return true;
+    }
+    return false;
+  }
+  const sizeOf = (value) => (Array.isArray(value) ? `${value.length} line${value.length === 1 ? '' : 's'}` : String(value).replace(/^••• /, ''));
+
+  function renderRoute() {
+    const list = $('#route');
+    if (!shownRoute) return;
+    list.replaceChildren(
+      ...shownRoute.map(({ from, to, label }) => {
+        const item = document.createElement('li');
+        item.textContent = `${from} → ${to}: ${label}`;
+        return item;
+      }),
+    );
+    $('#no-route').hidden = true;
   }
 
   /** The supervisor's room actors: one row each, with its member count (the room's context). */
