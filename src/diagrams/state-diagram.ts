@@ -34,6 +34,12 @@ export interface StateDiagram {
   mermaid: string;
   /** Mermaid node id of every state, by its dotted path in the machine (`authenticating.awaitingLogin`). */
   nodeIds: Record<string, string>;
+  /**
+   * What each state (by path) lists when clicked on the inspector page: the lines drawn in it or
+   * in its note, then its arrows as `label → target path`, then the machine's own targetless
+   * handlers, marked `(in every state)`. The same data the Mermaid source is made of.
+   */
+  transitions: Record<string, string[]>;
 }
 
 /** Words Mermaid's state grammar reserves; a state id equal to one would not parse. */
@@ -58,7 +64,7 @@ export function toStateDiagram(machine: AnyStateMachine): StateDiagram {
   const idOf = (node: AnyStateNode) => nodeIds[pathOf.get(node)!]!;
 
   /** Arrows by `source --> target`, each with its labels: parallel arrows become one, a label per line. */
-  const edges = new Map<string, string[]>();
+  const edges = new Map<string, { source: AnyStateNode; target: AnyStateNode; labels: string[] }>();
   /** Internal (targetless) transitions, by the node that owns them. */
   const internal = new Map<AnyStateNode, string[]>();
   const addInternal = (node: AnyStateNode, line: string) => {
@@ -85,9 +91,9 @@ export function toStateDiagram(machine: AnyStateMachine): StateDiagram {
       for (const source of sources) {
         for (const target of targets) {
           const arrow = `${idOf(source)} --> ${idOf(target)}`;
-          const labels = edges.get(arrow) ?? [];
-          if (!labels.includes(label)) labels.push(label);
-          edges.set(arrow, labels);
+          const edge = edges.get(arrow) ?? { source, target, labels: [] };
+          if (!edge.labels.includes(label)) edge.labels.push(label);
+          edges.set(arrow, edge);
         }
       }
     }
@@ -129,8 +135,15 @@ export function toStateDiagram(machine: AnyStateMachine): StateDiagram {
 
   emitChildren(root, '  ');
   if (rootNotes && topLevel.length > 0) emitNote(idOf(topLevel[0]!), 'in every state:', rootNotes, '  ');
-  for (const [arrow, labels] of edges) lines.push(`  ${arrow} : ${labels.join('<br/>')}`);
-  return { machineId: machine.id, mermaid: `${lines.join('\n')}\n`, nodeIds };
+  for (const [arrow, { labels }] of edges) lines.push(`  ${arrow} : ${labels.join('<br/>')}`);
+
+  const transitions: Record<string, string[]> = {};
+  for (const node of descendants(root)) transitions[pathOf.get(node)!] = [...(internal.get(node) ?? [])];
+  for (const { source, target, labels } of edges.values()) {
+    for (const label of labels) transitions[pathOf.get(source)!]!.push(`${label} → ${pathOf.get(target)}`);
+  }
+  for (const list of Object.values(transitions)) list.push(...(rootNotes ?? []).map((line) => `${line} (in every state)`));
+  return { machineId: machine.id, mermaid: `${lines.join('\n')}\n`, nodeIds, transitions };
 }
 
 interface LabelledTransition {

@@ -75,7 +75,7 @@ export function isTypedLine(event: EventObject): boolean {
 }
 
 /** What a content property shows when content is not shown: its size only. */
-export function contentSize(value: string | readonly unknown[]): string {
+function contentSize(value: string | readonly unknown[]): string {
   const [one, many] = typeof value === 'string' ? ['char', 'chars'] : ['item', 'items'];
   return `${REDACTED} ${value.length} ${value.length === 1 ? one : many}`;
 }

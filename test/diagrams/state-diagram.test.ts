@@ -131,6 +131,26 @@ describe('toStateDiagram', () => {
     expect(text.slice(text.indexOf('note right of b'))).toEqual(expect.arrayContaining(['in b:', 'entry / greet', 'end note']));
   });
 
+  it('lists, per state path, what the page shows for a click: its lines, its arrows, then the machine’s own handlers', () => {
+    const machine = setup({ actions: { say: () => {}, note: () => {} } }).createMachine({
+      id: 'm',
+      initial: 'a',
+      on: { ping: { actions: 'note' } },
+      states: {
+        a: { entry: 'say', on: { go: 'b', poke: { actions: 'say' } } },
+        b: { initial: 'x', states: { x: { on: { back: '#m.a', done: '#m.a' } } } },
+      },
+    });
+
+    const { transitions } = toStateDiagram(machine);
+
+    expect(transitions).toEqual({
+      a: ['entry / say', 'poke / say', 'go → b', 'ping / note (in every state)'],
+      b: ['ping / note (in every state)'],
+      'b.x': ['back → a', 'done → a', 'ping / note (in every state)'],
+    });
+  });
+
   it('draws the machine’s own handlers from every top-level state that does not handle the event itself', () => {
     const machine = createMachine({
       id: 'm',

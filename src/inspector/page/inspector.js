@@ -117,25 +117,9 @@
     return renderQueue;
   }
 
-  /**
-   * What a clicked state does, read from its diagram's Mermaid source: its arrows (event → target)
-   * and the lines drawn in it or in its note (tags, entry / do / exit, internal transitions).
-   */
+  /** What a clicked state does: its diagram's list for it (state-diagram.ts, `transitions`). */
   function showTransitions(container, diagram, path) {
-    const id = diagram.nodeIds[path];
-    const pathOf = new Map(Object.entries(diagram.nodeIds).map(([p, i]) => [i, p]));
-    const lines = diagram.mermaid.split('\n').map((line) => line.trim());
-    const out = [];
-    let inNote = false;
-    for (const line of lines) {
-      if (line === `note right of ${id}`) inNote = true;
-      else if (inNote && line === 'end note') inNote = false;
-      else if (inNote && !line.endsWith(':')) out.push(line);
-      const arrow = new RegExp(`^${id} --> (\\S+) : (.*)$`).exec(line);
-      if (arrow) for (const label of arrow[2].split('<br/>')) out.push(`${label} → ${pathOf.get(arrow[1]) ?? arrow[1]}`);
-      const inside = line.startsWith(`${id} : `) ? line.slice(id.length + 3) : undefined;
-      if (inside !== undefined) out.push(inside);
-    }
+    const out = diagram.transitions[path] ?? [];
     let info = container.querySelector('.state-info');
     if (!info) {
       info = document.createElement('div');
@@ -166,8 +150,9 @@
 
   /** Each diagram pane's view: scale and offset of its SVG (drawn at its natural size). */
   const views = new WeakMap();
-  const MIN_SCALE = 0.1;
-  const MAX_SCALE = 4;
+  const ACTUAL_SIZE = { scale: 1, x: 0, y: 0 };
+  const clampScale = (scale) => Math.min(4, Math.max(0.1, scale));
+  const viewOf = (container) => views.get(container) ?? ACTUAL_SIZE;
 
   /** The SVG at its own size (Mermaid scales it to the pane's width), at 100 %, with its controls. */
   function showAtFullSize(container) {
@@ -198,10 +183,10 @@
       button('−', 'zoom out', () => zoomAt(container, 1 / 1.25)),
       button('+', 'zoom in', () => zoomAt(container, 1.25)),
       button('fit', 'fit', () => fit(container)),
-      button('100%', 'actual size', () => setView(container, { scale: 1, x: 0, y: 0 })),
+      button('100%', 'actual size', () => setView(container, ACTUAL_SIZE)),
     );
     container.prepend(controls);
-    setView(container, { scale: 1, x: 0, y: 0 });
+    setView(container, ACTUAL_SIZE);
     if (!container.dataset.zoomable) {
       container.dataset.zoomable = 'true';
       enablePanAndWheel(container);
@@ -211,7 +196,7 @@
   function setView(container, view) {
     const svg = container.querySelector('svg');
     if (!svg) return;
-    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale));
+    const scale = clampScale(view.scale);
     views.set(container, { scale, x: view.x, y: view.y });
     svg.style.transform = `translate(${view.x}px, ${view.y}px) scale(${scale})`;
     container.dataset.scale = scale.toFixed(3);
@@ -221,8 +206,8 @@
 
   /** Zooms by `factor` around a point of the pane (its centre by default), which stays put. */
   function zoomAt(container, factor, px = container.clientWidth / 2, py = container.clientHeight / 2) {
-    const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
-    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale * factor));
+    const view = viewOf(container);
+    const scale = clampScale(view.scale * factor);
     const k = scale / view.scale;
     setView(container, { scale, x: px - (px - view.x) * k, y: py - (py - view.y) * k });
   }
@@ -239,8 +224,7 @@
     let drag;
     container.addEventListener('pointerdown', (event) => {
       if (event.button !== 0 || event.target.closest('.zoom-controls, .state-info')) return;
-      const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
-      drag = { id: event.pointerId, startX: event.clientX, startY: event.clientY, view };
+      drag = { id: event.pointerId, startX: event.clientX, startY: event.clientY, view: viewOf(container) };
       container.dataset.dragged = 'false';
     });
     container.addEventListener('pointermove', (event) => {
@@ -292,7 +276,7 @@
     const pane = container.getBoundingClientRect();
     const box = element.getBoundingClientRect();
     if (box.width === 0 || (box.left >= pane.left && box.right <= pane.right && box.top >= pane.top && box.bottom <= pane.bottom)) return;
-    const view = views.get(container) ?? { scale: 1, x: 0, y: 0 };
+    const view = viewOf(container);
     const dx = pane.left + pane.width / 2 - (box.left + box.width / 2);
     const dy = pane.top + pane.height / 2 - (box.top + box.height / 2);
     setView(container, { ...view, x: view.x + dx, y: view.y + dy });
@@ -397,7 +381,6 @@
    */
   const routes = new Map();
   let shownRoute;
-  let historyWriterName = 'history writer';
   function traceRoute(message) {
     const { event, sourceId, sessionId } = message;
     const to = actors.get(sessionId);
@@ -407,7 +390,8 @@
     const from = actors.get(sourceId) ?? { name: event.connectionId ?? '?', sessionId: undefined };
     const step = (label) => ({ from: from.name, to: to.name, label });
     if (event.type === 'room.post' && to.machine === 'room') {
-      routes.set(to.sessionId, [step(`room.post${event.texts !== undefined ? ` (${sizeOf(event.texts)})` : ''}`)]);
+      // Event messages carry sizes only (inspection-hub.ts): `texts` reads "••• 2 items".
+      routes.set(to.sessionId, [step(`room.post (${String(event.texts).replace(/^••• /, '')})`)]);
       return false;
     }
     if (event.type === 'history.append') {
@@ -415,12 +399,11 @@
       const roomId = routes.get(from.sessionId)?.length === 1 ? from.sessionId : [...routes].find(([, r]) => r.length === 1)?.[0];
       const route = routes.get(roomId);
       if (route) route.push({ from: actors.get(roomId)?.name ?? '?', to: to.name, label: 'history.append' });
-      historyWriterName = to.name;
       return false;
     }
     if (event.type === 'history.appended' && routes.get(to.sessionId)?.length === 2) {
       const route = routes.get(to.sessionId);
-      route.push({ from: from.sessionId ? from.name : historyWriterName, to: to.name, label: 'history.appended' });
+      route.push({ from: from.sessionId ? from.name : route[1].to, to: to.name, label: 'history.appended' }); // the writer that appended
       const members = Number(to.context?.members);
       const others = Number.isFinite(members) ? Math.max(0, members - 1) : undefined;
       route.push({ from: to.name, to: others === undefined ? 'members' : `${others} other member${others === 1 ? '' : 's'}`, label: 'one encoded line each, written to their links' });
@@ -430,7 +413,6 @@
     }
     return false;
   }
-  const sizeOf = (value) => (Array.isArray(value) ? `${value.length} line${value.length === 1 ? '' : 's'}` : String(value).replace(/^••• /, ''));
 
   function renderRoute() {
     const list = $('#route');
