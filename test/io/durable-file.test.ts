@@ -90,6 +90,21 @@ async function openFile(content: string, openHandle?: OpenAppendHandle): Promise
 }
 
 const append = (out: AppendOnlyFile, text: string, sync = false) => out.serially(() => out.append(bytes(text), { sync }));
+
+/**
+ * A file holding `header\none\n` whose next append, of `row`, is torn after `tornAfter` bytes and
+ * whose rollback fails too: the state both of the failed-rollback tests start from.
+ */
+async function afterFailedRollback(row: string, tornAfter: number) {
+  const disk = scriptedDisk();
+  const out = await openFile('header\n', disk.open);
+  await append(out, 'one\n');
+  disk.fail.append = tornAfter;
+  disk.fail.truncate = true;
+  const failed = append(out, row);
+  await expect(failed).rejects.toBeInstanceOf(StorageError);
+  return { disk, out, failed };
+}
 const read = (name = file) => fs.readFile(name, 'utf8');
 const exists = (name: string) =>
   fs.access(name).then(
@@ -192,13 +207,7 @@ describe('AppendOnlyFile', () => {
   });
 
   it('after a rollback that failed, refuses appends, keeps the marker past close, and the next start cuts the file back', async () => {
-    const disk = scriptedDisk();
-    const out = await openFile('header\n', disk.open);
-    await append(out, 'one\n');
-    disk.fail.append = 4;
-    disk.fail.truncate = true;
-    const failed = append(out, 'torn row\n');
-    await expect(failed).rejects.toBeInstanceOf(StorageError);
+    const { disk, out, failed } = await afterFailedRollback('torn row\n', 4);
     await expect(failed).rejects.toMatchObject({ cause: disk.appendError });
     expect(await read()).toBe('header\none\ntorn');
     expect(await read(appendMarkerFile(file))).toBe(inFlight(11, 9));
@@ -217,12 +226,7 @@ describe('AppendOnlyFile', () => {
   });
 
   it('truncate cuts the file, syncs, clears a failed rollback, and appends go on from the new end', async () => {
-    const disk = scriptedDisk();
-    const out = await openFile('header\n', disk.open);
-    await append(out, 'one\n');
-    disk.fail.append = 2;
-    disk.fail.truncate = true;
-    await expect(append(out, 'two\n')).rejects.toBeInstanceOf(StorageError);
+    const { disk, out } = await afterFailedRollback('two\n', 2);
     disk.fail.truncate = false;
     disk.calls.length = 0;
 
