@@ -3,11 +3,12 @@
  * plane of a room — its members, the messages on their way to disk, the notices gathering, the
  * messages recently delivered — kept in a `RoomState` per room that the actor mutates in place.
  *
- * Ordering, as one queue per room (`outbox`): a chat message is handed to the history writer
+ * Ordering is one queue per room (room-queue.ts): a chat message is handed to the history writer
  * and delivered only once it is on disk; everything else the room says (join and leave notices,
  * a welcome, a /history answer, an announcement) queues behind the messages already on their
- * way, so a leave notice never overtakes its sender's last message and a /history answer holds
- * the asker's own messages. Join and leave notices gather for `noticeDelayMs` and go out
+ * way. The state here takes the queue's entries (`RoomEntry`) in order and does not know where
+ * they were ordered — the cluster's Redis stream is the other source (docs/cluster.md). Join and
+ * leave notices gather for `noticeDelayMs` and go out
  * together (a burst of 10,000 sign-ins was 50 million one-line writes, bench/ scenario 3);
  * anything else delivered first takes them along, so nobody sees them out of order.
  *
@@ -25,6 +26,7 @@ import { type ChatMessage, formatChatLine, text, type Topic } from '../machines/
 import { type RoomMember, type RoomReply, roomMachine } from '../machines/room.js';
 import { encodeLines, LINE_END } from './client-link.js';
 import { listedLogin } from './presence.js';
+import { type RoomEntry, type RoomEntrySink, RoomQueue } from './room-queue.js';
 import type { ServerLog } from './server-log.js';
 
 /**
@@ -47,14 +49,8 @@ export interface RoomDeps {
   onRoomEvent?: (room: string, event: { type: string }) => void;
 }
 
-type Outgoing =
-  | { kind: 'post'; message: ChatMessage; sender: string; status: 'pending' | 'stored' | 'failed' }
-  | { kind: 'notice'; line: string; except: string | undefined }
-  | { kind: 'welcome'; member: RoomMember }
-  | { kind: 'recall'; connectionId: string; limit: number };
-
 /** One room's data plane; survives its actor's restart. */
-export class RoomState {
+export class RoomState implements RoomEntrySink {
   /** The actor that runs the room now (set on each start: see the machine's `register`). */
   ref: AnyActorRef | undefined;
   topic: Topic | undefined;
@@ -67,14 +63,12 @@ export class RoomState {
    */
   private readonly fanOut: RoomMember[] = [];
   private readonly slotOf = new Map<string, number>();
-  private outbox: Outgoing[] = [];
-  private head = 0;
+  /** The room's order on this node: what it takes from there, it delivers. */
+  private readonly queue = new RoomQueue(this);
   private notices: { line: string; except: string | undefined }[] = [];
   private noticeTimer: NodeJS.Timeout | undefined;
   /** What the room delivered last, oldest first (trimmed in bulk: O(1) amortized per message). */
   private recent: ChatMessage[] = [];
-  /** Nothing is delivered before the room's last messages are loaded (the replays start from them). */
-  private seeded = false;
 
   constructor(
     readonly name: string,
@@ -114,7 +108,7 @@ export class RoomState {
   admit(member: RoomMember): void {
     if (this.byId.has(member.connectionId)) return;
     this.byId.set(member.connectionId, member);
-    this.push({ kind: 'welcome', member });
+    this.queue.push({ kind: 'join', login: member.login, member });
   }
 
   dismiss(connectionId: string): void {
@@ -130,7 +124,7 @@ export class RoomState {
         this.slotOf.set(last.connectionId, slot);
       }
       this.slotOf.delete(connectionId);
-      this.push({ kind: 'notice', line: text.left(member.login, this.name), except: undefined });
+      this.queue.push({ kind: 'notice', line: text.left(member.login, this.name) });
     }
   }
 
@@ -141,32 +135,22 @@ export class RoomState {
     if (!member || texts.length === 0) return;
     const at = isoNow();
     const messages = texts.map((body): ChatMessage => ({ at, room: this.name, login: member.login, text: body }));
-    for (const message of messages) this.outbox.push({ kind: 'post', message, sender: connectionId, status: 'pending' });
+    this.queue.post(messages, connectionId);
     if (writer) writer.send({ type: 'history.append', messages });
     else this.settle(messages, 'failed');
   }
 
   /** The writer's answer for messages of this room, in the order they were stored. */
   settle(messages: readonly ChatMessage[], status: 'stored' | 'failed'): void {
-    let at = this.head;
-    for (const message of messages) {
-      while (at < this.outbox.length) {
-        const entry = this.outbox[at++]!;
-        if (entry.kind === 'post' && entry.message === message) {
-          entry.status = status;
-          break;
-        }
-      }
-    }
-    this.drain();
+    this.queue.settle(messages, status);
   }
 
   notice(line: string): void {
-    this.push({ kind: 'notice', line, except: undefined });
+    this.queue.push({ kind: 'notice', line });
   }
 
   recall(connectionId: string, limit: number): void {
-    this.push({ kind: 'recall', connectionId, limit });
+    this.queue.push({ kind: 'recall', connectionId, limit });
   }
 
   reply(connectionId: string, reply: RoomReply): void {
@@ -180,14 +164,13 @@ export class RoomState {
     this.byId.clear();
     this.fanOut.length = 0;
     this.slotOf.clear();
-    this.outbox = [];
-    this.head = 0;
+    this.queue.clear();
   }
 
   /** A restarted actor: members are told, and whatever waited in the queue goes on. */
   restarted(): void {
     for (const member of this.byId.values()) member.session.send({ type: 'room.restarted', room: this.name } satisfies RoomReply);
-    this.drain();
+    this.queue.drain();
   }
 
   stop(): void {
@@ -197,44 +180,32 @@ export class RoomState {
 
   private seed(messages: ChatMessage[]): void {
     this.recent = messages.concat(this.recent);
-    this.seeded = true;
-    this.drain();
+    this.queue.open();
   }
 
-  private push(entry: Outgoing): void {
-    this.outbox.push(entry);
-    this.drain();
-  }
-
-  /** Delivers what is ready at the head of the queue, in order; stops at a message not yet on disk. */
-  private drain(): void {
-    if (!this.seeded) return;
-    const { outbox } = this;
-    let failed: Map<string, number> | undefined;
-    while (this.head < outbox.length) {
-      const entry = outbox[this.head]!;
-      if (entry.kind === 'post') {
-        if (entry.status === 'pending') break;
-        if (entry.status === 'stored') this.deliver(entry.message, entry.sender);
-        else (failed ??= new Map()).set(entry.sender, (failed.get(entry.sender) ?? 0) + 1);
-      } else if (entry.kind === 'notice') {
-        this.gather(entry.line, entry.except);
-      } else if (entry.kind === 'welcome') {
-        this.welcome(entry.member);
-      } else {
+  /** The room's next entry, in its order (RoomEntrySink). */
+  take(entry: RoomEntry): void {
+    switch (entry.kind) {
+      case 'post':
+        this.deliver(entry.message, entry.sender);
+        break;
+      case 'join':
+        if (entry.member) this.welcome(entry.member);
+        else this.gather(text.joined(entry.login, this.name), undefined);
+        break;
+      case 'notice':
+        this.gather(entry.line, undefined);
+        break;
+      case 'recall':
         this.flushNotices();
         this.reply(entry.connectionId, { type: 'room.recalled', room: this.name, messages: this.recent.slice(-entry.limit) });
-      }
-      this.head++;
+        break;
     }
-    if (this.head === outbox.length) {
-      outbox.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024) {
-      this.outbox = outbox.slice(this.head);
-      this.head = 0;
-    }
-    for (const [connectionId, count] of failed ?? []) this.reply(connectionId, { type: 'room.postFailed', room: this.name, count });
+  }
+
+  /** Tells a sender how many of its messages could not be stored (RoomEntrySink). */
+  refused(sender: string, count: number): void {
+    this.reply(sender, { type: 'room.postFailed', room: this.name, count });
   }
 
   /** From its welcome on, a member gets the room's lines: the replay is exactly what came before. */
@@ -253,7 +224,7 @@ export class RoomState {
   }
 
   /** Encodes the message once and writes it to every member but its sender. */
-  private deliver(message: ChatMessage, sender: string): void {
+  private deliver(message: ChatMessage, sender: string | undefined): void {
     this.flushNotices();
     const bytes = encodeLines([formatChatLine(message)]);
     const { fanOut } = this;

@@ -1,0 +1,103 @@
+/**
+ * The order of one room on one node: everything its members see — chat messages, join and leave
+ * notices, welcomes, /history answers — as one queue of `RoomEntry`s, let out to the room's state
+ * (room-actor.ts) in the order they were queued. A chat message waits until the history writer
+ * says it is on disk, and what was queued behind it waits with it: a leave notice never overtakes
+ * its sender's last message, and a /history answer holds the asker's own messages.
+ *
+ * `RoomEntry` is the seam of the cluster (docs/cluster.md): there, a room's Redis stream is its
+ * order and the node's tail lets the entries out. The room's state takes entries from either and
+ * does not know which.
+ */
+import type { ChatMessage } from '../machines/protocol.js';
+import type { RoomMember } from '../machines/room.js';
+
+/** What a room lets out to its members, in the room's order. */
+export type RoomEntry =
+  /** A stored chat message: to every member but its sender (a connection of this node, if it is one). */
+  | { kind: 'post'; message: ChatMessage; sender: string | undefined }
+  /** A join: its member (when the connection is on this node) is welcomed here; the others hear of it. */
+  | { kind: 'join'; login: string; member: RoomMember | undefined }
+  | { kind: 'notice'; line: string }
+  /** `/history`: answered with what the room delivered up to here. */
+  | { kind: 'recall'; connectionId: string; limit: number };
+
+/** Who takes a room's entries: its state (room-actor.ts). */
+export interface RoomEntrySink {
+  take(entry: RoomEntry): void;
+  /** `count` messages of `sender` could not be stored, so were not delivered. */
+  refused(sender: string, count: number): void;
+}
+
+type Queued =
+  | { entry: Extract<RoomEntry, { kind: 'post' }>; sender: string; status: 'pending' | 'stored' | 'failed' }
+  | { entry: Exclude<RoomEntry, { kind: 'post' }>; status: 'ready' };
+
+/** A compacting array with a head: O(1) amortized per entry, however long the queue grows. */
+export class RoomQueue {
+  private queue: Queued[] = [];
+  private head = 0;
+  /** Nothing is let out before `open` (the room's last messages are loaded first: the replays start from them). */
+  private opened = false;
+
+  constructor(private readonly sink: RoomEntrySink) {}
+
+  /** A member's messages, on their way to disk; each is let out once `settle` says it is stored. */
+  post(messages: readonly ChatMessage[], sender: string): void {
+    for (const message of messages) this.queue.push({ entry: { kind: 'post', message, sender }, sender, status: 'pending' });
+  }
+
+  /** Anything but a message: let out behind what is already queued. */
+  push(entry: Exclude<RoomEntry, { kind: 'post' }>): void {
+    this.queue.push({ entry, status: 'ready' });
+    this.drain();
+  }
+
+  /** The history writer's answer for messages of this room, in the order they were posted. */
+  settle(messages: readonly ChatMessage[], status: 'stored' | 'failed'): void {
+    let at = this.head;
+    for (const message of messages) {
+      while (at < this.queue.length) {
+        const queued = this.queue[at++]!;
+        if (queued.entry.kind === 'post' && queued.entry.message === message) {
+          queued.status = status;
+          break;
+        }
+      }
+    }
+    this.drain();
+  }
+
+  open(): void {
+    this.opened = true;
+    this.drain();
+  }
+
+  /** Forgets everything queued (the room was closed). */
+  clear(): void {
+    this.queue = [];
+    this.head = 0;
+  }
+
+  /** Lets out what is ready at the head of the queue, in order; stops at a message not yet on disk. */
+  drain(): void {
+    if (!this.opened) return;
+    const { queue, sink } = this;
+    let failed: Map<string, number> | undefined;
+    while (this.head < queue.length) {
+      const queued = queue[this.head]!;
+      if (queued.status === 'pending') break;
+      if (queued.status === 'failed') (failed ??= new Map()).set(queued.sender, (failed.get(queued.sender) ?? 0) + 1);
+      else sink.take(queued.entry);
+      this.head++;
+    }
+    if (this.head === queue.length) {
+      queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.queue = queue.slice(this.head);
+      this.head = 0;
+    }
+    for (const [sender, count] of failed ?? []) sink.refused(sender, count);
+  }
+}
