@@ -1,0 +1,178 @@
+/**
+ * Every command in a shell block of README.md and docs/*.md is run, so that the docs cannot rot:
+ * here, as written, in a copy of the repository (its own `data/`, the node_modules linked), or —
+ * for the installs and the suites themselves — by `.ci/run`, which this test reads. A command
+ * that a doc shows and that neither runs fails the first test: a new one needs a runner below.
+ *
+ * The servers run on their documented default ports (9090, the inspector 9091), since that is
+ * what the README's client commands connect to. No other test binds them; a developer's own
+ * server on them makes this test fail with a line saying so.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliProcess, REPO } from '../support/cli-process.js';
+
+const DOCS = ['README.md', ...(await fs.readdir(path.join(REPO, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+/** The commands of a doc's ```sh blocks: continuations joined, comments dropped (but for `# or: …`), `a && b` split. */
+async function documentedCommands(): Promise<Map<string, string[]>> {
+  const commands = new Map<string, string[]>();
+  for (const doc of DOCS) {
+    const text = await fs.readFile(path.join(REPO, doc), 'utf8');
+    for (const [, block] of text.matchAll(/```(?:sh|bash|shell)\n([\s\S]*?)```/g)) {
+      for (const line of block!.replace(/\\\n\s*/g, '').split('\n')) {
+        // A comment "# or: <command>" shows a second way: a command too.
+        const alternative = line.match(/#\s*or:\s*(.+)$/)?.[1]?.trim();
+        const command = line.replace(/(^|\s)#.*$/, '').trim();
+        for (const part of [...command.split('&&'), alternative ?? ''].map((p) => p.trim()).filter(Boolean)) {
+          commands.set(part, [...(commands.get(part) ?? []), doc]);
+        }
+      }
+    }
+  }
+  return commands;
+}
+
+/** What `.ci/run` runs (its lines, comments dropped). */
+async function ciCommands(): Promise<string[]> {
+  const script = await fs.readFile(path.join(REPO, '.ci', 'run'), 'utf8');
+  return script.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '').trim()).filter(Boolean);
+}
+
+/** Commands `.ci/run` runs for the docs (an install, the suites): `npm ci` is run with flags there. */
+const BY_CI: Record<string, RegExp> = {
+  'npm ci': /^npm ci\b/,
+  'npm test': /^npm test$/,
+  'npm run typecheck': /^npm run typecheck$/,
+  'npm run test:e2e': /^npm run test:e2e$/,
+};
+
+/** Commands this file runs (the tests below), as the docs write them. */
+const HERE = new Set([
+  'npm start',
+  'npm run client',
+  'nc 127.0.0.1 9090',
+  'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout data/tls-key.pem -out data/tls-cert.pem',
+  'npm start -- --tls-cert data/tls-cert.pem --tls-key data/tls-key.pem',
+  'npm run client -- --tls --ca data/tls-cert.pem',
+  'npm start -- --inspect',
+  'npm run diagrams',
+]);
+
+let copy: string;
+const running = new Set<CliProcess>();
+
+/** `command` run by sh in the copy of the repository, in a process group of its own (npm has children). */
+function run(command: string): CliProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.STATECHAT_KEY;
+  const child = spawn('sh', ['-c', command], { cwd: copy, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const proc = new CliProcess(child, true);
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
+  return proc;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Starts a documented server command and waits for its banner. */
+async function startServer(command: string): Promise<CliProcess> {
+  for (const port of [9090, 9091]) {
+    expect(await portIsFree(port), `port ${port} is in use: this test runs the docs' commands on their default ports; stop what holds it`).toBe(true);
+  }
+  const server = run(command);
+  await server.waitForStdout(/server listening on 127\.0\.0\.1:9090/);
+  return server;
+}
+
+/** Types `shutdown` on the server's console: it must end by itself, with status 0. */
+async function shutDown(server: CliProcess): Promise<void> {
+  server.type('shutdown');
+  expect((await server.exited).code).toBe(0);
+}
+
+/** A documented client command reaches the server: it is asked for a login. */
+async function expectLoginPrompt(command: string): Promise<void> {
+  const client = run(command);
+  await client.waitForStdout(/login/i);
+  client.child.stdin!.end();
+  await client.kill('SIGTERM');
+}
+
+beforeAll(async () => {
+  copy = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-docs-'));
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean);
+  for (const file of files) {
+    const from = path.join(REPO, file);
+    if (!(await fs.stat(from).catch(() => undefined))?.isFile()) continue; // deleted, not yet committed
+    await fs.mkdir(path.dirname(path.join(copy, file)), { recursive: true });
+    await fs.copyFile(from, path.join(copy, file));
+  }
+  await fs.symlink(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
+});
+
+afterAll(async () => {
+  await Promise.all([...running].map((p) => p.kill()));
+  await fs.rm(copy, { recursive: true, force: true });
+});
+
+describe('the commands the docs show', () => {
+  it('are each run: by a test of this file, or by .ci/run', async () => {
+    const ci = await ciCommands();
+    const unrun: string[] = [];
+    for (const [command, docs] of await documentedCommands()) {
+      if (HERE.has(command)) continue;
+      const ciPattern = BY_CI[command];
+      if (ciPattern && ci.some((line) => ciPattern.test(line))) continue;
+      unrun.push(`${command}  (${docs.join(', ')})`);
+    }
+    expect(unrun, 'documented commands that nothing runs').toEqual([]);
+    // And the runners here are not stale: each is still shown by a doc.
+    const shown = new Set((await documentedCommands()).keys());
+    expect([...HERE].filter((c) => !shown.has(c)), 'commands run here that no doc shows any more').toEqual([]);
+  });
+
+  it('npm start serves; npm run client and nc reach it on 127.0.0.1:9090; shutdown ends it', { timeout: 60_000 }, async () => {
+    const server = await startServer('npm start');
+    await expectLoginPrompt('npm run client');
+    // nc is Debian's netcat-openbsd, which .ci/run installs.
+    await expectLoginPrompt('nc 127.0.0.1 9090');
+    await shutDown(server);
+  });
+
+  it('the TLS recipe: openssl makes the certificate, the server serves TLS, the client trusts it', { timeout: 60_000 }, async () => {
+    const openssl = run(
+      'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout data/tls-key.pem -out data/tls-cert.pem',
+    );
+    expect((await openssl.exited).code, openssl.stderr).toBe(0);
+    const server = await startServer('npm start -- --tls-cert data/tls-cert.pem --tls-key data/tls-key.pem');
+    await expectLoginPrompt('npm run client -- --tls --ca data/tls-cert.pem');
+    await shutDown(server);
+  });
+
+  it('npm start -- --inspect prints the inspector address, and the page is served there', { timeout: 60_000 }, async () => {
+    const server = await startServer('npm start -- --inspect');
+    const [, address] = await server.waitForStdout(/inspector on (http:\/\/127\.0\.0\.1:9091\/)/);
+    const page = await fetch(address!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    await shutDown(server);
+  });
+
+  it('npm run diagrams finds the generated docs up to date', { timeout: 60_000 }, async () => {
+    const diagrams = run('npm run diagrams');
+    expect((await diagrams.exited).code, diagrams.stderr).toBe(0);
+    expect(diagrams.stdout).toMatch(/docs\/machines\.md is up to date/);
+  });
+});
