@@ -8,9 +8,10 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { StatechatError } from '../io/errors.js';
+import { PACKAGE_ROOT } from '../io/package-root.js';
 import { MACHINE_CATALOG } from '../diagrams/machine-catalog.js';
 import { toStateDiagram } from '../diagrams/state-diagram.js';
 import type { InspectionHub } from './inspection-hub.js';
@@ -41,7 +42,7 @@ interface Asset {
   type: string;
 }
 
-const pageDir = fileURLToPath(new URL('./page/', import.meta.url));
+const pageDir = `${path.join(PACKAGE_ROOT, 'src', 'inspector', 'page')}${path.sep}`;
 const ASSETS: Record<string, Asset> = {
   '/': { file: `${pageDir}index.html`, type: 'text/html; charset=utf-8' },
   '/inspector.js': { file: `${pageDir}inspector.js`, type: 'text/javascript; charset=utf-8' },

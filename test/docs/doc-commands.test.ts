@@ -11,11 +11,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, REPO } from '../support/cli-process.js';
+import { copyRepository } from '../support/repo-copy.js';
 
 const DOCS = ['README.md', ...(await fs.readdir(path.join(REPO, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
@@ -111,15 +110,7 @@ async function expectLoginPrompt(command: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  copy = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-docs-'));
-  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean);
-  for (const file of files) {
-    const from = path.join(REPO, file);
-    if (!(await fs.stat(from).catch(() => undefined))?.isFile()) continue; // deleted, not yet committed
-    await fs.mkdir(path.dirname(path.join(copy, file)), { recursive: true });
-    await fs.copyFile(from, path.join(copy, file));
-  }
-  await fs.symlink(path.join(REPO, 'node_modules'), path.join(copy, 'node_modules'));
+  copy = await copyRepository();
 });
 
 afterAll(async () => {
