@@ -17,7 +17,7 @@
  * `hop` (not in the default set: it is not a comparison with the baseline) runs bench/actor-hop.ts
  * in a process of its own before the cases: what one xstate actor hop costs per message.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -377,8 +377,10 @@ async function main(): Promise<number> {
     log(`note: the open-file limit is ${openFileLimit}, so client counts were capped (${[...new Set(cappedBy)].join(', ')}); raise it (ulimit -Hn) for the full sizes`);
   }
 
-  // Build (or reuse) the data files first so that no case pays for it.
+  // Build (or reuse) the data files first so that no case pays for it — nor for building the
+  // bundle bin/statechat.js runs (bin/bundle.js), which a first start after an edit does.
   log('preparing data files (cached in os.tmpdir())…');
+  spawnSync(process.execPath, [path.join(REPO, 'bin', 'statechat.js'), 'echo', '--help'], { stdio: 'ignore' });
   if (only.has('s5')) {
     await clientsFile([{ prefix: 'u', count: startup.users, scryptN: SETUP_SCRYPT_N }]);
     await historyFile(startup.historyLines);
