@@ -108,7 +108,7 @@ export class RoomState implements RoomEntrySink {
   admit(member: RoomMember): void {
     if (this.byId.has(member.connectionId)) return;
     this.byId.set(member.connectionId, member);
-    this.queue.push({ kind: 'join', login: member.login, member });
+    this.queue.push({ kind: 'join', member });
   }
 
   dismiss(connectionId: string): void {
@@ -190,8 +190,7 @@ export class RoomState implements RoomEntrySink {
         this.deliver(entry.message, entry.sender);
         break;
       case 'join':
-        if (entry.member) this.welcome(entry.member);
-        else this.gather(text.joined(entry.login, this.name), undefined);
+        this.welcome(entry.member);
         break;
       case 'notice':
         this.gather(entry.line, undefined);
@@ -224,7 +223,7 @@ export class RoomState implements RoomEntrySink {
   }
 
   /** Encodes the message once and writes it to every member but its sender. */
-  private deliver(message: ChatMessage, sender: string | undefined): void {
+  private deliver(message: ChatMessage, sender: string): void {
     this.flushNotices();
     const bytes = encodeLines([formatChatLine(message)]);
     const { fanOut } = this;

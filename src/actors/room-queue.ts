@@ -5,19 +5,20 @@
  * says it is on disk, and what was queued behind it waits with it: a leave notice never overtakes
  * its sender's last message, and a /history answer holds the asker's own messages.
  *
- * `RoomEntry` is the seam of the cluster (docs/cluster.md): there, a room's Redis stream is its
- * order and the node's tail lets the entries out. The room's state takes entries from either and
- * does not know which.
+ * `RoomEntry` is the seam of the cluster (docs/cluster.md): there, a room's Redis stream is to be
+ * its order and the node's tail to let the entries out (adding what other nodes' entries need: a
+ * post with no local sender, a join with no local member). The room's state takes entries and
+ * does not know where they were ordered.
  */
 import type { ChatMessage } from '../machines/protocol.js';
 import type { RoomMember } from '../machines/room.js';
 
 /** What a room lets out to its members, in the room's order. */
 export type RoomEntry =
-  /** A stored chat message: to every member but its sender (a connection of this node, if it is one). */
-  | { kind: 'post'; message: ChatMessage; sender: string | undefined }
-  /** A join: its member (when the connection is on this node) is welcomed here; the others hear of it. */
-  | { kind: 'join'; login: string; member: RoomMember | undefined }
+  /** A stored chat message: to every member but its sender (a connection id). */
+  | { kind: 'post'; message: ChatMessage; sender: string }
+  /** A join: the member is welcomed (its replay is what came before), the others hear of it. */
+  | { kind: 'join'; member: RoomMember }
   | { kind: 'notice'; line: string }
   /** `/history`: answered with what the room delivered up to here. */
   | { kind: 'recall'; connectionId: string; limit: number };
@@ -29,9 +30,9 @@ export interface RoomEntrySink {
   refused(sender: string, count: number): void;
 }
 
-type Queued =
-  | { entry: Extract<RoomEntry, { kind: 'post' }>; sender: string; status: 'pending' | 'stored' | 'failed' }
-  | { entry: Exclude<RoomEntry, { kind: 'post' }>; status: 'ready' };
+/** A post waits for the history writer's answer; any other entry is ready as it is queued. */
+type QueuedPost = Extract<RoomEntry, { kind: 'post' }> & { status: 'pending' | 'stored' | 'failed' };
+type Queued = QueuedPost | Exclude<RoomEntry, { kind: 'post' }>;
 
 /** A compacting array with a head: O(1) amortized per entry, however long the queue grows. */
 export class RoomQueue {
@@ -44,12 +45,12 @@ export class RoomQueue {
 
   /** A member's messages, on their way to disk; each is let out once `settle` says it is stored. */
   post(messages: readonly ChatMessage[], sender: string): void {
-    for (const message of messages) this.queue.push({ entry: { kind: 'post', message, sender }, sender, status: 'pending' });
+    for (const message of messages) this.queue.push({ kind: 'post', message, sender, status: 'pending' });
   }
 
   /** Anything but a message: let out behind what is already queued. */
   push(entry: Exclude<RoomEntry, { kind: 'post' }>): void {
-    this.queue.push({ entry, status: 'ready' });
+    this.queue.push(entry);
     this.drain();
   }
 
@@ -59,7 +60,7 @@ export class RoomQueue {
     for (const message of messages) {
       while (at < this.queue.length) {
         const queued = this.queue[at++]!;
-        if (queued.entry.kind === 'post' && queued.entry.message === message) {
+        if (queued.kind === 'post' && queued.message === message) {
           queued.status = status;
           break;
         }
@@ -86,9 +87,10 @@ export class RoomQueue {
     let failed: Map<string, number> | undefined;
     while (this.head < queue.length) {
       const queued = queue[this.head]!;
-      if (queued.status === 'pending') break;
-      if (queued.status === 'failed') (failed ??= new Map()).set(queued.sender, (failed.get(queued.sender) ?? 0) + 1);
-      else sink.take(queued.entry);
+      if (queued.kind === 'post' && queued.status !== 'stored') {
+        if (queued.status === 'pending') break;
+        (failed ??= new Map()).set(queued.sender, (failed.get(queued.sender) ?? 0) + 1);
+      } else sink.take(queued);
       this.head++;
     }
     if (this.head === queue.length) {
