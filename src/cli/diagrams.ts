@@ -5,21 +5,19 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../io/package-root.js';
 import { MACHINES_DOC_PATH, machinesMarkdown, DIAGRAM_DOC_PATH, docWithDiagram } from '../diagrams/machines-markdown.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export async function runDiagrams(argv: readonly string[]): Promise<number> {
   const check = argv.includes('--check');
-  const readme = await fs.readFile(path.join(repoRoot, DIAGRAM_DOC_PATH), 'utf8');
+  const readme = await fs.readFile(path.join(PACKAGE_ROOT, DIAGRAM_DOC_PATH), 'utf8');
   const outputs: Array<[string, string]> = [
     [MACHINES_DOC_PATH, machinesMarkdown()],
     [DIAGRAM_DOC_PATH, docWithDiagram(readme)],
   ];
   let stale = 0;
   for (const [relative, wanted] of outputs) {
-    const file = path.join(repoRoot, relative);
+    const file = path.join(PACKAGE_ROOT, relative);
     const current = await fs.readFile(file, 'utf8').catch(() => undefined);
     if (current === wanted) {
       process.stdout.write(`${relative} is up to date\n`);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, REPO } from '../support/cli-process.js';
 import { copyRepository } from '../support/repo-copy.js';
+import { text } from '../../src/machines/protocol.js';
 
 const DOCS = ['README.md', ...(await fs.readdir(path.join(REPO, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
@@ -52,16 +53,18 @@ const BY_CI: Record<string, RegExp> = {
 };
 
 /** Commands this file runs (the tests below), as the docs write them. */
-const HERE = new Set([
-  'npm start',
-  'npm run client',
-  'nc 127.0.0.1 9090',
-  'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout data/tls-key.pem -out data/tls-cert.pem',
-  'npm start -- --tls-cert data/tls-cert.pem --tls-key data/tls-key.pem',
-  'npm run client -- --tls --ca data/tls-cert.pem',
-  'npm start -- --inspect',
-  'npm run diagrams',
-]);
+const RUN_HERE = {
+  start: 'npm start',
+  client: 'npm run client',
+  nc: 'nc 127.0.0.1 9090',
+  certificate:
+    'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout data/tls-key.pem -out data/tls-cert.pem',
+  startTls: 'npm start -- --tls-cert data/tls-cert.pem --tls-key data/tls-key.pem',
+  clientTls: 'npm run client -- --tls --ca data/tls-cert.pem',
+  startInspect: 'npm start -- --inspect',
+  diagrams: 'npm run diagrams',
+} as const;
+const HERE = new Set<string>(Object.values(RUN_HERE));
 
 let copy: string;
 const running = new Set<CliProcess>();
@@ -101,10 +104,10 @@ async function shutDown(server: CliProcess): Promise<void> {
   expect((await server.exited).code).toBe(0);
 }
 
-/** A documented client command reaches the server: it is asked for a login. */
+/** A documented client command reaches the server: the server's login prompt is shown. */
 async function expectLoginPrompt(command: string): Promise<void> {
   const client = run(command);
-  await client.waitForStdout(/login/i);
+  await client.waitForStdout(new RegExp(text.loginPrompt));
   client.child.stdin!.end();
   await client.kill('SIGTERM');
 }
@@ -121,8 +124,9 @@ afterAll(async () => {
 describe('the commands the docs show', () => {
   it('are each run: by a test of this file, or by .ci/run', async () => {
     const ci = await ciCommands();
+    const documented = await documentedCommands();
     const unrun: string[] = [];
-    for (const [command, docs] of await documentedCommands()) {
+    for (const [command, docs] of documented) {
       if (HERE.has(command)) continue;
       const ciPattern = BY_CI[command];
       if (ciPattern && ci.some((line) => ciPattern.test(line))) continue;
@@ -130,30 +134,27 @@ describe('the commands the docs show', () => {
     }
     expect(unrun, 'documented commands that nothing runs').toEqual([]);
     // And the runners here are not stale: each is still shown by a doc.
-    const shown = new Set((await documentedCommands()).keys());
-    expect([...HERE].filter((c) => !shown.has(c)), 'commands run here that no doc shows any more').toEqual([]);
+    expect([...HERE].filter((c) => !documented.has(c)), 'commands run here that no doc shows any more').toEqual([]);
   });
 
   it('npm start serves; npm run client and nc reach it on 127.0.0.1:9090; shutdown ends it', { timeout: 60_000 }, async () => {
-    const server = await startServer('npm start');
-    await expectLoginPrompt('npm run client');
+    const server = await startServer(RUN_HERE.start);
+    await expectLoginPrompt(RUN_HERE.client);
     // nc is Debian's netcat-openbsd, which .ci/run installs.
-    await expectLoginPrompt('nc 127.0.0.1 9090');
+    await expectLoginPrompt(RUN_HERE.nc);
     await shutDown(server);
   });
 
   it('the TLS recipe: openssl makes the certificate, the server serves TLS, the client trusts it', { timeout: 60_000 }, async () => {
-    const openssl = run(
-      'openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout data/tls-key.pem -out data/tls-cert.pem',
-    );
+    const openssl = run(RUN_HERE.certificate);
     expect((await openssl.exited).code, openssl.stderr).toBe(0);
-    const server = await startServer('npm start -- --tls-cert data/tls-cert.pem --tls-key data/tls-key.pem');
-    await expectLoginPrompt('npm run client -- --tls --ca data/tls-cert.pem');
+    const server = await startServer(RUN_HERE.startTls);
+    await expectLoginPrompt(RUN_HERE.clientTls);
     await shutDown(server);
   });
 
   it('npm start -- --inspect prints the inspector address, and the page is served there', { timeout: 60_000 }, async () => {
-    const server = await startServer('npm start -- --inspect');
+    const server = await startServer(RUN_HERE.startInspect);
     const [, address] = await server.waitForStdout(/inspector on (http:\/\/127\.0\.0\.1:9091\/)/);
     const page = await fetch(address!);
     expect(page.status).toBe(200);
@@ -162,7 +163,7 @@ describe('the commands the docs show', () => {
   });
 
   it('npm run diagrams finds the generated docs up to date', { timeout: 60_000 }, async () => {
-    const diagrams = run('npm run diagrams');
+    const diagrams = run(RUN_HERE.diagrams);
     expect((await diagrams.exited).code, diagrams.stderr).toBe(0);
     expect(diagrams.stdout).toMatch(/docs\/machines\.md is up to date/);
   });
