@@ -1,7 +1,8 @@
 // The bundle bin/statechat.js runs: src/ built by esbuild into one file, dist/statechat.mjs, with
-// the packages left as imports. Starting from it skips tsx's loader and a graph of ~90 modules —
-// a quarter of a start-up (docs/performance.md, "S5 start-up"). It is rebuilt whenever a source is
-// newer, so an edit is never run stale; where dist/ cannot be written, the caller runs tsx instead.
+// the packages left as imports. Starting from it skips tsx's loader and a graph of ~80 modules,
+// ~0.25 s of every start (docs/performance.md, "S5 start-up: running a bundle"). It is rebuilt
+// whenever a source is newer, so an edit is never run stale; where dist/ cannot be written, the
+// caller runs tsx instead.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
