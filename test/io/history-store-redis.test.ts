@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/io/errors.js';
-import { openRedisHistoryStore, roomStreamKey } from '../../src/io/history-store-redis.js';
+import { messageOfEntry, openRedisHistoryStore, roomStreamKey } from '../../src/io/history-store-redis.js';
 import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
@@ -82,5 +82,81 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
 
     expect(failed).toBeInstanceOf(StorageError);
     expect(String((failed as Error).message)).toContain(gone.url);
+  });
+
+  it('answers no messages for a limit of 0 or less, without asking Redis for any', async () => {
+    const a = node();
+    await a.append(message('#dev', 'alice', 'there is one'));
+
+    expect(await a.recent('#dev', 0)).toEqual([]);
+    expect(await a.recent('#dev', -1)).toEqual([]);
+  });
+
+  it('skips an entry not written by statechat (a field missing), keeping the others in order', async () => {
+    const a = node();
+    const key = roomStreamKey(db.prefix, '#dev');
+    await a.append(message('#dev', 'alice', 'first'));
+    await a.redis.xadd(key, '*', 'login', 'mallory', 'text', 'no time');
+    await a.redis.xadd(key, '*', 'at', '2026-12-07T10:00:00.000Z', 'text', 'no login');
+    await a.redis.xadd(key, '*', 'at', '2026-12-07T10:00:00.000Z', 'login', 'mallory');
+    // Fields in another order, and one more, are still a message.
+    await a.redis.xadd(key, '*', 'text', 'reordered', 'extra', 'x', 'login', 'bob', 'at', '2026-12-07T10:00:01.000Z');
+
+    expect(await a.recent('#dev', 10)).toEqual([
+      expect.objectContaining({ login: 'alice', text: 'first' }),
+      { at: '2026-12-07T10:00:01.000Z', room: '#dev', login: 'bob', text: 'reordered' },
+    ]);
+    expect(messageOfEntry('#Dev', ['at', 'x', 'login', 'y'])).toMatch(/an entry without at, login or text/);
+  });
+
+  it('refuses an append once closed, and close waits for the appends under way', async () => {
+    const a = node();
+    const b = node();
+    const pending = a.append(message('#dev', 'alice', 'last words'));
+
+    await a.close();
+    // close (through flush) waited for the XADD: another node reads it at once.
+    expect((await b.recent('#dev', 1)).map((m) => m.text)).toEqual(['last words']);
+    await pending;
+
+    const refused = await a.append(message('#dev', 'alice', 'too late')).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(StorageError);
+    expect(String((refused as Error).message)).toMatch(/the history store is closed/);
+  });
+
+  it('flush answers once every append made before it has been answered by Redis', async () => {
+    const a = node();
+    const b = node();
+    for (let i = 0; i < 5; i++) void a.append(message('#dev', 'alice', `m${i}`));
+
+    await a.flush();
+
+    expect((await b.recent('#dev', 10)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+  });
+
+  it('keys its streams with "statechat:" when given no prefix', async () => {
+    const redis = db.connect();
+    const store = openRedisHistoryStore({ redis, keep: 10, where: db.url });
+    // This file's server is its own: nothing else uses the default prefix on it.
+    const room = '#defaultprefix';
+    try {
+      await store.append(message(room, 'alice', 'default prefix'));
+
+      expect(await redis.xlen(`statechat:room:${room}`)).toBe(1);
+    } finally {
+      await redis.del(`statechat:room:${room}`);
+    }
+  });
+
+  it('rejects a read with a StorageError naming Redis when it cannot be reached', async () => {
+    const gone = await db.startAnother();
+    const a = node(50, gone.url);
+    await a.append(message('#dev', 'alice', 'before'));
+    await gone.stop();
+
+    await expect(a.recent('#dev', 10)).rejects.toBeInstanceOf(StorageError);
   });
 });

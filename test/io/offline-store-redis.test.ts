@@ -100,4 +100,83 @@ describe.skipIf(!REDIS_INSTALLED)('Redis offline message store', () => {
     expect(await delivered(a, 'carol')).toEqual([]);
     expect(await redis.keys(`${db.prefix}*`)).toEqual([]);
   });
+
+  it('answers "stored" for a message that fits, "full" once the limit is reached', async () => {
+    const a = node(1);
+
+    expect(await a.leave('bob', message('alice', 'fits'))).toBe('stored');
+    expect(await a.leave('bob', message('alice', 'over'))).toBe('full');
+  });
+
+  it('reports a damaged token, skips it, and removes it with the messages delivered', async () => {
+    const redis = db.connect();
+    const damaged: string[] = [];
+    const a = openRedisOfflineStore({ redis, keyring, maxPerUser: 5, prefix: db.prefix, where: db.url, onDamaged: (reason) => damaged.push(reason) });
+    await a.leave('bob', message('alice', 'one'));
+    await redis.rpush(`${db.prefix}offline:${keyring.loginKey('bob')}`, 'not a token');
+    await a.leave('bob', message('carol', 'two'));
+
+    expect(await delivered(a, 'bob')).toEqual(['one', 'two']);
+    expect(damaged).toHaveLength(1);
+    expect(damaged[0]).not.toBe('');
+    expect(await delivered(a, 'bob')).toEqual([]);
+    expect(damaged).toHaveLength(1);
+  });
+
+  it('with nothing but damage waiting, hands nothing over and removes the damage', async () => {
+    const redis = db.connect();
+    const damaged: string[] = [];
+    const a = openRedisOfflineStore({ redis, keyring, maxPerUser: 5, prefix: db.prefix, where: db.url, onDamaged: (reason) => damaged.push(reason) });
+    await redis.rpush(`${db.prefix}offline:${keyring.loginKey('bob')}`, 'not a token');
+    const handedOver: number[] = [];
+
+    await a.deliver('bob', (messages) => {
+      handedOver.push(messages.length);
+      return false;
+    });
+
+    expect(handedOver).toEqual([]);
+    expect(damaged).toHaveLength(1);
+    expect(await redis.llen(`${db.prefix}offline:${keyring.loginKey('bob')}`)).toBe(0);
+  });
+
+  it('skips a damaged token without being told of it when no one listens', async () => {
+    const redis = db.connect();
+    const a = openRedisOfflineStore({ redis, keyring, maxPerUser: 5, prefix: db.prefix, where: db.url });
+    await redis.rpush(`${db.prefix}offline:${keyring.loginKey('bob')}`, 'not a token');
+    await a.leave('bob', message('alice', 'fine'));
+
+    expect(await delivered(a, 'bob')).toEqual(['fine']);
+  });
+
+  it('keeps every message left during a delivery, however many', async () => {
+    const redis = db.connect();
+    const a = openRedisOfflineStore({ redis, keyring, maxPerUser: 10, prefix: db.prefix, where: db.url });
+    await a.leave('bob', message('alice', 'first'));
+    const during: Promise<unknown>[] = [];
+
+    await a.deliver('bob', () => {
+      // Sent on the same connection before the trim that follows: in the list when it is trimmed.
+      for (const text of ['d1', 'd2', 'd3']) during.push(a.leave('bob', message('carol', text)));
+      return true;
+    });
+    await Promise.all(during);
+
+    expect(await delivered(a, 'bob')).toEqual(['d1', 'd2', 'd3']);
+  });
+
+  it('keys its lists under its prefix, "statechat:" when given none', async () => {
+    const redis = db.connect();
+    await node().leave('bob', message('alice', 'prefixed'));
+    expect(await redis.keys(`${db.prefix}offline*`)).toHaveLength(2);
+
+    // This file's server is its own: nothing else uses the default prefix on it.
+    const plain = openRedisOfflineStore({ redis, keyring, maxPerUser: 5, where: db.url });
+    try {
+      await plain.leave('bob', message('alice', 'default'));
+      expect(await redis.llen(`statechat:offline:${keyring.loginKey('bob')}`)).toBe(1);
+    } finally {
+      await plain.clear();
+    }
+  });
 });

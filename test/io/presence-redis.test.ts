@@ -105,4 +105,21 @@ describe.skipIf(!REDIS_INSTALLED)('cluster presence on Redis', () => {
     expect(stored).not.toContain('hannelore');
     expect(stored).toContain(keyring.loginKey('hannelore'));
   });
+
+  it('names itself, counts its epochs in "<prefix>epoch", and keys everything under "statechat:" when given no prefix', async () => {
+    const a = await node('a');
+    expect(a.nodeId).toBe('a');
+    expect(await db.connect().get(`${db.prefix}epoch`)).toBe(a.nodeEpoch);
+
+    // This file's server is its own: nothing else uses the default prefix on it.
+    const redis = db.connect();
+    const plain = await ClusterPresence.join({ redis, keyring, nodeId: 'plain', where: db.url });
+    try {
+      expect(await redis.get('statechat:lease:plain')).toBe(plain.nodeEpoch);
+      expect(await plain.claim('ivan')).toBe('claimed');
+      expect(await redis.hexists('statechat:online', keyring.loginKey('ivan'))).toBe(1);
+    } finally {
+      await redis.del('statechat:lease:plain', 'statechat:online', 'statechat:epoch');
+    }
+  });
 });

@@ -71,4 +71,25 @@ describe.skipIf(!REDIS_INSTALLED)('cluster rooms on Redis', () => {
 
     expect(JSON.stringify(await db.connect().hgetall(`${db.prefix}members:#dev`))).not.toContain('hannelore');
   });
+
+  it('drops a room from the set of rooms when its last member leaves, under its prefix or "statechat:"', async () => {
+    const a = await node('a');
+    const redis = db.connect();
+    await a.rooms.join('#tmp', 'alice');
+    expect(await redis.smembers(`${db.prefix}rooms`)).toEqual(['#tmp']);
+
+    await a.rooms.leave('#tmp', 'alice');
+
+    expect(await redis.smembers(`${db.prefix}rooms`)).toEqual([]);
+
+    // This file's server is its own: nothing else uses the default prefix on it.
+    const plain = new ClusterRooms({ redis, keyring, presence: a.presence, where: db.url });
+    try {
+      await plain.join('#Plain', 'bob');
+      expect(await redis.smembers('statechat:rooms')).toEqual(['#plain']);
+      expect(await redis.hexists('statechat:members:#plain', keyring.loginKey('bob'))).toBe(1);
+    } finally {
+      await redis.del('statechat:rooms', 'statechat:members:#plain');
+    }
+  });
 });

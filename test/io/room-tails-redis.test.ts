@@ -3,7 +3,9 @@
  * it follows, once and in order, from where it was told; a room followed while the read is
  * blocked is read at once; an unfollowed one no more.
  */
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StorageError } from '../../src/io/errors.js';
 import { openRedisHistoryStore } from '../../src/io/history-store-redis.js';
 import { RoomTails, type StreamEntry } from '../../src/io/room-tails-redis.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
@@ -17,7 +19,7 @@ afterEach(async () => {
 });
 
 /** Tails whose entries are collected per room; `next(room, n)` resolves once n have arrived. */
-async function tails() {
+async function tails(more: { onEntries?: (room: string) => void; onError?: (error: StorageError) => void } = {}) {
   const got = new Map<string, string[]>();
   const changed = new EventTarget();
   const t = await RoomTails.start({
@@ -31,7 +33,9 @@ async function tails() {
       const texts = entries.map((e) => e.fields[e.fields.indexOf('text') + 1]!);
       got.set(room, [...(got.get(room) ?? []), ...texts]);
       changed.dispatchEvent(new Event('change'));
+      more.onEntries?.(room);
     },
+    ...(more.onError ? { onError: more.onError, retryMs: 10 } : {}),
   });
   running.push(t);
   const next = (room: string, n: number) =>
@@ -107,5 +111,92 @@ describe.skipIf(!REDIS_INSTALLED)('room tails on Redis', () => {
 
     // The read blocks for up to a minute: stopping must interrupt it.
     await withHangGuard(t.stop(), 5_000, 'the tails to stop while blocked');
+  });
+
+  it('gives nothing of a room unfollowed, or followed again from elsewhere, while its entries were on the way', async () => {
+    const w = writer();
+    for (const room of ['#a', '#b', '#c']) await w.append(message(room, `${room} old`));
+    const { t, got, next } = await tails({
+      // All three rooms come in one reply: the first one given changes what the others are followed for.
+      onEntries: (room) => {
+        if (room !== '#a') return;
+        t.unfollow('#b');
+        t.follow('#c', '0-0');
+      },
+    });
+    // Followed at once, so that one read asks for all three.
+    t.follow('#a', '0-0');
+    t.follow('#b', '0-0');
+    t.follow('#c', '0-0');
+
+    // #c, followed again from the start, is read again from there: its entry comes once.
+    expect(await next('#c', 1)).toEqual(['#c old']);
+    await w.append(message('#c', '#c new'));
+    expect(await next('#c', 2)).toEqual(['#c old', '#c new']);
+    expect(got.get('#a')).toEqual(['#a old']);
+    expect(got.has('#b')).toBe(false);
+  });
+
+  it('waits for a follow without reading while no room is followed', async () => {
+    const errors: StorageError[] = [];
+    const w = writer();
+    await w.append(message('#late', 'hello'));
+    const { t, next } = await tails({ onError: (e) => errors.push(e) });
+
+    // The tails have been idle since they started; a read of no streams would have failed.
+    t.follow('#late', '0-0');
+
+    expect(await next('#late', 1)).toEqual(['hello']);
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses to start when the reader cannot reach Redis', async () => {
+    const gone = await db.startAnother();
+    const reader = db.connect({ enableOfflineQueue: false, retryStrategy: () => null }, gone.url);
+    reader.on('error', () => {});
+    await once(reader, 'ready');
+    await gone.stop();
+
+    await expect(RoomTails.start({ reader, control: reader, where: gone.url, onEntries: () => {} })).rejects.toBeInstanceOf(StorageError);
+  });
+
+  it('reports a failed read as a StorageError, keeps retrying, and still stops', async () => {
+    const gone = await db.startAnother();
+    const reader = db.connect({ enableOfflineQueue: false }, gone.url);
+    reader.on('error', () => {});
+    await once(reader, 'ready');
+    const failures = new EventTarget();
+    const errors: StorageError[] = [];
+    const t = await RoomTails.start({
+      reader,
+      control: db.connect({}, gone.url),
+      prefix: db.prefix,
+      where: gone.url,
+      blockMs: 60_000,
+      retryMs: 10,
+      onEntries: () => {},
+      onError: (error) => {
+        errors.push(error);
+        failures.dispatchEvent(new Event('error'));
+      },
+    });
+    const failed = (n: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (errors.length < n) return;
+          failures.removeEventListener('error', check);
+          resolve();
+        };
+        failures.addEventListener('error', check);
+        check();
+      });
+    t.follow('#dev', '0-0');
+    await gone.stop();
+
+    // A second failure shows the tails retried after the first.
+    await withHangGuard(failed(2), 5_000, 'two failed reads');
+    expect(errors[0]).toBeInstanceOf(StorageError);
+    expect(errors[0]!.message).toContain(gone.url);
+    await withHangGuard(t.stop(), 5_000, 'the tails to stop while Redis is gone');
   });
 });

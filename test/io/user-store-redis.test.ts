@@ -4,10 +4,11 @@
  * stored in the clear, and that a node with another key is refused.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { keyringFromKey, type Keyring } from '../../src/io/crypto.js';
-import { KeyMismatchError } from '../../src/io/errors.js';
+import { KeyMismatchError, StorageError } from '../../src/io/errors.js';
 import type { UserStore } from '../../src/io/stores.js';
 import { openRedisUserStore } from '../../src/io/user-store-redis.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
@@ -141,5 +142,55 @@ describe.skipIf(!REDIS_INSTALLED)('Redis user store', () => {
 
     await expect(other).rejects.toBeInstanceOf(KeyMismatchError);
     await expect(other).rejects.toThrow(/every node must start with the same STATECHAT_KEY/);
+  });
+
+  it('answers "taken" for a login registered before, and "wrong" for a password change of nobody', async () => {
+    const a = await node();
+    await a.register('ivan', 'secret1', '10.0.0.1');
+
+    expect(await a.register('IVAN', 'secret2', '10.0.0.2')).toBe('taken');
+    expect(await a.verifyPassword('ivan', 'secret1')).toBe(true);
+    expect(await a.changePassword('nobody', 'secret1', 'secret2')).toBe('wrong');
+  });
+
+  it('counts from what Redis holds: at open, after a deletion, and what other nodes registered', async () => {
+    const a = await node();
+    await a.register('erin', 'secret1', '10.0.0.1');
+    await a.register('frank', 'secret1', '10.0.0.1');
+
+    const b = await node();
+    expect(b.count()).toBe(2);
+
+    // Two registrations of one login on one node at once: one is counted.
+    const outcomes = await Promise.all([b.register('gina', 'secret1', '10.0.0.1'), b.register('GINA', 'secret1', '10.0.0.1')]);
+    expect(outcomes.sort()).toEqual(['registered', 'taken']);
+    expect(b.count()).toBe(3);
+
+    expect(await b.deleteUser('nobody')).toBe(false);
+    expect(b.count()).toBe(3);
+    expect(await b.deleteUser('erin')).toBe(true);
+    expect(b.count()).toBe(2);
+    expect((await node()).count()).toBe(2);
+
+    // a last saw 2; its count() asks Redis for the next call, answered before a's next command.
+    expect(a.count()).toBe(2);
+    await a.register('hank', 'secret1', '10.0.0.1');
+    expect(a.count()).toBe(3);
+    expect(b.count()).toBe(2);
+    await b.isRegistered('hank');
+    expect(b.count()).toBe(3);
+  });
+
+  it('fails to open with a StorageError naming Redis when it cannot be reached', async () => {
+    const gone = await db.startAnother();
+    const redis = db.connect({ enableOfflineQueue: false }, gone.url);
+    redis.on('error', () => {});
+    await once(redis, 'ready');
+    await gone.stop();
+
+    const failure = openRedisUserStore({ redis, keyring, scrypt, prefix: db.prefix, where: gone.url });
+
+    await expect(failure).rejects.toBeInstanceOf(StorageError);
+    await expect(failure).rejects.toThrow(gone.url);
   });
 });
