@@ -159,7 +159,8 @@ export function checkHeader(file: string, firstLine: string, columns: readonly s
   }
 }
 
-function truncate(text: string, max: number): string {
+/** `text` cut to `max` characters, with an ellipsis when it was longer (for error messages). */
+export function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 

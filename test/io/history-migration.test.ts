@@ -11,7 +11,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { replacementFile } from '../../src/io/durable-file.js';
-import { CorruptFileError } from '../../src/io/errors.js';
+import { CorruptFileError, StorageError } from '../../src/io/errors.js';
 import { HISTORY_HEADER, OLD_HISTORY_HEADER, openCsvHistoryStore } from '../../src/io/history-store-csv.js';
 import type { ChatMessage } from '../../src/io/stores.js';
 import { LOBBY } from '../../src/machines/protocol.js';
@@ -135,6 +135,26 @@ describe('migration of history.csv to the room format', () => {
     const before = await fs.readFile(file);
     await expect(openCsvHistoryStore({ file })).rejects.toMatchObject({ line: 3, reason: expect.stringMatching(/ISO 8601/) });
     expect((await fs.readFile(file)).equals(before)).toBe(true);
+  });
+
+  it('fails a rewrite that could not be completed with a StorageError, the old file whole, and migrates at the next open', async () => {
+    const messages = oldMessages(50);
+    await fs.writeFile(file, oldFile(messages));
+    const before = await fs.readFile(file);
+
+    // While the temp file is written: the error names the temp file, where the write failed.
+    const writing = openCsvHistoryStore({ file, onMigrationStep: (step) => { if (step === 'writing') throw new Error('disk full'); } });
+    await expect(writing).rejects.toBeInstanceOf(StorageError);
+    await expect(writing).rejects.toThrow(`${replacementFile(file)}: `);
+    expect((await fs.readFile(file)).equals(before)).toBe(true);
+
+    // After it was written, before the rename: an error that is not a file's becomes history.csv's.
+    const written = openCsvHistoryStore({ file, onMigrationStep: (step) => { if (step === 'written') throw new Error('power cut'); } });
+    await expect(written).rejects.toBeInstanceOf(StorageError);
+    await expect(written).rejects.toMatchObject({ file, cause: expect.objectContaining({ message: 'power cut' }) });
+    expect((await fs.readFile(file)).equals(before)).toBe(true);
+
+    expect(await allMessages(100)).toEqual(messages);
   });
 
   it('removes a temp file a crash left behind, and migrates from the intact old file', async () => {

@@ -2,11 +2,11 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CorruptFileError, StorageError } from '../../src/io/errors.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { CorruptFileError, StorageError, UnreadableFileError } from '../../src/io/errors.js';
 import { HISTORY_HEADER, openCsvHistoryStore } from '../../src/io/history-store-csv.js';
 import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
-import { LOBBY } from '../../src/machines/protocol.js';
+import { LOBBY, ROOM_PATTERN } from '../../src/machines/protocol.js';
 import { failingDisk } from './failing-disk.js';
 import { syncedBeforeAnswer, syncGatedDisk } from './sync-gated-disk.js';
 
@@ -220,6 +220,39 @@ describe('CSV history store', () => {
       expect(await fs.readFile(file, 'utf8')).toBe(HEADER_LINE);
     });
 
+    it('keeps apart two rooms whose names hash alike in the start-up scan', async () => {
+      // Found by search: the same 30-bit FNV-1a hash (history-store-csv.ts, roomField), of the same
+      // length, and of different lengths.
+      for (const [a, b] of [['#r188904', '#r558220'], ['#r3993', '#r54470']] as const) {
+        const all = Array.from({ length: 12 }, (_, i) => message(i, `${i % 2 ? b : a} ${i}`, i % 2 ? b : a));
+        await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
+        const store = await open({ keep: 3 });
+        expect(await store.recent(a, 10)).toEqual(all.filter((m) => m.room === a).slice(-3));
+        expect(await store.recent(b, 10)).toEqual(all.filter((m) => m.room === b).slice(-3));
+        await store.close();
+      }
+    });
+
+    it('checks each spelling of a room against the room pattern once, however many rows use it', async () => {
+      const spellings = ['#dev', LOBBY, '#DEV', '#ops'];
+      const all = Array.from({ length: 400 }, (_, i) => message(i, `m${i}`, spellings[i % 3 === 0 ? 3 : i % 3]));
+      all.push(message(400, 'first of #dev', '#dev'));
+      await fs.writeFile(file, HEADER_LINE + stringify(all.map(fields)));
+      const checked: string[] = [];
+      const test = vi.spyOn(ROOM_PATTERN, 'test').mockImplementation(function (this: RegExp, name: string) {
+        checked.push(name);
+        return RegExp.prototype.test.call(this, name);
+      });
+      try {
+        const store = await open({ keep: 5 });
+        expect(checked.sort()).toEqual(['#DEV', '#dev', '#lobby', '#ops']);
+        const dev = all.filter((m) => m.room.toLowerCase() === '#dev');
+        expect(await store.recent('#dev', 10)).toEqual(dev.slice(-5).map((m) => ({ ...m, room: '#dev' })));
+      } finally {
+        test.mockRestore();
+      }
+    });
+
     it('reads 30,000 rows of 50 rooms taking turns, each room its own newest', async () => {
       const rooms = Array.from({ length: 50 }, (_, r) => (r === 0 ? LOBBY : `#room${r}`));
       const all = Array.from({ length: 30_000 }, (_, i) => message(i, `m${i}`, rooms[i % 50]));
@@ -282,12 +315,126 @@ describe('CSV history store', () => {
     const store = await open();
     await store.close();
     await expect(store.append(message(1))).rejects.toThrow(StorageError);
+    await expect(store.append(message(1))).rejects.toThrow(/the history store is closed/);
   });
 
   it('refuses a message whose timestamp would make the file unreadable', async () => {
     const store = await open();
     await expect(store.append({ at: 'yesterday', room: LOBBY, login: 'a', text: 'b' })).rejects.toThrow(TypeError);
+    await expect(store.append({ at: 'yesterday', room: LOBBY, login: 'a', text: 'b' })).rejects.toThrow(/message\.at must be an ISO 8601 date-time, got yesterday$/);
     await expect(store.append({ ...message(1), at: undefined as unknown as string })).rejects.toThrow(TypeError);
+  });
+
+  it('writes a batch without a sync: the sync is flush\'s (and close\'s)', async () => {
+    const disk = syncGatedDisk();
+    const store = await open({ openAppendHandle: disk.open });
+    await Promise.all([store.append(message(1)), store.append(message(2))]);
+    expect(disk.calls).toEqual(['append']);
+    await store.flush();
+    expect(disk.calls).toEqual(['append', 'datasync']);
+  });
+
+  it('syncs the header it writes into an empty file before anything else', async () => {
+    await fs.writeFile(file, '');
+    const disk = syncGatedDisk();
+    await open({ openAppendHandle: disk.open });
+    expect(disk.calls).toEqual(['append', 'datasync']);
+    expect(await fs.readFile(file, 'utf8')).toBe(HEADER_LINE);
+  });
+
+  it('while a batch is being written, gathers what is appended meanwhile into the next one', async () => {
+    let releaseFirst = () => {};
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    let appends = 0;
+    let firstStarted = () => {};
+    const started = new Promise<void>((resolve) => (firstStarted = resolve));
+    const store = await open({
+      openAppendHandle: async (f) => {
+        const real = await syncGatedDisk().open(f);
+        return {
+          ...real,
+          async append(data) {
+            if (++appends === 1) {
+              firstStarted();
+              await firstHeld;
+            }
+            return real.append(data);
+          },
+        };
+      },
+    });
+    const first = store.append(message(1));
+    await started;
+    // Appended in two separate turns while the first write is held: both wait for it, then go together.
+    const second = store.append(message(2));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const third = store.append(message(3));
+    releaseFirst();
+    await Promise.all([first, second, third]);
+    expect(appends).toBe(2);
+    expect(store.writes).toBe(2);
+  });
+
+  it('says nothing of a recovery when no batch was interrupted', async () => {
+    const recovered: number[] = [];
+    await (await open({ onRecovered: (bytes) => recovered.push(bytes) })).append(message(1));
+    await open({ onRecovered: (bytes) => recovered.push(bytes) });
+    expect(recovered).toEqual([]);
+  });
+
+  it('with keep 0, opens a file with rows, keeps none of them, and still appends', async () => {
+    await fs.writeFile(file, HEADER_LINE + stringify([fields(message(1)), fields(message(2, 'x', '#dev'))]));
+    const store = await open({ keep: 0 });
+    await store.append(message(3));
+    expect(await store.recent(LOBBY, 10)).toEqual([]);
+    expect(await store.recent('#dev', 10)).toEqual([]);
+    await store.close();
+    expect(await (await open()).recent(LOBBY, 10)).toEqual([message(1), message(3)]);
+  });
+
+  describe('a path it cannot use', () => {
+    it('refuses a history file in a place that is not a directory, as unreadable', async () => {
+      await fs.writeFile(path.join(dir, 'plain'), 'a file, not a directory');
+      const inside = path.join(dir, 'plain', 'history.csv');
+      await expect(openCsvHistoryStore({ file: inside })).rejects.toBeInstanceOf(UnreadableFileError);
+      await expect(openCsvHistoryStore({ file: inside })).rejects.toThrow(/ENOTDIR/);
+    });
+
+    it('refuses to start when a leftover rewrite cannot be removed, naming the history file', async () => {
+      await fs.mkdir(`${file}.replacing`);
+      await fs.writeFile(path.join(`${file}.replacing`, 'inside'), 'x');
+      await expect(openCsvHistoryStore({ file })).rejects.toBeInstanceOf(UnreadableFileError);
+      await expect(openCsvHistoryStore({ file })).rejects.toThrow(`${file}: cannot be read`);
+      await expect(fs.access(file)).rejects.toThrow(/ENOENT/);
+    });
+
+    it('refuses a directory in the history file\'s place as unreadable, leaving it as it was', async () => {
+      await fs.mkdir(file);
+      await expect(openCsvHistoryStore({ file })).rejects.toBeInstanceOf(UnreadableFileError);
+      expect(await fs.readdir(file)).toEqual([]);
+    });
+
+    /** How many of this process's open file descriptors refer to `target`. */
+    async function openHandlesOn(target: string): Promise<number> {
+      let count = 0;
+      for (const fd of await fs.readdir('/proc/self/fd')) {
+        const link = await fs.readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (link === target) count++;
+      }
+      return count;
+    }
+
+    it('closes every handle start-up opened to read the file, refused or not', async () => {
+      await fs.writeFile(file, HEADER_LINE + stringify([fields(message(1))]));
+      const store = await openCsvHistoryStore({ file });
+      expect(await openHandlesOn(file)).toBe(1); // the append handle, and nothing else
+      await store.close();
+      expect(await openHandlesOn(file)).toBe(0);
+
+      await fs.appendFile(file, 'not,a,row\n');
+      await expect(openCsvHistoryStore({ file })).rejects.toThrow(CorruptFileError);
+      expect(await openHandlesOn(file)).toBe(0);
+    });
   });
 
   describe('refuses a corrupt file, names the line and leaves the file untouched', () => {
@@ -361,6 +508,26 @@ describe('CSV history store', () => {
 
     it('a last record cut short by a crash', async () => {
       await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,#lobby,a,unfinish`, 5, /not terminated/);
+    });
+
+    it('a last record cut short right after a quoted field: the same reason, not a complaint about the quote', async () => {
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 3)}2024-01-01T00:00:00.000Z,#lobby,a,"quoted, then cut"`, 5, /^the last record is not terminated by a newline/);
+    });
+
+    it('a header with no newline after it', async () => {
+      await expectCorrupt(HEADER_LINE.trimEnd(), 1, /^the header is not terminated by a newline$/);
+    });
+
+    it('a record longer than 16 MiB (a quote never closed), without reading to the end of the file', async () => {
+      const open = '2024-01-01T00:00:00.000Z,#lobby,a,"never closed ';
+      // The read doubles while a record is carried over: past 16 MiB it is refused with 32 MiB read.
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 2)}${open}${'x'.repeat(40 << 20)}\n${rows(2, 2)}`, 4, /^a record longer than 16 MiB \(a quoted field never closed\?\)$/);
+    });
+
+    it('a room name quoted and far too long: shown cut short, and said to be quoted', async () => {
+      const long = `#${'y'.repeat(60)}`;
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 1)}2024-01-01T00:00:00.000Z,"${long}",a,b\n`, 3, new RegExp(`\\(found quoted "${long.slice(0, 40)}…"\\)$`));
+      await expectCorrupt(`${HEADER_LINE}${rows(0, 1)}2024-01-01T00:00:00.000Z,#dev ops,a,b\n`, 3, /\(found "#dev ops"\)$/);
     });
   });
 });

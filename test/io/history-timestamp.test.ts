@@ -4,7 +4,7 @@
  * `timestampChecker`). That shortcut must give the verdict `isIsoTimestamp` gives, whatever came
  * before.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isIsoTimestamp, timestampChecker } from '../../src/io/history-store-csv.js';
 
 const two = (n: number) => String(n).padStart(2, '0');
@@ -51,5 +51,46 @@ describe('timestampChecker', () => {
     expect(check(bytes, 0, bytes.length, true)).toBeUndefined();
     const quoted = Buffer.from('2024-02-29T10:00:00.000Z""');
     expect(check(quoted, 0, quoted.length, true)).toMatch(/ISO 8601/);
+  });
+
+  it('agrees with isIsoTimestamp when any byte after the hour is changed, following a valid row of that hour', () => {
+    const valid = '2024-02-29T10:00:00.000Z';
+    let compared = 0;
+    for (let at = 13; at < valid.length; at++) {
+      for (const byte of ['0', '5', '9', '/', ':', '-', '.', 'T', 'Z', '+', 'x', ' ']) {
+        const check = timestampChecker();
+        verdict(check, valid);
+        const text = valid.slice(0, at) + byte + valid.slice(at + 1);
+        expect(verdict(check, text), text).toBe(isIsoTimestamp(text));
+        compared++;
+      }
+    }
+    expect(compared).toBe(11 * 12);
+  });
+
+  it('checks a row of the same date and hour as the last valid one without Date.parse', () => {
+    const parse = vi.spyOn(Date, 'parse');
+    try {
+      const check = timestampChecker();
+      for (let minutes = 0; minutes < 60; minutes++) expect(verdict(check, `2024-02-29T10:${two(minutes)}:${two(59 - minutes)}.123Z`)).toBe(true);
+      expect(parse).toHaveBeenCalledTimes(1);
+
+      // Another hour, a quoted field, or another form: parsed. After a refused row, the hour before still holds.
+      expect(verdict(check, '2024-02-29T11:00:00.000Z')).toBe(true);
+      expect(check(Buffer.from('2024-02-29T11:00:01.000Z'), 0, 24, true)).toBeUndefined();
+      expect(verdict(check, '2024-02-29T11:00:02Z')).toBe(true);
+      expect(verdict(check, '2024-02-29T11:60:00.000Z')).toBe(false);
+      expect(parse).toHaveBeenCalledTimes(5);
+      expect(verdict(check, '2024-02-29T11:59:59.999Z')).toBe(true);
+      expect(parse).toHaveBeenCalledTimes(5);
+
+      // An hour that is not one (24) is never taken as the valid hour.
+      const late = timestampChecker();
+      verdict(late, '2024-02-29T24:00:00.000Z');
+      verdict(late, '2024-02-29T24:00:00.000Z');
+      expect(parse).toHaveBeenCalledTimes(5 + 2);
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
