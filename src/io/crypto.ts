@@ -38,6 +38,38 @@ export const LOGIN_KEY_PATTERN = /^[0-9a-f]{64}$/;
 /** The shape of an `encrypt` token — version, 12-byte IV, 16-byte tag, ciphertext (base64url) — without decrypting it. */
 export const TOKEN_PATTERN = /^v1\.[\w-]{16}\.[\w-]{22}\.[\w-]*$/;
 
+// The same two shapes judged on a field's bytes, where start-up checks clients.csv without making
+// a string of each field (docs/performance.md, S5); test/property/crypto-shapes.property.test.ts
+// checks they agree with the patterns.
+
+function isHexDigit(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66);
+}
+
+/** Whether bytes [start, end) of `input` match LOGIN_KEY_PATTERN. */
+export function isLoginKeyAt(input: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 64) return false;
+  for (let i = start; i < end; i++) if (!isHexDigit(input[i]!)) return false;
+  return true;
+}
+
+/** `[\w-]`: a base64url character. */
+function isWordByte(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x5f || byte === 0x2d;
+}
+
+const DOT = 0x2e;
+
+/** Whether bytes [start, end) of `input` match TOKEN_PATTERN: `v1.`, 16 and 22 base64url characters each followed by a dot, then any number. */
+export function isTokenAt(input: Uint8Array, start: number, end: number): boolean {
+  const ivEnd = start + 3 + 16;
+  const tagEnd = ivEnd + 1 + 22;
+  if (end - start < 3 + 16 + 1 + 22 + 1 || input[start] !== 0x76 || input[start + 1] !== 0x31 || input[start + 2] !== DOT) return false;
+  if (input[ivEnd] !== DOT || input[tagEnd] !== DOT) return false;
+  for (let i = start + 3; i < end; i++) if (i !== ivEnd && i !== tagEnd && !isWordByte(input[i]!)) return false;
+  return true;
+}
+
 export function keyringFromKey(master: Buffer): Keyring {
   if (master.length !== KEY_BYTES) throw new InvalidKeyError(`the master key must be ${KEY_BYTES} bytes, got ${master.length}`);
   // One master key, two purposes: derive independent subkeys so the MAC key never doubles as a cipher key.
@@ -186,6 +218,45 @@ async function scryptAsync(password: string, salt: Buffer, keylen: number, param
 
 /** The shape of a `hashPassword` result, scrypt$N$r$p$salt$hash (base64), without verifying anything. */
 export const PASSWORD_HASH_PATTERN = /^scrypt\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[1-9]\d{0,9}\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+
+const SCRYPT_PREFIX = Buffer.from('scrypt$');
+const DOLLAR = 0x24;
+const EQUALS = 0x3d;
+
+function isDigitByte(byte: number): boolean {
+  return byte >= 0x30 && byte <= 0x39;
+}
+
+function isBase64Byte(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x2b || byte === 0x2f;
+}
+
+/** Whether bytes [start, end) of `input` match PASSWORD_HASH_PATTERN (see `isLoginKeyAt` for why bytes). */
+export function isPasswordHashAt(input: Uint8Array, start: number, end: number): boolean {
+  if (end - start < SCRYPT_PREFIX.length) return false;
+  for (let k = 0; k < SCRYPT_PREFIX.length; k++) if (input[start + k] !== SCRYPT_PREFIX[k]) return false;
+  let i = start + SCRYPT_PREFIX.length;
+  // N, r and p: 1 to 10 digits, the first not 0, each followed by '$'.
+  for (let n = 0; n < 3; n++) {
+    const from = i;
+    if (i >= end || input[i] === 0x30) return false;
+    while (i < end && isDigitByte(input[i]!)) i++;
+    if (i === from || i - from > 10 || i >= end || input[i] !== DOLLAR) return false;
+    i++;
+  }
+  // The salt, '$', the hash: each base64 with up to two '=' of padding.
+  for (let part = 0; part < 2; part++) {
+    const from = i;
+    while (i < end && isBase64Byte(input[i]!)) i++;
+    if (i === from) return false;
+    for (let pad = 0; pad < 2 && i < end && input[i] === EQUALS; pad++) i++;
+    if (part === 0) {
+      if (i >= end || input[i] !== DOLLAR) return false;
+      i++;
+    }
+  }
+  return i === end;
+}
 
 export async function hashPassword(password: string, params: ScryptParams): Promise<string> {
   const salt = randomBytes(SALT_BYTES);

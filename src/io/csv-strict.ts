@@ -172,16 +172,20 @@ export class RecordError {
   ) {}
 }
 
+/**
+ * Checks one field, given as bytes [start, end) of the buffer (the quotes of a quoted field
+ * excluded, its doubled quotes not yet undone when `quoted`); returns a reason to reject the record.
+ */
+export type FieldCheck = (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined;
+
 export interface ScanOptions {
   columns: number;
   /**
-   * Checks a record's first field, given as bytes [start, end) of the buffer (the quotes of a
-   * quoted field excluded, its doubled quotes not yet undone when `quoted`); returns a reason to
-   * reject the record. Called only for records with the right column count.
+   * The checks of a record's first fields, in order (`fields[i]` checks field i; fewer than
+   * `columns` leaves the rest unchecked). Called only for records with the right column count,
+   * each once the fields before it have passed.
    */
-  checkFirstField: (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined;
-  /** The same for a record's second field (history.csv's room; columns ≥ 2), called once the first has passed. */
-  checkSecondField?: (input: Buffer, start: number, end: number, quoted: boolean) => string | undefined;
+  fields: readonly FieldCheck[];
   /** Told the offsets of every record that passed, in order: its start, and just past its line end. */
   onRecord: (recordStart: number, recordEnd: number) => void;
 }
@@ -196,7 +200,12 @@ export interface ScanOptions {
  * Returns a RecordError for the first bad record.
  */
 export function scanRecords(input: Buffer, from: number, final: boolean, opts: ScanOptions): number | RecordError {
-  const { columns, checkFirstField, checkSecondField, onRecord } = opts;
+  const { columns, fields: checks, onRecord } = opts;
+  const checked = Math.min(checks.length, columns);
+  // Where each checked field is ([start, end) pairs) and whether it was quoted, for the checks
+  // that run once the record's column count is known.
+  const bounds = new Int32Array(2 * Math.max(1, checked));
+  const quotedFields = new Uint8Array(Math.max(1, checked));
   const end = input.length;
   // The next comma, quote and newline at or after the scan position (`end` when there is none),
   // each searched for once: a record scans its own bytes, not ahead to the next quote each time.
@@ -211,12 +220,7 @@ export function scanRecords(input: Buffer, from: number, final: boolean, opts: S
   while (pos < end) {
     const recordStart = pos;
     let fields = 0;
-    let firstStart = 0;
-    let firstEnd = 0;
-    let firstQuoted = false;
-    let secondStart = 0;
-    let secondEnd = 0;
-    let secondQuoted = false;
+    let firstLength = 0;
     for (;;) {
       let fieldStart = pos;
       let fieldEnd: number;
@@ -253,14 +257,11 @@ export function scanRecords(input: Buffer, from: number, final: boolean, opts: S
         if (fieldEnd === nextNewline && fieldEnd > pos && input[fieldEnd - 1] === CR) fieldEnd--;
         terminator = fieldEnd;
       }
-      if (fields === 0) {
-        firstStart = fieldStart;
-        firstEnd = fieldEnd;
-        firstQuoted = quoted;
-      } else if (fields === 1) {
-        secondStart = fieldStart;
-        secondEnd = fieldEnd;
-        secondQuoted = quoted;
+      if (fields === 0) firstLength = fieldEnd - fieldStart;
+      if (fields < checked) {
+        bounds[2 * fields] = fieldStart;
+        bounds[2 * fields + 1] = fieldEnd;
+        quotedFields[fields] = quoted ? 1 : 0;
       }
       fields++;
       const byte = input[terminator];
@@ -271,13 +272,13 @@ export function scanRecords(input: Buffer, from: number, final: boolean, opts: S
       pos = byte === CR ? terminator + 2 : terminator + 1;
       break;
     }
-    const reason =
-      fields === 1 && firstEnd === firstStart && columns > 1
+    let reason =
+      fields === 1 && firstLength === 0 && columns > 1
         ? 'empty line'
         : fields !== columns
           ? `expected ${columns} fields, found ${fields}`
-          : (checkFirstField(input, firstStart, firstEnd, firstQuoted) ??
-            checkSecondField?.(input, secondStart, secondEnd, secondQuoted));
+          : undefined;
+    for (let i = 0; reason === undefined && i < checked; i++) reason = checks[i]!(input, bounds[2 * i]!, bounds[2 * i + 1]!, quotedFields[i] === 1);
     if (reason !== undefined) return new RecordError(recordStart, reason);
     onRecord(recordStart, pos);
   }

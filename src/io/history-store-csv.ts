@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { LOBBY, ROOM_PATTERN, roomKey } from '../machines/protocol.js';
-import { checkHeader, countNewlines, forEachRow, formatRow, headerLine, RecordError, type ScanOptions, scanRecords, truncate } from './csv-strict.js';
+import { checkHeader, countNewlines, forEachRow, formatRow, headerLine, RecordError, type FieldCheck, type ScanOptions, scanRecords, truncate } from './csv-strict.js';
 import {
   AppendOnlyFile,
   createFile,
@@ -114,8 +114,7 @@ async function readHistory(file: string, keep: number, chunkBytes: number): Prom
     const rings = new Map<string, RecordRing>();
     await scanBody(file, handle, start, chunkBytes, HISTORY_HEADER, (cursor) => ({
       columns: HISTORY_HEADER.length,
-      checkFirstField: timestampChecker(),
-      ...roomField(keep, rings, cursor),
+      ...historyFields(keep, rings, cursor),
     }));
     await decodeKept(file, handle, rings, rooms);
     return start.size;
@@ -233,14 +232,14 @@ async function checkAllRecords(
 }
 
 /**
- * The room field's check for `scanRecords`, and the `onRecord` that puts the record into its
- * room's ring. A row of the same room as the row before (the common case: a conversation) costs
+ * The checks of history.csv's timestamp and room fields for `scanRecords`, and the `onRecord`
+ * that puts the record into its room's ring. A row of the same room as the row before (the common case: a conversation) costs
  * a byte comparison; of another room already seen, a hash of its bytes and a lookup (no string is
  * made per row: that cost 0.7 s more in a million rows of 50 rooms taking turns); a new spelling,
  * the pattern check. A ring is made for a room on its first record: rooms without messages cost
  * nothing.
  */
-function roomField(keep: number, rings: Map<string, RecordRing>, cursor: Cursor): Pick<ScanOptions, 'checkSecondField' | 'onRecord'> {
+function historyFields(keep: number, rings: Map<string, RecordRing>, cursor: Cursor): Pick<ScanOptions, 'fields' | 'onRecord'> {
   interface Seen {
     bytes: Buffer;
     ring: RecordRing | undefined;
@@ -251,36 +250,37 @@ function roomField(keep: number, rings: Map<string, RecordRing>, cursor: Cursor)
   let lastLength = -1;
   /** The ring of the record being checked (undefined when nothing is kept). */
   let current: RecordRing | undefined;
+  const checkRoom: FieldCheck = (input, start, end, quoted) => {
+    const length = end - start;
+    // Stryker disable next-line all: a shortcut only; without it the lookup below finds the same room
+    if (length === lastLength && sameBytes(input, start, lastBytes)) return undefined;
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ input[i]!, 0x01000193);
+    hash &= 0x3fffffff; // a small integer: a Map key without a heap number
+    const bucket = seen.get(hash);
+    let found: Seen | undefined;
+    if (bucket !== undefined) {
+      for (const s of bucket) if (s.bytes.length === length && sameBytes(input, start, s.bytes)) found = s;
+    }
+    if (found === undefined) {
+      // Quoted or not, a valid room holds no quote: its bytes are the name as they are.
+      const name = input.toString('latin1', start, end);
+      if (!ROOM_PATTERN.test(name)) return badRoom(input, start, end, quoted);
+      const key = roomKey(name);
+      let ring = rings.get(key);
+      // Stryker disable next-line all: memory only; a ring of 0 records keeps nothing either
+      if (ring === undefined && keep > 0) rings.set(key, (ring = new RecordRing(keep)));
+      found = { bytes: Buffer.from(input.subarray(start, end)), ring };
+      if (bucket) bucket.push(found);
+      else seen.set(hash, [found]);
+    }
+    lastBytes = found.bytes;
+    lastLength = length;
+    current = found.ring;
+    return undefined;
+  };
   return {
-    checkSecondField: (input, start, end, quoted) => {
-      const length = end - start;
-      // Stryker disable next-line all: a shortcut only; without it the lookup below finds the same room
-      if (length === lastLength && sameBytes(input, start, lastBytes)) return undefined;
-      let hash = 0x811c9dc5;
-      for (let i = start; i < end; i++) hash = Math.imul(hash ^ input[i]!, 0x01000193);
-      hash &= 0x3fffffff; // a small integer: a Map key without a heap number
-      const bucket = seen.get(hash);
-      let found: Seen | undefined;
-      if (bucket !== undefined) {
-        for (const s of bucket) if (s.bytes.length === length && sameBytes(input, start, s.bytes)) found = s;
-      }
-      if (found === undefined) {
-        // Quoted or not, a valid room holds no quote: its bytes are the name as they are.
-        const name = input.toString('latin1', start, end);
-        if (!ROOM_PATTERN.test(name)) return badRoom(input, start, end, quoted);
-        const key = roomKey(name);
-        let ring = rings.get(key);
-        // Stryker disable next-line all: memory only; a ring of 0 records keeps nothing either
-        if (ring === undefined && keep > 0) rings.set(key, (ring = new RecordRing(keep)));
-        found = { bytes: Buffer.from(input.subarray(start, end)), ring };
-        if (bucket) bucket.push(found);
-        else seen.set(hash, [found]);
-      }
-      lastBytes = found.bytes;
-      lastLength = length;
-      current = found.ring;
-      return undefined;
-    },
+    fields: [timestampChecker(), checkRoom],
     onRecord: (start, end) => {
       if (current !== undefined) current.push(cursor.base + start, cursor.base + end);
     },
@@ -402,7 +402,7 @@ async function migrateIfOld(
   let rows = 0;
   const oldLayout = (onRecord: Layout['onRecord'], afterChunk?: Layout['afterChunk']): Layout => ({
     columns: OLD_HISTORY_HEADER.length,
-    checkFirstField: timestampChecker(),
+    fields: [timestampChecker()],
     onRecord,
     afterChunk,
   });

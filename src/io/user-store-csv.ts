@@ -21,6 +21,9 @@ import { promises as fs } from 'node:fs';
 import { stringify } from 'csv-stringify/sync';
 import {
   hashPassword,
+  isLoginKeyAt,
+  isPasswordHashAt,
+  isTokenAt,
   LOGIN_KEY_PATTERN,
   PASSWORD_HASH_PATTERN,
   TOKEN_PATTERN,
@@ -28,8 +31,8 @@ import {
   type Keyring,
   type ScryptParams,
 } from './crypto.js';
-import { checkHeader, forEachRow, formatRow, headerLine } from './csv-strict.js';
-import { isIsoTimestamp } from './history-store-csv.js';
+import { checkHeader, countNewlines, type FieldCheck, forEachRow, formatRow, headerLine, RecordError, scanRecords } from './csv-strict.js';
+import { isIsoTimestamp, timestampChecker } from './history-store-csv.js';
 import {
   AppendOnlyFile,
   createFile,
@@ -215,33 +218,87 @@ function checkKey(file: string, keyring: Keyring, loginKey: string, token: strin
   return login;
 }
 
+const LOGIN_KEY_PROBLEM = 'login_key is not 64 lowercase hex characters';
+const SKELETON_KEY_PROBLEM = 'skeleton_key is not 64 lowercase hex characters';
+
 /**
  * login_key → record, the skeleton index, and the body the offsets point into. Validates the shape
  * of every row, and decrypts the first row's login to check the key (a wrong key is
  * KeyMismatchError). The other logins stay encrypted until their sign-in.
+ *
+ * The rows are checked on their bytes (`scanRecords`, the check history.csv's start-up uses): of
+ * a row, only its two index keys become strings. (Six strings a row, each matched by its pattern,
+ * were most of the start-up of 100,000 users: docs/performance.md, S5.) The verdicts are the same
+ * as `commonFieldsProblem`'s, in the same order (test/io/user-store-csv.test.ts).
  */
 function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: Buffer; users: Map<string, UserRecord>; skeletons: SkeletonIndex } {
   const body = bodyOf(file, content, CLIENTS_HEADER);
   const users = new Map<string, UserRecord>();
   const skeletons: SkeletonIndex = new Map();
-  let first: string[] | undefined;
-  forEachRow(body, { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields, _line, at) => {
-    const [loginKey, , , , , skeletonKey] = fields;
-    const problem = commonFieldsProblem(fields) ?? (LOGIN_KEY_PATTERN.test(skeletonKey!) ? undefined : 'skeleton_key is not 64 lowercase hex characters');
-    if (problem !== undefined) return problem;
-    if (users.has(loginKey!)) return 'the same login is registered twice';
-    users.set(loginKey!, at ?? entryFromFields(fields));
-    addTo(skeletons, skeletonKey!);
-    first ??= fields;
-    return undefined;
+  // The row being checked: its keys, and whether a field its entry holds (entryFromFields) was
+  // quoted — then the entry is decoded now, since an offset is decoded later by splitting its
+  // line at the commas.
+  let loginKey = '';
+  let skeletonKey = '';
+  let quoted = false;
+  let first: number | undefined;
+  const registeredAt = timestampChecker();
+  const fields: FieldCheck[] = [
+    (input, start, end) => {
+      if (!isLoginKeyAt(input, start, end)) return LOGIN_KEY_PROBLEM;
+      loginKey = input.toString('latin1', start, end);
+      return undefined;
+    },
+    (input, start, end, q) => {
+      quoted = q;
+      return isTokenAt(input, start, end) ? undefined : 'login is not an encrypted value';
+    },
+    (input, start, end) => (isTokenAt(input, start, end) ? undefined : 'address is not an encrypted value'),
+    (input, start, end, q) => {
+      quoted ||= q;
+      return isPasswordHashAt(input, start, end) ? undefined : 'password is not a scrypt hash';
+    },
+    (input, start, end, q) => (registeredAt(input, start, end, q) === undefined ? undefined : 'registered_at is not an ISO 8601 date-time'),
+    (input, start, end, q) => {
+      quoted ||= q;
+      if (!isLoginKeyAt(input, start, end)) return SKELETON_KEY_PROBLEM;
+      if (users.has(loginKey)) return 'the same login is registered twice';
+      skeletonKey = input.toString('latin1', start, end);
+      return undefined;
+    },
+  ];
+  if (body.length > 0 && body[body.length - 1] !== 0x0a) {
+    // Said before any record is checked, as forEachRow says it (a last record after a closing quote included).
+    throw new CorruptFileError(file, 2 + countNewlines(body), 'the last record is not terminated by a newline (an interrupted write?)');
+  }
+  const result = scanRecords(body, 0, true, {
+    columns: CLIENTS_HEADER.length,
+    fields,
+    onRecord: (start, end) => {
+      users.set(loginKey, quoted ? entryFromFields(rowAt(file, body, start, end)) : start);
+      addTo(skeletons, skeletonKey);
+      first ??= start;
+    },
   });
-  if (first) {
-    const login = checkKey(file, keyring, first[0]!, first[LOGIN_COLUMN]!);
-    if (skeletonKeyOf(keyring, login) !== first[SKELETON_COLUMN]) {
+  if (result instanceof RecordError) throw new CorruptFileError(file, 2 + countNewlines(body, result.recordStart), result.reason);
+  if (first !== undefined) {
+    const row = rowAt(file, body, first, body.indexOf(0x0a, first) + 1);
+    const login = checkKey(file, keyring, row[0]!, row[LOGIN_COLUMN]!);
+    if (skeletonKeyOf(keyring, login) !== row[SKELETON_COLUMN]) {
       throw new CorruptFileError(file, 2, 'skeleton_key is not the keyed hash of the login\'s skeleton');
     }
   }
   return { body, users, skeletons };
+}
+
+/** The fields of the record at [start, end) of the body (a record scanRecords passed). */
+function rowAt(file: string, body: Buffer, start: number, end: number): string[] {
+  let row: string[] = [];
+  forEachRow(body.subarray(start, end), { file, firstLine: 2, columns: CLIENTS_HEADER.length }, (fields) => {
+    row = fields;
+    return undefined;
+  });
+  return row;
 }
 
 /**

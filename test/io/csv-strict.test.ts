@@ -202,16 +202,18 @@ describe('scanRecords', () => {
     const seen: Seen = { records: [], first: [], second: [] };
     const scanOpts: ScanOptions = {
       columns: opts.columns ?? 2,
-      checkFirstField: (buf, start, end, quoted) => {
-        const field = buf.toString('utf8', start, end);
-        seen.first.push(`${quoted ? 'q' : 'p'}:${field}`);
-        return opts.first?.(field);
-      },
-      checkSecondField: (buf, start, end, quoted) => {
-        const field = buf.toString('utf8', start, end);
-        seen.second.push(`${quoted ? 'q' : 'p'}:${field}`);
-        return opts.second?.(field);
-      },
+      fields: [
+        (buf, start, end, quoted) => {
+          const field = buf.toString('utf8', start, end);
+          seen.first.push(`${quoted ? 'q' : 'p'}:${field}`);
+          return opts.first?.(field);
+        },
+        (buf, start, end, quoted) => {
+          const field = buf.toString('utf8', start, end);
+          seen.second.push(`${quoted ? 'q' : 'p'}:${field}`);
+          return opts.second?.(field);
+        },
+      ],
       onRecord: (start, end) => void seen.records.push([start, end]),
     };
     return { result: scanRecords(input, opts.from ?? 0, opts.final ?? true, scanOpts), seen };
@@ -265,15 +267,30 @@ describe('scanRecords', () => {
     expect(seen.second).toEqual(['p:b', 'q:e']);
   });
 
-  it('works without a second-field check', () => {
-    const records: number[] = [];
-    const result = scanRecords(Buffer.from('a,b\n'), 0, true, {
-      columns: 2,
-      checkFirstField: () => undefined,
-      onRecord: (start) => void records.push(start),
-    });
-    expect(result).toBe(4);
-    expect(records).toEqual([0]);
+  it('checks only the fields it is given checks for, and none without', () => {
+    for (const fields of [[], [() => undefined]]) {
+      const records: number[] = [];
+      const result = scanRecords(Buffer.from('a,b\n'), 0, true, { columns: 2, fields, onRecord: (start) => void records.push(start) });
+      expect(result).toBe(4);
+      expect(records).toEqual([0]);
+    }
+  });
+
+  it('checks every field it is given a check for, in order, each once those before it passed', () => {
+    const seen: string[] = [];
+    const field = (i: number) => (buf: Buffer, start: number, end: number, quoted: boolean) => {
+      const text = buf.toString('utf8', start, end);
+      seen.push(`${i}${quoted ? 'q' : 'p'}:${text}`);
+      return text === 'bad' ? `field ${i} is bad` : undefined;
+    };
+    const fields = [field(0), field(1), field(2), field(3)];
+    const input = Buffer.from('a,b,"c",d\r\ne,f,bad,h\n');
+    expect(scanRecords(input, 0, true, { columns: 4, fields, onRecord: () => {} })).toEqual(new RecordError(11, 'field 2 is bad'));
+    expect(seen).toEqual(['0p:a', '1p:b', '2q:c', '3p:d', '0p:e', '1p:f', '2p:bad']);
+    // More checks than columns: the extra ones are never called.
+    seen.length = 0;
+    expect(scanRecords(Buffer.from('x,y\n'), 0, true, { columns: 2, fields, onRecord: () => {} })).toBe(4);
+    expect(seen).toEqual(['0p:x', '1p:y']);
   });
 
   it.each([

@@ -107,7 +107,7 @@ function scanned(input: Buffer, cut = input.length): { lines: number[] } | { err
   let base = 0;
   const opts = {
     columns: COLUMNS,
-    checkFirstField: () => undefined,
+    fields: [],
     onRecord: (start: number) => void lines.push(lineOf(base + start)),
   };
   let result = scanRecords(input.subarray(0, cut), 0, cut === input.length, opts);
@@ -155,14 +155,14 @@ describe('scanRecords', () => {
       return seen.length === 3 ? 'third is bad' : undefined;
     };
     const input = Buffer.from('plain,b,c\n"a""q",b,c\r\nthird,b,c\n');
-    const result = scanRecords(input, 0, true, { columns: COLUMNS, checkFirstField: check, onRecord: () => {} });
+    const result = scanRecords(input, 0, true, { columns: COLUMNS, fields: [check], onRecord: () => {} });
     expect(seen).toEqual(['p:plain', 'q:a""q', 'p:third']);
     expect(result).toEqual(new RecordError(input.indexOf('third'), 'third is bad'));
   });
 
   it('leaves a record cut by the end of a chunk for the next one, and refuses it at the end of the file', () => {
     const input = Buffer.from('a,b,c\nd,e,"open\n');
-    const opts = { columns: COLUMNS, checkFirstField: () => undefined, onRecord: () => {} };
+    const opts = { columns: COLUMNS, fields: [], onRecord: () => {} };
     expect(scanRecords(input, 0, false, opts)).toBe(6);
     expect(scanRecords(input, 0, true, opts)).toEqual(new RecordError(6, 'a quoted field is never closed'));
   });
