@@ -43,6 +43,7 @@ import {
   type ReplaceStep,
 } from './durable-file.js';
 import { CorruptFileError, DamagedRecordError, KeyMismatchError, StorageError, UnreadableFileError } from './errors.js';
+import { KeyIndex } from './key-index.js';
 import { skeletonKey as skeletonKeyOf } from './login-skeleton.js';
 import type { PasswordChangeResult, RegistrationResult, UserStore } from './stores.js';
 
@@ -173,7 +174,7 @@ function entryFromFields(fields: readonly string[]): UserEntry {
  * check). A count, not a set of login keys: one number per user instead of a Set (100,000 Sets
  * were a tenth of start-up: docs/performance.md, S5).
  */
-type SkeletonIndex = Map<string, number>;
+type SkeletonIndex = KeyIndex<number>;
 
 function addTo(index: SkeletonIndex, skeletonKey: string): void {
   index.set(skeletonKey, (index.get(skeletonKey) ?? 0) + 1);
@@ -231,26 +232,26 @@ const SKELETON_KEY_PROBLEM = 'skeleton_key is not 64 lowercase hex characters';
  * were most of the start-up of 100,000 users: docs/performance.md, S5.) The verdicts are the same
  * as `commonFieldsProblem`'s, in the same order (test/io/user-store-csv.test.ts).
  */
-function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: Buffer; users: Map<string, UserRecord>; skeletons: SkeletonIndex } {
+function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: Buffer; users: KeyIndex<UserRecord>; skeletons: SkeletonIndex } {
   const body = bodyOf(file, content, CLIENTS_HEADER);
-  const users = new Map<string, UserRecord>();
-  const skeletons: SkeletonIndex = new Map();
-  // The row being checked: its keys, and whether a field its entry holds (entryFromFields) was
-  // quoted — then the entry is decoded now, since an offset is decoded later by splitting its
-  // line at the commas.
-  let loginKey = '';
-  let skeletonKey = '';
+  const users = new KeyIndex<UserRecord>(indexCapacityFor(body));
+  const skeletons: SkeletonIndex = new KeyIndex(indexCapacityFor(body));
+  // The row being checked: where its keys are, and whether a field of it was quoted — then its
+  // entry is decoded now, since an offset is decoded later by splitting its line at the commas.
+  let loginKeyAt = 0;
+  let skeletonKeyAt = 0;
   let quoted = false;
   let first: number | undefined;
   const registeredAt = timestampChecker();
   const fields: FieldCheck[] = [
-    (input, start, end) => {
+    (input, start, end, q) => {
+      quoted = q;
       if (!isLoginKeyAt(input, start, end)) return LOGIN_KEY_PROBLEM;
-      loginKey = input.toString('latin1', start, end);
+      loginKeyAt = start;
       return undefined;
     },
     (input, start, end, q) => {
-      quoted = q;
+      quoted ||= q;
       return isTokenAt(input, start, end) ? undefined : 'login is not an encrypted value';
     },
     (input, start, end) => (isTokenAt(input, start, end) ? undefined : 'address is not an encrypted value'),
@@ -262,8 +263,9 @@ function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: 
     (input, start, end, q) => {
       quoted ||= q;
       if (!isLoginKeyAt(input, start, end)) return SKELETON_KEY_PROBLEM;
-      if (users.has(loginKey)) return 'the same login is registered twice';
-      skeletonKey = input.toString('latin1', start, end);
+      // The last check: the row passes if this one does. An unquoted row's login key starts it.
+      if (!users.addAt(input, loginKeyAt, loginKeyAt)) return 'the same login is registered twice';
+      skeletonKeyAt = start;
       return undefined;
     },
   ];
@@ -275,8 +277,9 @@ function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: 
     columns: CLIENTS_HEADER.length,
     fields,
     onRecord: (start, end) => {
-      users.set(loginKey, quoted ? entryFromFields(rowAt(file, body, start, end)) : start);
-      addTo(skeletons, skeletonKey);
+      if (quoted) users.set(keyAt(body, loginKeyAt), entryFromFields(rowAt(file, body, start, end)));
+      // A skeleton shared by two logins only in a file older than the look-alike check: rare.
+      if (!skeletons.addAt(body, skeletonKeyAt, 1)) addTo(skeletons, keyAt(body, skeletonKeyAt));
       first ??= start;
     },
   });
@@ -289,6 +292,18 @@ function indexRecords(file: string, content: Buffer, keyring: Keyring): { body: 
     }
   }
   return { body, users, skeletons };
+}
+
+/** The 64-hex-digit key at `start` of the body, as a string. */
+function keyAt(body: Buffer, start: number): string {
+  return body.toString('latin1', start, start + 64);
+}
+
+/** Slots for a file's users from its size (a row is ~300 bytes): no growing while start-up indexes them. */
+function indexCapacityFor(body: Buffer): number {
+  let capacity = 1024;
+  while (capacity < (2 * body.length) / 250) capacity *= 2;
+  return capacity;
 }
 
 /** The fields of the record at [start, end) of the body (a record scanRecords passed). */
@@ -356,7 +371,7 @@ class CsvUserStore implements UserStore {
     private readonly out: AppendOnlyFile,
     /** clients.csv's body as start-up read it: where the offsets in `users` point. */
     private loaded: Buffer,
-    private readonly users: Map<string, UserRecord>,
+    private readonly users: KeyIndex<UserRecord>,
     /** Follows `users` in the same serialized steps. */
     private readonly skeletons: SkeletonIndex,
     /** Length of the header line as found (CRLF or LF), which clear() and rewrites keep. */
