@@ -1,13 +1,21 @@
 /**
- * The HistoryStore of a cluster (`--cluster redis://…`, the cluster issue): one Redis Stream per
- * room, `<prefix>room:<room key>`, each entry a chat message (`at`, `login`, `text`). The entry ID
- * Redis gives an `XADD` is the room's order, the same for every node; `append` resolves only once
- * the `XADD` has returned, so a message is acknowledged (delivered anywhere) only once Redis has it
- * — durable as far as Redis's `appendfsync` makes it (`always`: acknowledged = on disk).
+ * The HistoryStore of a cluster (`--cluster redis://…`, the cluster issue), and the room log it is
+ * part of: one Redis Stream per room, `<prefix>room:<room key>`. The entry ID Redis gives an
+ * `XADD` is the room's order, the same for every node; `append` resolves only once the `XADD` has
+ * returned, so a message is acknowledged (delivered anywhere) only once Redis has it — durable as
+ * far as Redis's `appendfsync` makes it (`always`: acknowledged = on disk).
  *
- * Each stream is trimmed (`MAXLEN ~ keep`, Redis's cheap approximate trim) to at least `keep`
- * entries: never below what a replay or /history reads back. Group commit is ioredis's auto
- * pipelining: the appends of one event-loop turn go out in one write.
+ * Everything a room's members see is an entry (docs/cluster.md), told apart by `kind`: a `post`
+ * (a chat message: what history is), a `join` (where a member's replay ends and their live
+ * delivery starts) and a `notice` (a line such as a leave or a topic change). Entries carry the
+ * node and connection they came from, so that no node delivers a post back to its sender. An
+ * entry without `kind` is a post (as entries were written before kinds).
+ *
+ * Replay and /history want posts only, so `recent` pages back past the other kinds until it has
+ * enough. Trimming keeps at least `keep` posts however many other entries come between: every
+ * `keep` posts, a script finds the `keep`-th newest post and trims the entries before it
+ * (`XTRIM MINID ~`, Redis's cheap approximate trim, which keeps more rather than less). Group
+ * commit is ioredis's auto pipelining: the appends of one event-loop turn go out in one write.
  */
 import { Redis } from 'ioredis';
 import { roomKey } from '../machines/protocol.js';
@@ -25,8 +33,16 @@ export interface RedisHistoryStoreOptions {
   where: string;
 }
 
-export function openRedisHistoryStore(opts: RedisHistoryStoreOptions): HistoryStore {
-  return new RedisHistoryStore(opts.redis, opts.keep, opts.prefix ?? 'statechat:', opts.where);
+/** The history store of a cluster, with what the room log adds: entries other than posts, and replays that end at a join. */
+export interface RoomLog extends HistoryStore {
+  /** Appends an entry to `room`'s log; resolves with its ID (its place in the room's order) once Redis has it. */
+  appendEntry(room: string, entry: RoomLogEntry): Promise<string>;
+  /** The newest `limit` posts of `room` before the entry `id` (before all: undefined), oldest first. */
+  postsBefore(room: string, id: string | undefined, limit: number): Promise<ChatMessage[]>;
+}
+
+export function openRedisHistoryStore(opts: RedisHistoryStoreOptions): RoomLog {
+  return new RedisHistoryStore(opts.redis, Math.max(1, opts.keep), opts.prefix ?? 'statechat:', opts.where);
 }
 
 /** The key of a room's stream. */
@@ -34,20 +50,102 @@ export function roomStreamKey(prefix: string, room: string): string {
   return `${prefix}room:${roomKey(room)}`;
 }
 
-/** A stream entry's fields as Redis returns them ([name, value, name, value…]) → the message, or why not. */
-export function messageOfEntry(room: string, fields: readonly string[]): ChatMessage | string {
+/** Where an entry came from: the node, and the connection on it (none for the server's own). */
+export interface EntryOrigin {
+  node: string;
+  conn?: string;
+}
+
+/** What a room's log holds (see the top of this file). */
+export type RoomLogEntry =
+  | ({ kind: 'post'; message: ChatMessage } & Partial<EntryOrigin>)
+  | ({ kind: 'join'; at: string; login: string } & EntryOrigin)
+  | ({ kind: 'notice'; at: string; line: string } & EntryOrigin);
+
+/** An entry's fields as XADD takes them. */
+export function fieldsOfEntry(entry: RoomLogEntry): string[] {
+  const origin = entry.node === undefined ? [] : entry.conn === undefined ? ['node', entry.node] : ['node', entry.node, 'conn', entry.conn];
+  switch (entry.kind) {
+    case 'post':
+      return ['kind', 'post', 'at', entry.message.at, 'login', entry.message.login, 'text', entry.message.text, ...origin];
+    case 'join':
+      return ['kind', 'join', 'at', entry.at, 'login', entry.login, ...origin];
+    case 'notice':
+      return ['kind', 'notice', 'at', entry.at, 'line', entry.line, ...origin];
+  }
+}
+
+/** A stream entry's fields as Redis returns them ([name, value, name, value…]) → the entry, or why not. */
+export function entryOfFields(room: string, fields: readonly string[]): RoomLogEntry | string {
   const value = (name: string) => {
     for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
     return undefined;
   };
+  const kind = value('kind') ?? 'post';
   const at = value('at');
-  const login = value('login');
-  const text = value('text');
-  if (at === undefined || login === undefined || text === undefined) return 'an entry without at, login or text';
-  return { at, room: roomKey(room), login, text };
+  const node = value('node');
+  const conn = value('conn');
+  const origin = { ...(node === undefined ? {} : { node }), ...(conn === undefined ? {} : { conn }) };
+  if (at === undefined) return 'an entry without at';
+  if (kind === 'post') {
+    const login = value('login');
+    const text = value('text');
+    if (login === undefined || text === undefined) return 'a post without login or text';
+    return { kind, message: { at, room: roomKey(room), login, text }, ...origin };
+  }
+  if (kind !== 'join' && kind !== 'notice') return `an entry of an unknown kind (${kind})`;
+  if (node === undefined) return `a ${kind} without node`;
+  if (kind === 'join') {
+    const login = value('login');
+    return login === undefined ? 'a join without login' : { kind, at, login, node, ...(conn === undefined ? {} : { conn }) };
+  }
+  const line = value('line');
+  return line === undefined ? 'a notice without line' : { kind, at, line, node, ...(conn === undefined ? {} : { conn }) };
 }
 
-class RedisHistoryStore implements HistoryStore {
+/** A stream entry's fields → the chat message it holds; why not, for anything but a well-formed post. */
+export function messageOfEntry(room: string, fields: readonly string[]): ChatMessage | string {
+  const entry = entryOfFields(room, fields);
+  if (typeof entry === 'string') return entry;
+  return entry.kind === 'post' ? entry.message : `a ${entry.kind}, not a post`;
+}
+
+/**
+ * XADD of an entry, and for a post the trim: KEYS[1] the stream, KEYS[2] the hash counting each
+ * room's posts since its last trim; ARGV[1] keep, ARGV[2] the room, then the entry's fields
+ * (ARGV[3] 'kind', ARGV[4] its kind). Every `keep` posts, the entries before the `keep`-th newest
+ * post go (MINID ~: whole stream nodes only, so at least those). Returns the entry's ID.
+ */
+const APPEND = `
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+if ARGV[4] ~= 'post' then return id end
+local keep = tonumber(ARGV[1])
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) < keep then return id end
+redis.call('HSET', KEYS[2], ARGV[2], 0)
+local posts = 0
+local before = '+'
+while true do
+  local page = redis.call('XREVRANGE', KEYS[1], before, '-', 'COUNT', 512)
+  if #page == 0 then return id end
+  for _, entry in ipairs(page) do
+    local fields = entry[2]
+    local kind = 'post'
+    for i = 1, #fields, 2 do
+      if fields[i] == 'kind' then kind = fields[i + 1] end
+    end
+    if kind == 'post' then
+      posts = posts + 1
+      if posts == keep then
+        redis.call('XTRIM', KEYS[1], 'MINID', '~', entry[1])
+        return id
+      end
+    end
+  end
+  before = '(' .. page[#page][1]
+end
+`;
+
+class RedisHistoryStore implements RoomLog {
   private readonly pending = new Set<Promise<unknown>>();
   private closed = false;
 
@@ -59,35 +157,55 @@ class RedisHistoryStore implements HistoryStore {
   ) {}
 
   append(message: ChatMessage): Promise<void> {
+    return this.appendEntry(message.room, { kind: 'post', message }).then(() => undefined);
+  }
+
+  /** Appends an entry to `room`'s log; resolves with its ID (its place in the room's order) once Redis has it. */
+  appendEntry(room: string, entry: RoomLogEntry): Promise<string> {
     if (this.closed) return Promise.reject(new StorageError(this.where, new Error('the history store is closed')));
-    const adding = this.redis
-      .xadd(roomStreamKey(this.prefix, message.room), 'MAXLEN', '~', String(this.keep), '*', 'at', message.at, 'login', message.login, 'text', message.text)
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          throw new StorageError(this.where, err);
-        },
-      );
+    const key = roomKey(room);
+    const adding = (this.redis.eval(APPEND, 2, roomStreamKey(this.prefix, key), `${this.prefix}posts-since-trim`, String(this.keep), key, ...fieldsOfEntry(entry)) as Promise<string>).then(
+      (id) => id,
+      (err: unknown) => {
+        throw new StorageError(this.where, err);
+      },
+    );
     this.pending.add(adding);
     void adding.finally(() => this.pending.delete(adding)).catch(() => undefined);
     return adding;
   }
 
-  async recent(room: string, limit: number): Promise<ChatMessage[]> {
+  recent(room: string, limit: number): Promise<ChatMessage[]> {
+    return this.postsBefore(room, undefined, limit);
+  }
+
+  /**
+   * The newest `limit` posts of `room` before the entry `id` (all of them: undefined), oldest
+   * first: a welcome's replay, which ends where the member's join entry is. Pages back past the
+   * other kinds of entry; an entry not written by statechat (by hand, another tool) is skipped.
+   */
+  async postsBefore(room: string, id: string | undefined, limit: number): Promise<ChatMessage[]> {
     if (limit <= 0) return [];
-    let entries: [string, string[]][];
-    try {
-      entries = await this.redis.xrevrange(roomStreamKey(this.prefix, room), '+', '-', 'COUNT', limit);
-    } catch (err) {
-      throw new StorageError(this.where, err);
+    const key = roomStreamKey(this.prefix, room);
+    const newestFirst: ChatMessage[] = [];
+    let before = id === undefined ? '+' : `(${id}`;
+    // A page as long as what is wanted: one page when the room is mostly posts.
+    const page = Math.max(limit, 16);
+    for (;;) {
+      let entries: [string, string[]][];
+      try {
+        entries = await this.redis.xrevrange(key, before, '-', 'COUNT', page);
+      } catch (err) {
+        throw new StorageError(this.where, err);
+      }
+      for (const [, fields] of entries) {
+        const message = messageOfEntry(room, fields);
+        if (typeof message !== 'string') newestFirst.push(message);
+        if (newestFirst.length === limit) return newestFirst.reverse();
+      }
+      if (entries.length < page) return newestFirst.reverse();
+      before = `(${entries[entries.length - 1]![0]}`;
     }
-    const messages: ChatMessage[] = [];
-    for (const [, fields] of entries.reverse()) {
-      const message = messageOfEntry(room, fields);
-      // An entry not written by statechat (by hand, another tool) is not a message: skipped.
-      if (typeof message !== 'string') messages.push(message);
-    }
-    return messages;
   }
 
   /** Every append made before it has been answered by Redis. */

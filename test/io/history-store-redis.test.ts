@@ -6,13 +6,13 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/io/errors.js';
-import { messageOfEntry, openRedisHistoryStore, roomStreamKey } from '../../src/io/history-store-redis.js';
-import type { ChatMessage, HistoryStore } from '../../src/io/stores.js';
+import { entryOfFields, fieldsOfEntry, messageOfEntry, openRedisHistoryStore, type RoomLog, roomStreamKey, type RoomLogEntry } from '../../src/io/history-store-redis.js';
+import type { ChatMessage } from '../../src/io/stores.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
 const db = useRedis();
 
-function node(keep = 50, url = db.url): HistoryStore & { redis: Redis } {
+function node(keep = 50, url = db.url): RoomLog & { redis: Redis } {
   const redis = db.connect({ enableAutoPipelining: true }, url);
   // A lost connection is what one test is about: its commands fail, which is what is checked.
   redis.on('error', () => {});
@@ -106,7 +106,8 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
       expect.objectContaining({ login: 'alice', text: 'first' }),
       { at: '2026-12-07T10:00:01.000Z', room: '#dev', login: 'bob', text: 'reordered' },
     ]);
-    expect(messageOfEntry('#Dev', ['at', 'x', 'login', 'y'])).toMatch(/an entry without at, login or text/);
+    expect(messageOfEntry('#Dev', ['at', 'x', 'login', 'y'])).toBe('a post without login or text');
+    expect(messageOfEntry('#Dev', ['login', 'y', 'text', 'z'])).toBe('an entry without at');
   });
 
   it('refuses an append once closed, and close waits for the appends under way', async () => {
@@ -158,5 +159,70 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
     await gone.stop();
 
     await expect(a.recent('#dev', 10)).rejects.toBeInstanceOf(StorageError);
+  });
+
+  describe('the room log: posts, joins and notices in one order', () => {
+    const join = (login: string, conn = 'c1'): RoomLogEntry => ({ kind: 'join', at: new Date().toISOString(), login, node: 'n1', conn });
+    const notice = (line: string): RoomLogEntry => ({ kind: 'notice', at: new Date().toISOString(), line, node: 'n2' });
+
+    it('writes each kind with its origin, and reads back what it wrote', async () => {
+      const a = node();
+      const post: RoomLogEntry = { kind: 'post', message: message('#dev', 'alice', 'hi'), node: 'n1', conn: 'c7' };
+      const ids = [await a.appendEntry('#dev', post), await a.appendEntry('#Dev', join('bob')), await a.appendEntry('#dev', notice('* carol left'))];
+      const entries = await a.redis.xrange(roomStreamKey(db.prefix, '#dev'), '-', '+');
+
+      expect(entries.map(([id]) => id)).toEqual(ids);
+      expect(entries.map(([, fields]) => entryOfFields('#dev', fields))).toEqual([post, join('bob'), notice('* carol left')].map((e, i) => (i === 0 ? e : { ...e, at: expect.any(String) })));
+      expect(entries[0]![1]).toEqual(fieldsOfEntry(post));
+      // A post of the node's own (no connection), and one from before kinds: posts both.
+      expect(entryOfFields('#dev', ['kind', 'post', 'at', 't', 'login', 'l', 'text', 'x', 'node', 'n3'])).toEqual({ kind: 'post', message: { at: 't', room: '#dev', login: 'l', text: 'x' }, node: 'n3' });
+      expect(entryOfFields('#dev', ['at', 't', 'login', 'l', 'text', 'x'])).toEqual({ kind: 'post', message: { at: 't', room: '#dev', login: 'l', text: 'x' } });
+    });
+
+    it('says what is wrong with an entry it cannot read', () => {
+      expect(entryOfFields('#dev', ['kind', 'vote', 'at', 't', 'node', 'n'])).toBe('an entry of an unknown kind (vote)');
+      expect(entryOfFields('#dev', ['kind', 'join', 'at', 't', 'login', 'l'])).toBe('a join without node');
+      expect(entryOfFields('#dev', ['kind', 'join', 'at', 't', 'node', 'n'])).toBe('a join without login');
+      expect(entryOfFields('#dev', ['kind', 'notice', 'at', 't', 'node', 'n'])).toBe('a notice without line');
+      expect(messageOfEntry('#dev', fieldsOfEntry(join('bob')))).toBe('a join, not a post');
+    });
+
+    it('replays posts only, paging back past any number of other entries', async () => {
+      const a = node(5);
+      for (let i = 0; i < 4; i++) {
+        await a.append(message('#dev', 'alice', `m${i}`));
+        for (let k = 0; k < 150; k++) await a.appendEntry('#dev', k % 2 ? join(`u${k}`) : notice(`n${k}`));
+      }
+      expect((await a.recent('#dev', 3)).map((m) => m.text)).toEqual(['m1', 'm2', 'm3']);
+      expect((await a.recent('#dev', 10)).map((m) => m.text)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    });
+
+    it('gives the posts before a join: a welcome ends where the member came in', async () => {
+      const a = node();
+      await a.append(message('#dev', 'alice', 'before 1'));
+      await a.append(message('#dev', 'alice', 'before 2'));
+      const joined = await a.appendEntry('#dev', join('bob'));
+      await a.append(message('#dev', 'alice', 'after'));
+
+      expect((await a.postsBefore('#dev', joined, 10)).map((m) => m.text)).toEqual(['before 1', 'before 2']);
+      expect((await a.postsBefore('#dev', joined, 1)).map((m) => m.text)).toEqual(['before 2']);
+      expect((await a.recent('#dev', 10)).map((m) => m.text)).toEqual(['before 1', 'before 2', 'after']);
+    });
+
+    it('trims by posts: never below keep of them however many other entries come between, and not without bound', async () => {
+      const keep = 10;
+      const a = node(keep);
+      const key = roomStreamKey(db.prefix, '#dev');
+      for (let i = 0; i < 60; i++) {
+        await a.append(message('#dev', 'alice', `m${i}`));
+        for (let k = 0; k < 20; k++) await a.appendEntry('#dev', notice(`n${i}.${k}`));
+        expect((await a.recent('#dev', keep)).map((m) => m.text)).toEqual(Array.from({ length: Math.min(keep, i + 1) }, (_, j) => `m${Math.max(0, i + 1 - keep) + j}`));
+      }
+      // 60 posts and 1,200 notices went in; what stays is about the last 2 × keep posts' worth, in
+      // whole stream nodes (100 entries each by Redis's default).
+      expect(await a.redis.xlen(key)).toBeLessThan(2 * keep * 21 + 200);
+      const oldest = await a.redis.xrange(key, '-', '+', 'COUNT', 1);
+      expect(entryOfFields('#dev', oldest[0]![1])).not.toMatchObject({ kind: 'post', message: { text: 'm0' } });
+    });
   });
 });

@@ -169,7 +169,7 @@ describe.skipIf(!REDIS_INSTALLED)('room tails on Redis', () => {
     const errors: StorageError[] = [];
     const t = await RoomTails.start({
       reader,
-      control: db.connect({}, gone.url),
+      control: db.connect({}, gone.url).on('error', () => {}),
       prefix: db.prefix,
       where: gone.url,
       blockMs: 60_000,
