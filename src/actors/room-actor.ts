@@ -26,7 +26,7 @@ import { type ChatMessage, formatChatLine, text, type Topic } from '../machines/
 import { type RoomMember, type RoomReply, roomMachine } from '../machines/room.js';
 import { encodeLines, LINE_END } from './client-link.js';
 import { listedLogin } from './presence.js';
-import { type RoomEntry, type RoomEntrySink, RoomQueue } from './room-queue.js';
+import { type RoomEntry, type RoomEntrySink, type RoomOrder, RoomQueue } from './room-queue.js';
 import type { ServerLog } from './server-log.js';
 
 /**
@@ -47,6 +47,8 @@ export interface RoomDeps {
   log: ServerLog;
   /** Test seam: called before a room stores a post; a throw there is a crash of that room actor. */
   onRoomEvent?: (room: string, event: { type: string }) => void;
+  /** Where the room's entries are ordered: this node's queue unless given (a cluster's: cluster-room-order.ts). */
+  order?: (sink: RoomEntrySink, room: string) => RoomOrder;
 }
 
 /** One room's data plane; survives its actor's restart. */
@@ -63,8 +65,8 @@ export class RoomState implements RoomEntrySink {
    */
   private readonly fanOut: RoomMember[] = [];
   private readonly slotOf = new Map<string, number>();
-  /** The room's order on this node: what it takes from there, it delivers. */
-  private readonly queue = new RoomQueue(this);
+  /** The room's order: what it takes from there, it delivers. */
+  private readonly queue: RoomOrder;
   private notices: { line: string; except: string | undefined }[] = [];
   private noticeTimer: NodeJS.Timeout | undefined;
   /** What the room delivered last, oldest first (trimmed in bulk: O(1) amortized per message). */
@@ -74,8 +76,9 @@ export class RoomState implements RoomEntrySink {
     readonly name: string,
     private readonly deps: RoomDeps,
   ) {
+    this.queue = deps.order?.(this, name) ?? new RoomQueue(this, (messages) => this.toWriter(messages));
     this.topic = deps.topics?.all().get(name);
-    deps.history.recent(name, deps.keep).then(
+    (this.queue.seed?.(deps.keep) ?? deps.history.recent(name, deps.keep)).then(
       (messages) => this.seed(messages),
       (err: unknown) => {
         deps.log.info(`error: history of ${name} could not be read, replays start empty: ${describeCause(err)}`);
@@ -128,14 +131,18 @@ export class RoomState implements RoomEntrySink {
     }
   }
 
-  /** Hands the messages to the history writer; each is delivered once it is on disk. */
+  /** Hands the messages to the room's order; each is delivered once it is stored. */
   store(connectionId: string, texts: readonly string[]): void {
     const member = this.byId.get(connectionId);
-    const writer = this.deps.writer();
     if (!member || texts.length === 0) return;
     const at = isoNow();
     const messages = texts.map((body): ChatMessage => ({ at, room: this.name, login: member.login, text: body }));
     this.queue.post(messages, connectionId);
+  }
+
+  /** This node's order stores through the history writer actor, which answers with `settle`. */
+  private toWriter(messages: readonly ChatMessage[]): void {
+    const writer = this.deps.writer();
     if (writer) writer.send({ type: 'history.append', messages });
     else this.settle(messages, 'failed');
   }

@@ -30,22 +30,48 @@ export interface RoomEntrySink {
   refused(sender: string, count: number): void;
 }
 
+/**
+ * Where a room's entries are put in order and let out to its sink: this node's queue
+ * (`RoomQueue`), or the room's stream in a cluster (cluster-room-order.ts).
+ */
+export interface RoomOrder {
+  /** A member's messages: stored, then let out in the room's order (or refused). */
+  post(messages: readonly ChatMessage[], sender: string): void;
+  /** Anything but a message: let out behind what is already in the order. */
+  push(entry: Exclude<RoomEntry, { kind: 'post' }>): void;
+  /** The history writer's answer for messages of this room, in the order they were posted (RoomQueue's only). */
+  settle(messages: readonly ChatMessage[], status: 'stored' | 'failed'): void;
+  /** The room's last `keep` messages, where the order reads them itself (a cluster's: its tail goes on from them). */
+  seed?(keep: number): Promise<ChatMessage[]>;
+  /** Nothing is let out before (the room's last messages are loaded first: the replays start from them). */
+  open(): void;
+  /** Forgets everything not yet let out (the room was closed). */
+  clear(): void;
+  /** Lets out what is ready (after a restart of the room's actor). */
+  drain(): void;
+}
+
 /** A post waits for the history writer's answer; any other entry is ready as it is queued. */
 type QueuedPost = Extract<RoomEntry, { kind: 'post' }> & { status: 'pending' | 'stored' | 'failed' };
 type Queued = QueuedPost | Exclude<RoomEntry, { kind: 'post' }>;
 
-/** A compacting array with a head: O(1) amortized per entry, however long the queue grows. */
-export class RoomQueue {
+/** This node's order. A compacting array with a head: O(1) amortized per entry, however long the queue grows. */
+export class RoomQueue implements RoomOrder {
   private queue: Queued[] = [];
   private head = 0;
   /** Nothing is let out before `open` (the room's last messages are loaded first: the replays start from them). */
   private opened = false;
 
-  constructor(private readonly sink: RoomEntrySink) {}
+  constructor(
+    private readonly sink: RoomEntrySink,
+    /** Hands messages to the history writer, whose answer comes to `settle`. */
+    private readonly store: (messages: readonly ChatMessage[]) => void,
+  ) {}
 
   /** A member's messages, on their way to disk; each is let out once `settle` says it is stored. */
   post(messages: readonly ChatMessage[], sender: string): void {
     for (const message of messages) this.queue.push({ kind: 'post', message, sender, status: 'pending' });
+    this.store(messages);
   }
 
   /** Anything but a message: let out behind what is already queued. */

@@ -39,6 +39,10 @@ export interface RoomLog extends HistoryStore {
   appendEntry(room: string, entry: RoomLogEntry): Promise<string>;
   /** The newest `limit` posts of `room` before the entry `id` (before all: undefined), oldest first. */
   postsBefore(room: string, id: string | undefined, limit: number): Promise<ChatMessage[]>;
+  /** The same up to and with the entry `id`: a tail started after `id` goes on from there without a gap or a double. */
+  postsThrough(room: string, id: string, limit: number): Promise<ChatMessage[]>;
+  /** The ID of the room's newest entry; "0-0" for a room with none. */
+  lastEntryId(room: string): Promise<string>;
 }
 
 export function openRedisHistoryStore(opts: RedisHistoryStoreOptions): RoomLog {
@@ -184,11 +188,29 @@ class RedisHistoryStore implements RoomLog {
    * first: a welcome's replay, which ends where the member's join entry is. Pages back past the
    * other kinds of entry; an entry not written by statechat (by hand, another tool) is skipped.
    */
-  async postsBefore(room: string, id: string | undefined, limit: number): Promise<ChatMessage[]> {
+  postsBefore(room: string, id: string | undefined, limit: number): Promise<ChatMessage[]> {
+    return this.postsFrom(room, id === undefined ? '+' : `(${id}`, limit);
+  }
+
+  postsThrough(room: string, id: string, limit: number): Promise<ChatMessage[]> {
+    return this.postsFrom(room, id, limit);
+  }
+
+  async lastEntryId(room: string): Promise<string> {
+    try {
+      const [newest] = await this.redis.xrevrange(roomStreamKey(this.prefix, room), '+', '-', 'COUNT', 1);
+      return newest?.[0] ?? '0-0';
+    } catch (err) {
+      throw new StorageError(this.where, err);
+    }
+  }
+
+  /** The newest `limit` posts from `end` (an XREVRANGE end: "+", "(id" or "id") back, oldest first. */
+  private async postsFrom(room: string, end: string, limit: number): Promise<ChatMessage[]> {
     if (limit <= 0) return [];
     const key = roomStreamKey(this.prefix, room);
     const newestFirst: ChatMessage[] = [];
-    let before = id === undefined ? '+' : `(${id}`;
+    let before = end;
     // A page as long as what is wanted: one page when the room is mostly posts.
     const page = Math.max(limit, 16);
     for (;;) {

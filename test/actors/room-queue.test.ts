@@ -9,7 +9,8 @@ function recorder() {
       taken.push(entry.kind === 'post' ? `post ${entry.message.text}` : entry.kind === 'notice' ? `notice ${entry.line}` : entry.kind),
     refused: (sender: string, count: number) => taken.push(`refused ${sender} ${count}`),
   };
-  return { taken, queue: new RoomQueue(sink) };
+  const stored: string[][] = [];
+  return { taken, stored, queue: new RoomQueue(sink, (messages) => stored.push(messages.map((m) => m.text))) };
 }
 
 const message = (text: string): ChatMessage => ({ at: '2026-12-07T00:00:00.000Z', room: '#lobby', login: 'ann', text });
@@ -25,12 +26,13 @@ describe('RoomQueue: one room’s order on one node', () => {
   });
 
   it('holds what was queued behind a message until the message is stored', () => {
-    const { taken, queue } = recorder();
+    const { taken, stored, queue } = recorder();
     queue.open();
     const [one, two] = [message('one'), message('two')];
     queue.post([one, two], 'c1');
     queue.push({ kind: 'notice', line: '* ann left #lobby' });
     expect(taken).toEqual([]);
+    expect(stored).toEqual([['one', 'two']]);
     queue.settle([one], 'stored');
     expect(taken).toEqual(['post one']);
     queue.settle([two], 'stored');

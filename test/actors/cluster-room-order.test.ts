@@ -1,0 +1,144 @@
+/**
+ * ClusterRoomOrder (src/actors/cluster-room-order.ts) on a real redis-server: two nodes' orders of
+ * one room, each fed by its own tail, let out the same posts in the same order — their own
+ * members' posts too, with the sender kept only on the sender's node — a local join is that
+ * member's welcome, another node's a notice, a recall waits for the asker's posts, and a post
+ * Redis refuses is refused to its sender.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClusterRoomOrder } from '../../src/actors/cluster-room-order.js';
+import type { RoomEntry } from '../../src/actors/room-queue.js';
+import { openRedisHistoryStore } from '../../src/io/history-store-redis.js';
+import { RoomTails } from '../../src/io/room-tails-redis.js';
+import type { ChatMessage } from '../../src/machines/protocol.js';
+import type { RoomMember } from '../../src/machines/room.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
+import { withHangGuard } from '../support/waiting.js';
+
+const db = useRedis();
+const running: RoomTails[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((t) => t.stop()));
+});
+
+const message = (login: string, text: string): ChatMessage => ({ at: new Date().toISOString(), room: '#dev', login, text });
+const member = (connectionId: string, login: string) => ({ connectionId, login }) as unknown as RoomMember;
+
+/** A node: its order of #dev, with a sink that records what it lets out. */
+async function node(name: string, url = db.url) {
+  const taken: string[] = [];
+  const changed = new EventTarget();
+  const problems: string[] = [];
+  const log = openRedisHistoryStore({ redis: db.connect({}, url).on('error', () => {}), keep: 100, prefix: db.prefix, where: url });
+  let order: ClusterRoomOrder | undefined;
+  const tails = await RoomTails.start({
+    reader: db.connect({}, url).on('error', () => {}),
+    control: db.connect({}, url).on('error', () => {}),
+    prefix: db.prefix,
+    where: url,
+    retryMs: 20,
+    onEntries: (_room, entries) => order!.receive(entries),
+  });
+  running.push(tails);
+  const record = (line: string) => {
+    taken.push(line);
+    changed.dispatchEvent(new Event('change'));
+  };
+  const describe = (entry: RoomEntry) =>
+    entry.kind === 'post' ? `post ${entry.message.text} from ${entry.sender || '-'}` : entry.kind === 'join' ? `welcome ${entry.member.login}` : entry.kind === 'notice' ? `notice ${entry.line}` : `recall ${entry.connectionId}`;
+  order = new ClusterRoomOrder(
+    { take: (entry) => record(describe(entry)), refused: (sender, count) => record(`refused ${sender} ${count}`) },
+    { room: '#dev', node: name, log, follow: (after) => tails.follow('#dev', after), unfollow: () => tails.unfollow('#dev'), report: (p) => problems.push(p) },
+  );
+  /** Resolves once `n` entries have been let out. */
+  const until = (n: number) =>
+    withHangGuard(
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (taken.length < n) return;
+          changed.removeEventListener('change', check);
+          resolve();
+        };
+        changed.addEventListener('change', check);
+        check();
+      }),
+      5_000,
+      `${name} to let out ${n} entries`,
+    );
+  return { order, taken, until, problems, log };
+}
+
+describe.skipIf(!REDIS_INSTALLED)('the room order of a cluster', () => {
+  it('lets out the same posts in the same order on every node, the sender kept only on its own', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    for (const n of [a, b]) {
+      await n.order.seed(100);
+      n.order.open();
+    }
+    for (let i = 0; i < 10; i++) (i % 2 ? a : b).order.post([message('x', `m${i}`)], `c${i % 2}`);
+    await a.until(10);
+    await b.until(10);
+
+    const texts = (taken: string[]) => taken.map((line) => line.split(' ')[1]);
+    expect(texts(a.taken)).toEqual(texts(b.taken));
+    expect(new Set(texts(a.taken)).size).toBe(10);
+    // On a, its own posts (the odd ones) keep their sender; b's come without one.
+    for (const line of a.taken) expect(line).toMatch(/^post m(\d) from (-|c1)$/);
+    for (const line of a.taken) expect(line.endsWith('c1')).toBe(Number(line.match(/m(\d)/)![1]) % 2 === 1);
+    for (const line of b.taken) expect(line.endsWith('c0')).toBe(Number(line.match(/m(\d)/)![1]) % 2 === 0);
+  });
+
+  it('seeds with what the room holds and goes on from there: no double, no gap', async () => {
+    const a = await node('a');
+    await a.log.append(message('x', 'old 1'));
+    await a.log.append(message('x', 'old 2'));
+    expect((await a.order.seed(100)).map((m) => m.text)).toEqual(['old 1', 'old 2']);
+    await a.log.append(message('x', 'new'));
+    a.order.open();
+    await a.until(1);
+    expect(a.taken).toEqual(['post new from -']);
+  });
+
+  it('welcomes its own member at their join entry; the other node hears a notice', async () => {
+    const a = await node('a');
+    const b = await node('b');
+    for (const n of [a, b]) {
+      await n.order.seed(100);
+      n.order.open();
+    }
+    a.order.post([message('x', 'before')], 'c9');
+    await b.until(1);
+    a.order.push({ kind: 'join', member: member('c1', 'bob') });
+    b.order.push({ kind: 'notice', line: '* carol left #dev' });
+    await a.until(3);
+    await b.until(3);
+    expect(a.taken).toEqual(['post before from c9', 'welcome bob', 'notice * carol left #dev']);
+    expect(b.taken).toEqual(['post before from -', 'notice * bob joined #dev', 'notice * carol left #dev']);
+  });
+
+  it('answers a recall once the asker\'s own posts are back', async () => {
+    const a = await node('a');
+    await a.order.seed(100);
+    a.order.open();
+    a.order.push({ kind: 'recall', connectionId: 'c2', limit: 5 });
+    expect(a.taken).toEqual(['recall c2']);
+    a.order.post([message('x', 'p1'), message('x', 'p2')], 'c1');
+    a.order.push({ kind: 'recall', connectionId: 'c1', limit: 5 });
+    expect(a.taken).toEqual(['recall c2']);
+    await a.until(4);
+    expect(a.taken).toEqual(['recall c2', 'post p1 from c1', 'post p2 from c1', 'recall c1']);
+  });
+
+  it('refuses to its sender a post Redis did not take, and says why in the log', async () => {
+    const gone = await db.startAnother();
+    const a = await node('a', gone.url);
+    await a.order.seed(100);
+    a.order.open();
+    await gone.stop();
+    a.order.post([message('x', 'lost')], 'c1');
+    await a.until(1);
+    expect(a.taken).toEqual(['refused c1 1']);
+    expect(a.problems.join('\n')).toMatch(/a post to #dev could not be appended/);
+  });
+});
