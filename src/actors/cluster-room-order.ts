@@ -60,17 +60,16 @@ export class ClusterRoomOrder implements RoomOrder {
 
   post(messages: readonly ChatMessage[], sender: string): void {
     const { log, room, node } = this.deps;
-    for (const message of messages) {
-      this.inFlight.set(sender, (this.inFlight.get(sender) ?? 0) + 1);
-      log.appendEntry(room, { kind: 'post', message, node, conn: sender }).then(
-        () => undefined,
-        (err: unknown) => {
-          this.deps.report(`error: a post to ${room} could not be appended: ${describeCause(err)}`);
-          this.sink.refused(sender, 1);
-          this.back(sender);
-        },
-      );
-    }
+    this.inFlight.set(sender, (this.inFlight.get(sender) ?? 0) + messages.length);
+    const appends = messages.map((message) => log.appendEntry(room, { kind: 'post', message, node, conn: sender }));
+    // The sender hears once per batch how many were refused, as this node's queue tells it.
+    void Promise.allSettled(appends).then((results) => {
+      const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed.length === 0) return;
+      this.deps.report(`error: ${failed.length} of ${messages.length} posts to ${room} could not be appended: ${describeCause(failed[0]!.reason)}`);
+      this.sink.refused(sender, failed.length);
+      for (let i = 0; i < failed.length; i++) this.back(sender);
+    });
   }
 
   push(entry: Exclude<RoomEntry, { kind: 'post' }>): void {
@@ -96,9 +95,6 @@ export class ClusterRoomOrder implements RoomOrder {
     }
   }
 
-  /** The history writer's answer: not used here, the stream's tail is the answer. */
-  settle(): void {}
-
   open(): void {
     if (this.opened) return;
     this.opened = true;
@@ -112,9 +108,6 @@ export class ClusterRoomOrder implements RoomOrder {
     this.inFlight.clear();
     this.recalls.clear();
   }
-
-  /** Entries are let out as the tail brings them: nothing waits here. */
-  drain(): void {}
 
   /** New entries of the room from the node's tail, in the stream's order. */
   receive(entries: readonly StreamEntry[]): void {

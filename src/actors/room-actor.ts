@@ -149,7 +149,7 @@ export class RoomState implements RoomEntrySink {
 
   /** The writer's answer for messages of this room, in the order they were stored. */
   settle(messages: readonly ChatMessage[], status: 'stored' | 'failed'): void {
-    this.queue.settle(messages, status);
+    this.queue.settle?.(messages, status);
   }
 
   notice(line: string): void {
@@ -177,7 +177,7 @@ export class RoomState implements RoomEntrySink {
   /** A restarted actor: members are told, and whatever waited in the queue goes on. */
   restarted(): void {
     for (const member of this.byId.values()) member.session.send({ type: 'room.restarted', room: this.name } satisfies RoomReply);
-    this.queue.drain();
+    this.queue.drain?.();
   }
 
   stop(): void {

@@ -39,16 +39,16 @@ export interface RoomOrder {
   post(messages: readonly ChatMessage[], sender: string): void;
   /** Anything but a message: let out behind what is already in the order. */
   push(entry: Exclude<RoomEntry, { kind: 'post' }>): void;
-  /** The history writer's answer for messages of this room, in the order they were posted (RoomQueue's only). */
-  settle(messages: readonly ChatMessage[], status: 'stored' | 'failed'): void;
+  /** The history writer's answer for messages of this room, in the order they were posted (only an order that stores through the writer has one). */
+  settle?(messages: readonly ChatMessage[], status: 'stored' | 'failed'): void;
   /** The room's last `keep` messages, where the order reads them itself (a cluster's: its tail goes on from them). */
   seed?(keep: number): Promise<ChatMessage[]>;
   /** Nothing is let out before (the room's last messages are loaded first: the replays start from them). */
   open(): void;
   /** Forgets everything not yet let out (the room was closed). */
   clear(): void;
-  /** Lets out what is ready (after a restart of the room's actor). */
-  drain(): void;
+  /** Lets out what is ready (after a restart of the room's actor; only an order that holds entries back has any). */
+  drain?(): void;
 }
 
 /** A post waits for the history writer's answer; any other entry is ready as it is queued. */

@@ -9,7 +9,7 @@ import { StorageError } from '../../src/io/errors.js';
 import { openRedisHistoryStore } from '../../src/io/history-store-redis.js';
 import { RoomTails, type StreamEntry } from '../../src/io/room-tails-redis.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
-import { withHangGuard } from '../support/waiting.js';
+import { collected, withHangGuard } from '../support/waiting.js';
 
 const db = useRedis();
 const running: RoomTails[] = [];
@@ -165,8 +165,7 @@ describe.skipIf(!REDIS_INSTALLED)('room tails on Redis', () => {
     const reader = db.connect({ enableOfflineQueue: false }, gone.url);
     reader.on('error', () => {});
     await once(reader, 'ready');
-    const failures = new EventTarget();
-    const errors: StorageError[] = [];
+    const errors = collected<StorageError>();
     const t = await RoomTails.start({
       reader,
       control: db.connect({}, gone.url).on('error', () => {}),
@@ -175,28 +174,15 @@ describe.skipIf(!REDIS_INSTALLED)('room tails on Redis', () => {
       blockMs: 60_000,
       retryMs: 10,
       onEntries: () => {},
-      onError: (error) => {
-        errors.push(error);
-        failures.dispatchEvent(new Event('error'));
-      },
+      onError: (error) => errors.push(error),
     });
-    const failed = (n: number) =>
-      new Promise<void>((resolve) => {
-        const check = () => {
-          if (errors.length < n) return;
-          failures.removeEventListener('error', check);
-          resolve();
-        };
-        failures.addEventListener('error', check);
-        check();
-      });
     t.follow('#dev', '0-0');
     await gone.stop();
 
     // A second failure shows the tails retried after the first.
-    await withHangGuard(failed(2), 5_000, 'two failed reads');
-    expect(errors[0]).toBeInstanceOf(StorageError);
-    expect(errors[0]!.message).toContain(gone.url);
+    await errors.until(2, 'two failed reads');
+    expect(errors.items[0]).toBeInstanceOf(StorageError);
+    expect(errors.items[0]!.message).toContain(gone.url);
     await withHangGuard(t.stop(), 5_000, 'the tails to stop while Redis is gone');
   });
 });

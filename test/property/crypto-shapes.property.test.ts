@@ -37,41 +37,40 @@ function verdictAt(check: (input: Uint8Array, start: number, end: number) => boo
 const realKey = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 64, maxLength: 64 });
 const realToken = fc.string({ unit: 'binary', maxLength: 40 }).map((text) => keyring.encrypt(text));
 
+/** Checks `check` against `pattern` on real values, damaged ones, `other` (anything) and the fixed `edges`. */
+function expectAgreement(
+  check: (input: Uint8Array, start: number, end: number) => boolean,
+  pattern: RegExp,
+  values: { real: fc.Arbitrary<string>; other: fc.Arbitrary<string>; edges: string[] },
+  numRuns: number,
+): void {
+  fc.assert(
+    fc.property(fc.oneof(values.real, damaged(values.real), values.other), (text) => {
+      expect(verdictAt(check, text), text).toBe(pattern.test(text));
+    }),
+    { numRuns },
+  );
+  for (const text of values.edges) expect(verdictAt(check, text), text).toBe(pattern.test(text));
+}
+
 describe('the byte checks of clients.csv agree with the patterns', () => {
   it('login keys: real ones, damaged ones, anything', () => {
-    fc.assert(
-      fc.property(fc.oneof(realKey, damaged(realKey), fc.string({ unit: anyByte, maxLength: 80 })), (text) => {
-        expect(verdictAt(isLoginKeyAt, text), text).toBe(LOGIN_KEY_PATTERN.test(text));
-      }),
-      { numRuns: 3000 },
-    );
+    expectAgreement(isLoginKeyAt, LOGIN_KEY_PATTERN, { real: realKey, other: fc.string({ unit: anyByte, maxLength: 80 }), edges: [] }, 3000);
     expect(verdictAt(isLoginKeyAt, keyring.loginKey('alice'))).toBe(true);
   });
 
   it('tokens: real ones, damaged ones, anything', () => {
-    fc.assert(
-      fc.property(fc.oneof(realToken, damaged(realToken), fc.string({ unit: anyByte, maxLength: 60 })), (text) => {
-        expect(verdictAt(isTokenAt, text), text).toBe(TOKEN_PATTERN.test(text));
-      }),
-      { numRuns: 3000 },
-    );
+    expectAgreement(isTokenAt, TOKEN_PATTERN, { real: realToken, other: fc.string({ unit: anyByte, maxLength: 60 }), edges: [] }, 3000);
     expect(verdictAt(isTokenAt, keyring.encrypt(''))).toBe(true);
   });
 
-  it('password hashes: real ones, damaged ones, anything', () => {
+  it('password hashes: real ones, damaged ones, anything, and the edges random cases rarely reach', () => {
     const number = fc.oneof(fc.integer({ min: 1, max: 2 ** 20 }).map(String), fc.constantFrom('1', '9999999999', '10000000000', '0', '01'));
     const base64 = fc.uint8Array({ minLength: 0, maxLength: 40 }).map((bytes) => Buffer.from(bytes).toString('base64'));
     const realHash = fc.tuple(number, number, number, base64, base64).map((parts) => `scrypt$${parts.join('$')}`);
-    fc.assert(
-      fc.property(fc.oneof(realHash, damaged(realHash), fc.string({ unit: anyByte, maxLength: 60 }).map((tail) => `scrypt$${tail}`)), (text) => {
-        expect(verdictAt(isPasswordHashAt, text), text).toBe(PASSWORD_HASH_PATTERN.test(text));
-      }),
-      { numRuns: 5000 },
-    );
+    // Padding, number lengths, empty parts.
+    const edges = ['scrypt$1$1$1$YQ===$YQ==', 'scrypt$1$1$1$YQ==$YQ===', 'scrypt$1$1$1$=$YQ', 'scrypt$1$1$1$YQ$', 'scrypt$1$1$1$$YQ', 'scrypt$1$1$YQ$YQ', 'scrypt$1$1$1$1$YQ$YQ', 'scrypt$1234567890$1$1$YQ$YQ', 'scrypt$12345678901$1$1$YQ$YQ', 'scrypt$0$1$1$YQ$YQ', 'scrypt$$1$1$YQ$YQ', 'scrypt$1$1$1$YQ=Q$YQ', 'scrypt$1$1$1'];
+    expectAgreement(isPasswordHashAt, PASSWORD_HASH_PATTERN, { real: realHash, other: fc.string({ unit: anyByte, maxLength: 60 }).map((tail) => `scrypt$${tail}`), edges }, 5000);
     expect(verdictAt(isPasswordHashAt, 'scrypt$16384$8$1$c2FsdA==$aGFzaA==')).toBe(true);
-    // The edges the random cases rarely reach: padding, number lengths, empty parts.
-    for (const text of ['scrypt$1$1$1$YQ===$YQ==', 'scrypt$1$1$1$YQ==$YQ===', 'scrypt$1$1$1$=$YQ', 'scrypt$1$1$1$YQ$', 'scrypt$1$1$1$$YQ', 'scrypt$1$1$YQ$YQ', 'scrypt$1$1$1$1$YQ$YQ', 'scrypt$1234567890$1$1$YQ$YQ', 'scrypt$12345678901$1$1$YQ$YQ', 'scrypt$0$1$1$YQ$YQ', 'scrypt$$1$1$YQ$YQ', 'scrypt$1$1$1$YQ=Q$YQ', 'scrypt$1$1$1']) {
-      expect(verdictAt(isPasswordHashAt, text), text).toBe(PASSWORD_HASH_PATTERN.test(text));
-    }
   });
 });

@@ -22,3 +22,31 @@ export function withHangGuard<T>(promise: Promise<T>, ms: number, what: string):
   });
   return Promise.race([promise, timedOut]).finally(() => clearTimeout(guard));
 }
+
+/**
+ * A list a test fills from callbacks (entries, errors, lines let out), and a wait, by event, for
+ * it to hold `n` items — bounded by a hang guard naming `what`.
+ */
+export function collected<T>() {
+  const items: T[] = [];
+  const changed = new EventTarget();
+  return {
+    items,
+    push(item: T): void {
+      items.push(item);
+      changed.dispatchEvent(new Event('change'));
+    },
+    until(n: number, what: string, ms = 5_000): Promise<void> {
+      const reached = new Promise<void>((resolve) => {
+        const check = () => {
+          if (items.length < n) return;
+          changed.removeEventListener('change', check);
+          resolve();
+        };
+        changed.addEventListener('change', check);
+        check();
+      });
+      return withHangGuard(reached, ms, what);
+    },
+  };
+}
