@@ -5,6 +5,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import { clientMachine } from '../machines/client.js';
+import { clusterLinkMachine } from '../machines/cluster-link.js';
 import { connectionMachine } from '../machines/connection.js';
 import { echoMachine } from '../machines/echo.js';
 import { listenerMachine } from '../machines/listener.js';
@@ -39,6 +40,12 @@ export const MACHINE_CATALOG: readonly CatalogEntry[] = [
     machine: roomMachine,
     source: 'src/machines/room.ts',
     summary: 'One per chat room: membership, posts (stored, then delivered), topic, and the idle stop of an empty room.',
+  },
+  {
+    machine: clusterLinkMachine,
+    source: 'src/machines/cluster-link.ts',
+    summary:
+      "A cluster node's link to Redis (not wired to a server yet, docs/cluster.md): its lease renewed every second; unavailable while Redis does not answer; when the lease is gone, its users signed out and a new epoch taken.",
   },
   {
     machine: echoMachine,

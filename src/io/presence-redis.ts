@@ -98,15 +98,30 @@ export class ClusterPresence {
   /** Takes a new epoch and this node's lease. */
   static async join(opts: ClusterPresenceOptions): Promise<ClusterPresence> {
     const presence = new ClusterPresence(opts);
-    await presence.run(async () => {
-      presence.epoch = String(await opts.redis.incr(`${presence.prefix}epoch`));
-      await opts.redis.set(presence.leaseKey, presence.epoch, 'PX', presence.leaseMs);
-    });
+    await presence.rejoin();
     return presence;
+  }
+
+  /**
+   * Takes a new epoch and lease: at start-up, and after this node's lease lapsed (its users are
+   * gone; what it held under the old epoch stays fenced).
+   */
+  async rejoin(): Promise<void> {
+    const { redis } = this.opts;
+    await this.run(async () => {
+      const epoch = String(await redis.incr(`${this.prefix}epoch`));
+      await redis.set(this.leaseKey, epoch, 'PX', this.leaseMs);
+      this.epoch = epoch;
+    });
   }
 
   get nodeEpoch(): string {
     return this.epoch;
+  }
+
+  /** How long this node's lease lives unless renewed. */
+  get leaseDurationMs(): number {
+    return this.leaseMs;
   }
 
   get nodeId(): string {

@@ -168,7 +168,7 @@ describe('the inspector page', () => {
     const markdown = await fs.readFile(path.join(repoRoot, 'docs/machines.md'), 'utf8');
     const blocks = [...markdown.matchAll(/```mermaid\n([\s\S]*?)```/g)].map((m) => m[1]!);
     // connection, listener, supervisor, room, echo, client
-    expect(blocks).toHaveLength(6);
+    expect(blocks).toHaveLength(7);
 
     const results = await page.evaluate(async (sources) => {
       const out: string[] = [];

@@ -37,7 +37,7 @@ describe('statechat server --inspect', () => {
       expect((await response.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
     }
     const diagrams = (await (await fetch(new URL('/diagrams.json', server.inspectorUrl))).json()) as Record<string, { mermaid: string }>;
-    expect(Object.keys(diagrams)).toEqual(['connection', 'listener', 'supervisor', 'room', 'echo', 'client']);
+    expect(Object.keys(diagrams)).toEqual(['connection', 'listener', 'supervisor', 'room', 'clusterLink', 'echo', 'client']);
     expect((await fetch(new URL('/../package.json', server.inspectorUrl))).status).toBe(404);
   });
 
