@@ -5,6 +5,7 @@
  * goes to `onNotice` — the node pauses its listener and tells its users, or signs them out.
  */
 import { createActor, fromPromise, type Actor, type AnyActorRef } from 'xstate';
+import { settledWithin } from '../io/clock.js';
 import { RENEW_EVERY_MS, type ClusterPresence } from '../io/presence-redis.js';
 import { clusterLinkMachine, type ClusterLinkNotice } from '../machines/cluster-link.js';
 
@@ -20,10 +21,11 @@ export type ClusterLink = Actor<typeof clusterLinkMachine>;
 
 export function startClusterLink(opts: ClusterLinkOptions): ClusterLink {
   const renewEveryMs = opts.renewEveryMs ?? RENEW_EVERY_MS;
+  const withinInterval = <T>(answer: Promise<T>) => settledWithin(answer, renewEveryMs, () => new Error(`Redis did not answer within ${renewEveryMs} ms`));
   const machine = clusterLinkMachine.provide({
     actors: {
-      renew: fromPromise(() => withinMs(opts.presence.renew(), renewEveryMs)),
-      rejoin: fromPromise(() => withinMs(opts.presence.rejoin(), renewEveryMs)),
+      renew: fromPromise(() => withinInterval(opts.presence.renew())),
+      rejoin: fromPromise(() => withinInterval(opts.presence.rejoin())),
     },
     actions: { tell: (_, notice) => opts.onNotice(notice) },
   });
@@ -33,13 +35,4 @@ export function startClusterLink(opts: ClusterLinkOptions): ClusterLink {
   });
   opts.inspectActor?.(actor);
   return actor.start();
-}
-
-/** `promise`, or a rejection once `ms` have passed without its answer. */
-function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

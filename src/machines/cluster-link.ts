@@ -50,8 +50,7 @@ export const clusterLinkMachine = setup({
   },
   guards: {
     /** The renewal's answer: the lease was still this node's. */
-    // A done event's output is not in the machine's event types: the invoke that uses it says it is the renewal's.
-    leaseRenewed: ({ event }) => (event as unknown as { output: boolean }).output,
+    leaseRenewed: (_, params: { renewed: boolean }) => params.renewed,
   },
   actions: {
     tell: (_, _notice: ClusterLinkNotice) => {},
@@ -76,7 +75,7 @@ export const clusterLinkMachine = setup({
           invoke: {
             src: 'renew',
             onDone: [
-              { guard: 'leaseRenewed', target: 'waiting' },
+              { guard: { type: 'leaseRenewed', params: ({ event }) => ({ renewed: event.output }) }, target: 'waiting' },
               { target: '#clusterLink.lapsed', actions: { type: 'tell', params: { kind: 'lapsed', why: 'fenced' } } },
             ],
             onError: {
@@ -98,7 +97,7 @@ export const clusterLinkMachine = setup({
           invoke: {
             src: 'renew',
             onDone: [
-              { guard: 'leaseRenewed', target: '#clusterLink.available', actions: { type: 'tell', params: { kind: 'available' } } },
+              { guard: { type: 'leaseRenewed', params: ({ event }) => ({ renewed: event.output }) }, target: '#clusterLink.available', actions: { type: 'tell', params: { kind: 'available' } } },
               { target: '#clusterLink.lapsed', actions: { type: 'tell', params: { kind: 'lapsed', why: 'fenced' } } },
             ],
             onError: 'waiting',

@@ -4,6 +4,7 @@
  * how fast anything is.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { settledWithin } from '../../src/io/clock.js';
 
 /** Waits until `check` holds, polling every 10 ms (for server-side state that sends no event). */
 export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
@@ -16,11 +17,7 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
 
 /** `promise`, or a failure naming `what` if it has not settled after `ms` (a hang guard). */
 export function withHangGuard<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let guard: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    guard = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timedOut]).finally(() => clearTimeout(guard));
+  return settledWithin(promise, ms, () => new Error(`${what} did not finish within ${ms} ms`));
 }
 
 /**
