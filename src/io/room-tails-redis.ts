@@ -43,6 +43,10 @@ export class RoomTails {
   /** Set while no room is followed: a follow (or stop) resolves it. */
   private wake: (() => void) | undefined;
   private readonly loop: Promise<void>;
+  /** Counts the changes (follow, unfollow, stop): a read asked before the last one is stale. */
+  private generation = 0;
+  /** The generation the read under way was asked in; undefined while none is. */
+  private readGeneration: number | undefined;
 
   private constructor(private readonly opts: RoomTailsOptions, readerId: number) {
     this.prefix = opts.prefix ?? 'statechat:';
@@ -78,10 +82,28 @@ export class RoomTails {
   }
 
   private interrupt(): void {
+    this.generation++;
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
-    if (this.readerId !== undefined) void this.opts.control.client('UNBLOCK', this.readerId).catch(() => undefined);
+    this.unblockStaleRead();
+  }
+
+  /**
+   * Interrupts the read under way if it was asked before the last change. An UNBLOCK can reach
+   * Redis before the XREAD it is meant for (they go on two connections): then it unblocked
+   * nothing, and is sent again shortly, until that read has returned.
+   */
+  private unblockStaleRead(): void {
+    if (this.readerId === undefined) return;
+    void this.opts.control.client('UNBLOCK', this.readerId).then(
+      (unblocked) => {
+        if (unblocked === 0 && this.readGeneration !== undefined && this.readGeneration < this.generation) {
+          setTimeout(() => this.unblockStaleRead(), 5).unref();
+        }
+      },
+      () => undefined,
+    );
   }
 
   private async run(): Promise<void> {
@@ -97,6 +119,7 @@ export class RoomTails {
         continue;
       }
       let reply: [string, [string, string[]][]][] | null;
+      this.readGeneration = this.generation;
       try {
         reply = (await reader.xread(
           'COUNT',
@@ -108,11 +131,13 @@ export class RoomTails {
           ...asked,
         )) as [string, [string, string[]][]][] | null;
       } catch (err) {
+        this.readGeneration = undefined;
         if (!this.running) break;
         this.opts.onError?.(new StorageError(this.opts.where, err));
         await new Promise((resolve) => setTimeout(resolve, retryMs));
         continue;
       }
+      this.readGeneration = undefined;
       for (const [key, entries] of reply ?? []) {
         const index = indexOfKey.get(key);
         const room = index === undefined ? undefined : rooms[index];

@@ -113,6 +113,42 @@ describe.skipIf(!REDIS_INSTALLED)('room tails on Redis', () => {
     await withHangGuard(t.stop(), 5_000, 'the tails to stop while blocked');
   });
 
+  // On the node's connections (auto-pipelined, as connectRedis makes them), a change made just
+  // after a read was asked goes out with it in the next flush, on the other connection: the
+  // UNBLOCK can reach Redis before the XREAD it is meant for. Caught here by the 60 s block:
+  // without the retry, the follow (or the stop) waits for the read's timeout.
+  it('reads a room followed just after the next read was asked, and stops then too, without waiting for the block', async () => {
+    const w = writer();
+    await w.append(message('#b', 'in b'));
+    const got = collected<string>();
+    let after: (() => void) | undefined;
+    const t = await RoomTails.start({
+      control: db.connect({ enableAutoPipelining: true }),
+      reader: db.connect({ enableAutoPipelining: true }),
+      prefix: db.prefix,
+      where: db.url,
+      blockMs: 60_000,
+      onEntries: (room) => {
+        got.push(room);
+        const change = after;
+        after = undefined;
+        // After the loop has asked its next read (in this same turn), before it is flushed.
+        if (change) queueMicrotask(change);
+      },
+    });
+    running.push(t);
+    after = () => t.follow('#b', '0-0');
+    t.follow('#a', '0-0');
+    await w.append(message('#a', 'in a'));
+    await withHangGuard(got.until(2, '#a then #b to be read'), 3_000, '#b to be read');
+    expect(got.items).toEqual(['#a', '#b']);
+
+    const stopped = new Promise<void>((resolve) => (after = () => resolve(t.stop())));
+    await w.append(message('#a', 'again'));
+    await withHangGuard(stopped, 3_000, 'the tails to stop');
+    expect(got.items).toEqual(['#a', '#b', '#a']);
+  });
+
   it('gives nothing of a room unfollowed, or followed again from elsewhere, while its entries were on the way', async () => {
     const w = writer();
     for (const room of ['#a', '#b', '#c']) await w.append(message(room, `${room} old`));
