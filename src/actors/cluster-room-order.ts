@@ -101,12 +101,18 @@ export class ClusterRoomOrder implements RoomOrder {
     this.deps.follow(this.seededThrough);
   }
 
+  /** The room was closed: what waits is forgotten, but the tail goes on (the room's state lives on, and new joins come back through it). */
   clear(): void {
-    this.opened = false;
-    this.deps.unfollow();
     this.joining.clear();
     this.inFlight.clear();
     this.recalls.clear();
+  }
+
+  /** The room's state is gone (its actor stopped): the tail leaves the room. */
+  stop(): void {
+    this.opened = false;
+    this.deps.unfollow();
+    this.clear();
   }
 
   /** New entries of the room from the node's tail, in the stream's order. */

@@ -14,7 +14,8 @@
 import { type Actor, type AnyActorRef, createActor, fromCallback, fromPromise, type SnapshotFrom } from 'xstate';
 import type { ServerConfig } from '../io/config.js';
 import { isoNow, systemTimers, type Timers } from '../io/clock.js';
-import { describeCause } from '../io/errors.js';
+import { describeCause, ServiceUnavailableError, StorageError } from '../io/errors.js';
+import type { InboxEntry } from '../io/node-inbox-redis.js';
 import type { OfflineMessageStore, UserStore } from '../io/stores.js';
 import {
   connectionMachine,
@@ -59,6 +60,20 @@ export interface ConnectionDeps {
   inspectActor?: (actor: AnyActorRef) => void;
   /** The clock of the login timeout and the rate limit (default: the system's). */
   timers?: Timers;
+  /**
+   * A cluster node only: whether its Redis answers now (cluster-link-actor.ts). While it does not,
+   * sign-ins and posts are refused with "unavailable, retrying"; a store call that fails is that too.
+   */
+  storeAvailable?: () => boolean;
+  /** A cluster node only: the users signed in on other nodes, for /msg. */
+  remote?: RemoteUsers;
+}
+
+/** Users of a cluster signed in on other nodes (cluster-node.ts). */
+export interface RemoteUsers {
+  readonly nodeId: string;
+  nodeOf(login: string): Promise<string | undefined>;
+  sendTo(nodeId: string, entry: InboxEntry): Promise<void>;
 }
 
 export interface ConnectionHandle {
@@ -126,10 +141,28 @@ class Connection implements RoomMember, OnlineUser {
     this.deps.onEnded(this.connectionId);
   }
 
-  /** Signing in claims the login: from here on nobody else can sign in as it. */
-  joinChat(login: string): JoinResult {
+  /** Signing in claims the login (in the whole cluster, on a cluster node): from here on nobody else can sign in as it. */
+  async joinChat(login: string): Promise<JoinResult> {
     this.login = login;
-    return this.deps.presence.claim(this) ? { status: 'joined' } : { status: 'alreadyOnline' };
+    const outcome = await this.viaStore(() => this.deps.presence.join(this));
+    // This node's lease is gone: its link signs everyone out and takes a new one.
+    if (outcome === 'fenced') throw new ServiceUnavailableError();
+    // Gone while the cluster answered: the claim is given back (`end` found nothing to release yet).
+    if (outcome === 'joined' && this.ended) this.deps.presence.release(this);
+    return { status: outcome === 'joined' ? 'joined' : 'alreadyOnline' };
+  }
+
+  /**
+   * A sign-in step that asks the store: on a cluster node, refused at once while Redis is away,
+   * and a storage failure is "unavailable" (the sign-in asks again) rather than a server failure.
+   */
+  private viaStore<T>(step: () => Promise<T>): Promise<T> {
+    const { storeAvailable } = this.deps;
+    if (!storeAvailable) return step();
+    if (!storeAvailable()) return Promise.reject(new ServiceUnavailableError());
+    return step().catch((err: unknown) => {
+      throw err instanceof StorageError ? new ServiceUnavailableError(err) : err;
+    });
   }
 
   /** Live lines wait until the room's answer (the welcome, the replay) is shown. */
@@ -146,6 +179,7 @@ class Connection implements RoomMember, OnlineUser {
   }
 
   post(room: string, texts: readonly string[]): void {
+    if (this.deps.storeAvailable?.() === false) return this.link.sendLines([text.serviceUnavailable]);
     // A room closed a moment ago: its room.closed is on its way; nothing was stored.
     if (!this.toRoom(room, { type: 'room.post', connectionId: this.connectionId, texts })) this.link.sendLines([text.messageNotSaved]);
   }
@@ -190,6 +224,17 @@ class Connection implements RoomMember, OnlineUser {
     if (registeredAs === undefined) return { status: 'unknown', to };
     const now = presence.find(to);
     if (now) return this.deliverPrivate(now, body);
+    const { remote } = this.deps;
+    if (remote) {
+      // Online on another node: to its inbox, which delivers it (or leaves it, if they have gone meanwhile).
+      const node = await remote.nodeOf(registeredAs);
+      if (node !== undefined && node !== remote.nodeId) {
+        await remote.sendTo(node, { kind: 'msg', to: registeredAs, message: { from: this.login, at: isoNow(), text: body } });
+        return { status: 'delivered', to: registeredAs, text: body, away: undefined };
+      }
+      const here = presence.find(to);
+      if (here) return this.deliverPrivate(here, body);
+    }
     const left = await offline.leave(registeredAs, { from: this.login, at: isoNow(), text: body });
     return left === 'stored' ? { status: 'left', to: registeredAs } : { status: 'full', to: registeredAs };
   }
@@ -236,8 +281,10 @@ class Connection implements RoomMember, OnlineUser {
   }
 
   listOnline(): void {
-    const logins = this.deps.presence.logins();
-    this.answer([`Online (${logins.length}): ${logins.join(', ')}`]);
+    const { presence } = this.deps;
+    const answer = (logins: string[]) => this.answer([`Online (${logins.length}): ${logins.join(', ')}`]);
+    if (!presence.isShared) return answer(presence.logins());
+    presence.everyone().then(answer, () => this.link.sendLines([text.serviceUnavailable]));
   }
 
   listRooms(): void {
@@ -272,15 +319,15 @@ class Connection implements RoomMember, OnlineUser {
     this.deps.log.info(`error conn=${this.connectionId}: ${describeCause(error)}`);
   }
 
-  async checkLogin(login: string): Promise<LoginCheck> {
-    return { registeredAs: await this.deps.users.registeredLogin(login), online: this.deps.presence.isOnline(login) };
+  checkLogin(login: string): Promise<LoginCheck> {
+    return this.viaStore(async () => ({ registeredAs: await this.deps.users.registeredLogin(login), online: this.deps.presence.isOnline(login) }));
   }
 
   async verifyPassword(login: string, password: string, signal: AbortSignal): Promise<boolean> {
     const { throttle, users } = this.deps;
     const key = loginKey(login);
     await throttle.waitTurn(key, signal);
-    const ok = await users.verifyPassword(login, password);
+    const ok = await this.viaStore(() => users.verifyPassword(login, password));
     if (ok) throttle.recordSuccess(key);
     else throttle.recordFailure(key);
     return ok;
@@ -312,9 +359,11 @@ class Connection implements RoomMember, OnlineUser {
    * deleted a moment before, by a sender who had looked it up just before the deletion.
    */
   async register(login: string, password: string, remoteAddress: string): Promise<RegistrationOutcome> {
-    const outcome = await this.deps.users.register(login, password, remoteAddress);
-    if (outcome === 'registered') await this.deps.offline.forget(login);
-    return outcome;
+    return this.viaStore(async () => {
+      const outcome = await this.deps.users.register(login, password, remoteAddress);
+      if (outcome === 'registered') await this.deps.offline.forget(login);
+      return outcome;
+    });
   }
 
   // The actor's observer, and the line pump's: one subscription, not two (each is an observer
@@ -399,7 +448,7 @@ function providedMachine(): typeof connectionMachine {
       registerUser: fromPromise<RegistrationOutcome, { login: string; password: string; remoteAddress: string }>(
         ({ input, self }) => connections.of(self._parent).register(input.login, input.password, input.remoteAddress),
       ),
-      joinChat: fromPromise<JoinResult, { login: string }>(async ({ input, self }) => connections.of(self._parent).joinChat(input.login)),
+      joinChat: fromPromise<JoinResult, { login: string }>(({ input, self }) => connections.of(self._parent).joinChat(input.login)),
       changePassword: fromPromise<PasswordChangeOutcome, { login: string; password: string; pendingPassword: string }>(
         ({ input, self, signal }) => connections.of(self._parent).changePassword(input.login, input.password, input.pendingPassword, signal),
       ),

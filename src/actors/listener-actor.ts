@@ -70,6 +70,9 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     resumed: () => 'listening resumed',
     alreadyPaused: () => 'listening is already paused',
     alreadyAccepting: () => 'already listening',
+    heldForStore: () => 'listening paused while the cluster\'s store (Redis) does not answer: new connections wait until it does',
+    resumesWhenStoreAnswers: () => 'listening resumes as soon as the cluster\'s store (Redis) answers again',
+    stillPausedByOperator: () => 'the cluster\'s store (Redis) answers again; listening stays paused until "start listen"',
     stopped: () => 'listener stopped',
     acceptFailed: (code) => `accept failed (${code}); backing off, live sessions are unaffected`,
   };

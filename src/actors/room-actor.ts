@@ -183,6 +183,7 @@ export class RoomState implements RoomEntrySink {
   stop(): void {
     if (this.noticeTimer) clearTimeout(this.noticeTimer);
     this.noticeTimer = undefined;
+    this.queue.stop?.();
   }
 
   private seed(messages: ChatMessage[]): void {

@@ -49,6 +49,8 @@ export interface RoomOrder {
   clear(): void;
   /** Lets out what is ready (after a restart of the room's actor; only an order that holds entries back has any). */
   drain?(): void;
+  /** The room's state is gone (its actor stopped for good): an order that reads from elsewhere stops reading. */
+  stop?(): void;
 }
 
 /** A post waits for the history writer's answer; any other entry is ready as it is queued. */

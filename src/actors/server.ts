@@ -25,11 +25,16 @@ import type { ConnectionEvent } from '../machines/connection.js';
 import type { Readable, Writable } from 'node:stream';
 import { type Actor, type AnyActorRef, createActor } from 'xstate';
 import type { Timers } from '../io/clock.js';
-import { dataFiles, type ServerConfig } from '../io/config.js';
+import { type ClusterConfig, dataFiles, type ServerConfig } from '../io/config.js';
 import { type Keyring, loadKeyring } from '../io/crypto.js';
 import { acquireDataDirLock } from '../io/data-dir-lock.js';
 import type { OpenAppendHandle } from '../io/durable-file.js';
-import { describeCause, StatechatError, UnreadableFileError } from '../io/errors.js';
+import { describeCause, KeyMissingError, StatechatError, UnreadableFileError } from '../io/errors.js';
+import { RedisUnreachableError } from '../io/redis-connection.js';
+import type { ClusterLinkNotice } from '../machines/cluster-link.js';
+import type { ClusterLinkEvent } from '../machines/supervisor.js';
+import { startClusterLink } from './cluster-link-actor.js';
+import { type ClusterNode, connectCluster, openClusterNode } from './cluster-node.js';
 import { openCsvHistoryStore } from '../io/history-store-csv.js';
 import { scryptPool } from '../io/scrypt-pool.js';
 import { LogFile } from '../io/log-file.js';
@@ -39,9 +44,9 @@ import { openCsvTopicStore } from '../io/topic-store-csv.js';
 import { loadTlsCredentials } from '../io/tls-files.js';
 import { clientsFileHasRecords, openCsvUserStore } from '../io/user-store-csv.js';
 import { MAX_HISTORY_REQUEST } from '../machines/commands.js';
-import { MAX_WAITING_MESSAGES } from '../machines/protocol.js';
+import { formatPrivateLine, MAX_WAITING_MESSAGES } from '../machines/protocol.js';
 import { MAX_ROOMS, type supervisorMachine } from '../machines/supervisor.js';
-import { ClientLink } from './client-link.js';
+import { ClientLink, encodeLines } from './client-link.js';
 import { startConnectionActor } from './connection-actor.js';
 import { type ConnectionsRoot, createConnectionsRoot } from './connection-system.js';
 import { startConsole } from './console-actor.js';
@@ -90,6 +95,10 @@ export interface RunningServer {
 
 interface ChatStores {
   keyring: Keyring;
+  /** A cluster node's place in the cluster (`--cluster`), whose stores these are; undefined on the CSV files. */
+  cluster?: ClusterNode;
+  /** Where the stores report a problem found while running (a damaged entry…): the log once it is open. */
+  report: (line: string) => void;
   users: UserStore;
   history: HistoryStore;
   topics: TopicStore;
@@ -149,8 +158,13 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   if (tightened) log.info(tightened);
   if (stores?.insecureKeyNote) log.info(stores.insecureKeyNote);
   for (const note of stores?.recovered ?? []) log.info(note);
+  if (stores) stores.report = (line) => log.info(line);
+  const cluster = stores?.cluster;
+  if (cluster) log.info(`cluster: node ${cluster.nodeId} joined the cluster at ${cluster.where}`);
 
-  const presence = new Presence();
+  const presence = new Presence(cluster?.presence, (err) => log.info(`error: a sign-out could not be told to the cluster (the claim lapses with this node's lease): ${describeCause(err)}`));
+  /** Whether the cluster's Redis answers, as the node's link last said (always, without a cluster). */
+  let storeAvailable = true;
   const rooms = stores
     ? new RoomDirectory({
         history: stores.history,
@@ -160,6 +174,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
         keep: Math.max(config.historyReplay, MAX_HISTORY_REQUEST),
         log,
         onRoomEvent: io.onRoomPost && ((room) => io.onRoomPost!(room)),
+        order: cluster && ((sink, room) => cluster.order(sink, room)),
       })
     : undefined;
   const throttle = new LoginThrottle({
@@ -204,7 +219,22 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     onEnded,
     inspectActor: io.inspectActor,
     timers: io.timers,
+    storeAvailable: cluster && (() => storeAvailable),
+    remote: cluster,
   };
+  if (cluster) {
+    // What another node sends to a user of this one: a /msg delivered (or left, if they have gone meanwhile), a kick.
+    cluster.onInbox = (entry) => {
+      const user = presence.find(entry.to);
+      if (entry.kind === 'kick') {
+        if (user) user.session.send({ type: 'server.kick' } satisfies ConnectionEvent);
+        return;
+      }
+      const { message } = entry;
+      if (user) return user.link.deliver(encodeLines([formatPrivateLine(message.at, message.from, message.text)]));
+      stores!.offline.leave(entry.to, message).catch((err: unknown) => log.info(`error: a private message for a user gone meanwhile could not be left: ${describeCause(err)}`));
+    };
+  }
   const echoDeps = { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor };
 
   const serve = (socket: Transport, connectionId: string) => {
@@ -216,6 +246,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   let cleanShutdown = true;
   const shutDown = async () => {
     listener.stop();
+    link?.send({ type: 'link.stop' });
     const closing = new Promise<void>((resolve) => {
       allClosed = resolve;
       if (connections.size === 0) resolve();
@@ -245,9 +276,12 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     supervisorWithEffects({
       config,
       log,
-      chat: stores && { users: stores.users, offline: stores.offline, history: stores.history, presence, rooms: rooms! },
+      chat: stores && { users: stores.users, offline: stores.offline, history: stores.history, presence, rooms: rooms!, remote: cluster },
       listener: () => listener,
       connectionCount: () => connections.size,
+      signOutEveryone: () => {
+        for (const { actor } of connections.values()) actor.send({ type: 'server.signOut' } satisfies ConnectionEvent);
+      },
       // Only while the lock is still ours: never clear files another server now holds.
       verifyLock: () => lock.verify(),
       shutDown: () =>
@@ -272,6 +306,18 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   // Before the listener: the first connection's join goes to it, and #lobby must be there.
   io.inspectActor?.(supervisor);
   supervisor.start();
+  // A cluster node's lease, renewed every second: the supervisor hears when Redis goes and comes back.
+  const link = cluster
+    ? startClusterLink({
+        presence: cluster.presence,
+        inspectActor: io.inspectActor,
+        onNotice: (notice) => {
+          if (notice.kind === 'unavailable') storeAvailable = false;
+          else if (notice.kind === 'available' || notice.kind === 'rejoined') storeAvailable = true;
+          supervisor.send(linkEvent(notice));
+        },
+      })
+    : undefined;
 
   let listener: Listener;
   try {
@@ -286,6 +332,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       tls: tlsCredentials && { ...tlsCredentials, handshakeTimeoutMs: config.loginTimeoutMs },
     });
   } catch (err) {
+    link?.stop();
     supervisor.stop();
     connectionsRoot.stop();
     if (stores) await closeStores(stores);
@@ -323,7 +370,21 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   };
 }
 
+/** What the supervisor hears of the link's notices (`rejoined` is available again: a new lease). */
+function linkEvent(notice: ClusterLinkNotice): ClusterLinkEvent {
+  switch (notice.kind) {
+    case 'unavailable':
+      return { type: 'cluster.unavailable', cause: describeCause(notice.cause) };
+    case 'lapsed':
+      return { type: 'cluster.lapsed', why: notice.why };
+    case 'available':
+    case 'rejoined':
+      return { type: 'cluster.available' };
+  }
+}
+
 async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppendHandle): Promise<ChatStores> {
+  if (config.cluster) return openClusterStores(config, config.cluster);
   const files = dataFiles(config.dataDir);
   // A new key may only be made when there is nothing encrypted under an old one.
   const mayCreate = !(await clientsFileHasRecords(files.clients));
@@ -333,10 +394,7 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
     mayCreate,
     allowInsecureKey: config.allowInsecureKey,
   });
-  const insecureKeyNote =
-    insecureMode === undefined
-      ? undefined
-      : `warning: the key file has mode ${(insecureMode & 0o777).toString(8).padStart(4, '0')} (readable by group or others); used because of --allow-insecure-key`;
+  const insecureKeyNote = insecureKeyNoteOf(insecureMode);
   const recovered: string[] = [];
   const onRecovered = (file: string, what: string) => (bytes: number) =>
     recovered.push(`recovered ${file}: cut off ${bytes} bytes of ${what} interrupted by a crash (never acknowledged)`);
@@ -368,7 +426,7 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
       openAppendHandle,
       onRecovered: onRecovered(files.offline, 'a private message left'),
     });
-    return { keyring, users, history, topics, offline, recovered, insecureKeyNote };
+    return { keyring, users, history, topics, offline, recovered, insecureKeyNote, report: (line) => recovered.push(line) };
   } catch (err) {
     await topics?.close();
     await history?.close();
@@ -377,8 +435,64 @@ async function openChatStores(config: ServerConfig, openAppendHandle?: OpenAppen
   }
 }
 
+/**
+ * A cluster node's stores: on the cluster's Redis (cluster-node.ts); the data dir keeps only the
+ * key (unless STATECHAT_KEY), the log and the lock. A key is made only for a Redis no node has
+ * used: a node without the cluster's key is refused, as one with another key is.
+ */
+async function openClusterStores(config: ServerConfig, clusterConfig: ClusterConfig): Promise<ChatStores> {
+  const connections = await connectCluster(clusterConfig);
+  try {
+    const used = await connections.hasKeyCheck().catch((err: unknown) => {
+      throw new RedisUnreachableError(clusterConfig.url, err);
+    });
+    const { keyring, insecureMode } = await loadKeyring({
+      dataDir: config.dataDir,
+      envKey: config.envKey,
+      mayCreate: !used,
+      allowInsecureKey: config.allowInsecureKey,
+    }).catch((err: unknown) => {
+      if (!(err instanceof KeyMissingError)) throw err;
+      throw new KeyMissingError(
+        `the cluster at ${connections.where} has a key already, and this node has none: start it with the other nodes' STATECHAT_KEY, or copy their statechat.key into ${path.resolve(config.dataDir)} (mode 0600)`,
+      );
+    });
+    scryptPool.warmUp();
+    const recovered: string[] = [];
+    const stores: ChatStores = {
+      keyring,
+      users: undefined!,
+      history: undefined!,
+      topics: undefined!,
+      offline: undefined!,
+      recovered,
+      insecureKeyNote: insecureKeyNoteOf(insecureMode),
+      report: (line) => recovered.push(line),
+    };
+    const node = await openClusterNode(connections, {
+      keyring,
+      scrypt: config.scrypt,
+      keep: Math.max(config.historyReplay, MAX_HISTORY_REQUEST),
+      maxWaitingPerUser: MAX_WAITING_MESSAGES,
+      report: (line) => stores.report(line),
+    });
+    if (node.persistenceWarning) recovered.push(node.persistenceWarning);
+    return Object.assign(stores, { cluster: node, users: node.users, history: node.history, topics: node.topics, offline: node.offline });
+  } catch (err) {
+    connections.close();
+    throw err;
+  }
+}
+
+function insecureKeyNoteOf(insecureMode: number | undefined): string | undefined {
+  return insecureMode === undefined
+    ? undefined
+    : `warning: the key file has mode ${(insecureMode & 0o777).toString(8).padStart(4, '0')} (readable by group or others); used because of --allow-insecure-key`;
+}
+
 /** Closes every store, even when one fails; the outcomes say which did. */
 function closeStores(stores: ChatStores): Promise<PromiseSettledResult<void>[]> {
+  if (stores.cluster) return Promise.allSettled([stores.cluster.close()]);
   return Promise.allSettled([stores.history.close(), stores.users.close(), stores.topics.close(), stores.offline.close()]);
 }
 

@@ -12,7 +12,7 @@ import { LOBBY } from '../machines/protocol.js';
 import type { RoomEvent } from '../machines/room.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { afterThisStep } from './after-this-step.js';
-import { roomLines } from './connection-actor.js';
+import { type RemoteUsers, roomLines } from './connection-actor.js';
 import { historyWriter } from './history-writer.js';
 import type { Listener } from './listener-actor.js';
 import type { Presence } from './presence.js';
@@ -24,9 +24,11 @@ export interface SupervisorDeps {
   config: ServerConfig;
   log: ServerLog;
   /** Chat mode only. */
-  chat: { users: UserStore; offline: OfflineMessageStore; history: HistoryStore; presence: Presence; rooms: RoomDirectory } | undefined;
+  chat: { users: UserStore; offline: OfflineMessageStore; history: HistoryStore; presence: Presence; rooms: RoomDirectory; remote?: RemoteUsers | undefined } | undefined;
   listener(): Listener;
   connectionCount(): number;
+  /** Every connection is told to sign out (a cluster node whose lease lapsed). */
+  signOutEveryone?(): void;
   /** Resolves once the data dir is still this server's (never clear files another server holds). */
   verifyLock(): Promise<void>;
   shutDown(): Promise<void>;
@@ -34,6 +36,18 @@ export interface SupervisorDeps {
 
 export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMachine {
   const { config, log, chat } = deps;
+  /** A cluster node's console: a user signed in on another node is kicked through that node's inbox. */
+  const kickElsewhere = (remote: RemoteUsers, login: string) => {
+    remote
+      .nodeOf(login)
+      .then(async (node) => {
+        if (node === undefined || node === remote.nodeId) return log.reply([`No user named ${login} is online.`]);
+        await remote.sendTo(node, { kind: 'kick', to: login });
+        log.reply([`Kicked ${login} (signed in on node ${node}).`]);
+        log.info(`console: kicked ${log.pseudonym(login)} on node ${node}`);
+      })
+      .catch((err: unknown) => log.reply([`Could not kick ${login}: the cluster's store did not answer (${describeCause(err)}).`]));
+  };
   const helpRows = CONSOLE_HELP.filter((c) => chat || !c.chat);
   const helpWidth = Math.max(...helpRows.map((c) => c.usage.length)) + 2;
   return supervisorMachine.provide({
@@ -69,8 +83,10 @@ export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMa
         log.reply(lines);
       },
       showWho: () => {
-        const logins = chat!.presence.logins();
-        log.reply([logins.length === 0 ? 'Nobody is online.' : `Online (${logins.length}): ${logins.join(', ')}`]);
+        const { presence } = chat!;
+        const show = (logins: string[]) => log.reply([logins.length === 0 ? 'Nobody is online.' : `Online (${logins.length}): ${logins.join(', ')}`]);
+        if (!presence.isShared) return show(presence.logins());
+        presence.everyone().then(show, (err: unknown) => log.reply([`Who is online is unknown: the cluster's store did not answer (${describeCause(err)}).`]));
       },
       showRooms: () => {
         const rooms = chat!.rooms.all();
@@ -78,6 +94,7 @@ export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMa
       },
       kick: (_, { login }) => {
         const user = chat!.presence.find(login);
+        if (!user && chat!.remote) return kickElsewhere(chat!.remote, login);
         if (!user) return log.reply([`No user named ${login} is online.`]);
         afterThisStep(() => user.session.send({ type: 'server.kick' }));
         log.reply([`Kicked ${user.login}.`]);
@@ -91,8 +108,12 @@ export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMa
         const recipients = state.size;
         log.reply([`Sent to ${recipients} ${recipients === 1 ? 'user' : 'users'}${room === LOBBY ? '' : ` in ${room}`}.`]);
       },
+      signOutEveryone: () => afterThisStep(() => deps.signOutEveryone?.()),
+      note: (_, { line }) => log.info(line),
       pauseListener: () => afterThisStep(() => deps.listener().actor.send({ type: 'listener.pause' })),
       resumeListener: () => afterThisStep(() => deps.listener().actor.send({ type: 'listener.resume' })),
+      holdListener: () => afterThisStep(() => deps.listener().actor.send({ type: 'listener.hold' })),
+      releaseListener: () => afterThisStep(() => deps.listener().actor.send({ type: 'listener.unhold' })),
       setLogDisplay: (_, { shown }) => log.setShown(shown),
       clearScreen: () => log.clearScreen(),
       reportFailure: ({ event }, { what }) => log.info(`error: ${what} failed: ${describeCause((event as { error?: unknown }).error)}`),

@@ -2,10 +2,12 @@
  * Server configuration: the embedded defaults and the command-line flags that override them
  * (node:util parseArgs). `npm start` with no flags runs on these defaults.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { OWASP_SCRYPT, type ScryptParams } from './crypto.js';
 import { ConfigError } from './errors.js';
+import { redisUrlProblem } from './redis-connection.js';
 
 export interface ServerConfig {
   mode: 'chat' | 'echo';
@@ -47,7 +49,24 @@ export interface ServerConfig {
   envKey: string | undefined;
   /** `--inspect [port]` / `--inspect-ws <url>`: the live inspector; off when absent. */
   inspector?: InspectorConfig;
+  /** `--cluster redis://…` (or STATECHAT_REDIS_URL): a node of a cluster on that Redis (docs/cluster.md); the CSV files when absent. */
+  cluster?: ClusterConfig;
 }
+
+export interface ClusterConfig {
+  /** redis://host:port[/db], a password allowed (never logged). */
+  url: string;
+  /** Prefix of every key the cluster keeps (one Redis can hold several chats). */
+  prefix: string;
+  /** This node's name, unique in the cluster (`--node-id`; default: host name and process id). */
+  nodeId: string;
+  /** `--cluster-retain`: the fewest posts each room's stream keeps (history-store-redis.ts). */
+  retain: number;
+}
+
+export const DEFAULT_CLUSTER_PREFIX = 'statechat:';
+/** Posts a room's stream keeps (the same figure as history-store-redis.ts's DEFAULT_RETAINED_POSTS). */
+export const DEFAULT_CLUSTER_RETAIN = 10_000;
 
 /**
  * Our inspector page on `host:port`, or the stream sent to an external inspector at `url`;
@@ -112,10 +131,18 @@ Options:
   --inspect-ws <url>       send the inspection stream to an external inspector (ws://host:port) instead
   --inspect-content        let the inspection stream carry chat text, /msg text and replayed history
                            (by default it shows only their sizes)
+  --cluster <url>          run as a node of a cluster on this Redis (redis://host:port[/db]): users,
+                           history, topics and who is online live there, shared by every node
+                           (docs/cluster.md); without it, the CSV files of --data-dir
+  --node-id <name>         this node's name in the cluster, unique (default: host name and process id)
+  --cluster-retain <n>     posts each room's stream in Redis keeps at least (default ${DEFAULT_CLUSTER_RETAIN};
+                           a node that falls further behind than that loses lines)
   -h, --help               this text
 
 Environment:
   STATECHAT_KEY            the 32-byte master key (64 hex chars), instead of <data-dir>/statechat.key
+                           (every node of a cluster must have the same key)
+  STATECHAT_REDIS_URL      the same as --cluster <url> (the flag wins)
 `;
 
 export const ECHO_USAGE = `Usage: statechat echo [options]        (npm run echo -- [options])
@@ -151,6 +178,9 @@ export function parseServerArgs(
     'scrypt-cost': { type: 'string' },
     'rate-limit': { type: 'string' },
     'rate-burst': { type: 'string' },
+    cluster: { type: 'string' },
+    'node-id': { type: 'string' },
+    'cluster-retain': { type: 'string' },
   } as const;
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -210,7 +240,28 @@ export function parseServerArgs(
       scrypt: { ...DEFAULTS.scrypt, N: scryptN },
       envKey: env.STATECHAT_KEY || undefined,
       inspector: inspectorConfig(str('inspect'), str('inspect-ws'), str('host') ?? DEFAULTS.host, values['inspect-content'] === true),
+      cluster: mode === 'chat' ? clusterConfig(str('cluster') ?? (env.STATECHAT_REDIS_URL || undefined), str('node-id'), str('cluster-retain')) : undefined,
     },
+  };
+}
+
+function clusterConfig(url: string | undefined, nodeId: string | undefined, retain: string | undefined): ClusterConfig | undefined {
+  if (url === undefined) {
+    if (nodeId !== undefined) throw new ConfigError('--node-id names a node of a cluster: it goes with --cluster (or STATECHAT_REDIS_URL).');
+    if (retain !== undefined) throw new ConfigError('--cluster-retain is about a cluster\'s streams: it goes with --cluster (or STATECHAT_REDIS_URL).');
+    return undefined;
+  }
+  const problem = redisUrlProblem(url);
+  if (problem) throw new ConfigError(`--cluster: ${problem}.`);
+  // A space would break the owner tags ("<node> <epoch> …", presence-redis.ts); keep names plain.
+  if (nodeId !== undefined && !/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id must be 1–64 letters, digits, ".", "_", ":" or "-" (got "${nodeId}").`);
+  }
+  return {
+    url,
+    prefix: DEFAULT_CLUSTER_PREFIX,
+    nodeId: nodeId ?? `${os.hostname().replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 48)}-${process.pid}`,
+    retain: integer('--cluster-retain', retain, DEFAULT_CLUSTER_RETAIN, 100, 10_000_000),
   };
 }
 

@@ -2,6 +2,8 @@
  * Every error statechat raises on purpose, in one place. Each carries a stable `code`
  * (as Node's own errors do) so callers branch on `err.code`, never on message text.
  */
+import { SERVICE_UNAVAILABLE } from '../machines/protocol.js';
+
 export class StatechatError extends Error {
   constructor(
     readonly code: string,
@@ -99,6 +101,16 @@ export class DataDirLockedError extends StatechatError {
 export class StorageError extends StatechatError {
   constructor(readonly file: string, cause: unknown) {
     super('STATECHAT_ERR_STORAGE', `${file}: write failed (${describeCause(cause)}).`, { cause });
+  }
+}
+
+/**
+ * A cluster node could not take a step because Redis did not answer (or the node's link says it
+ * is away): users are told "unavailable, retrying", not that the server failed.
+ */
+export class ServiceUnavailableError extends StatechatError {
+  constructor(cause?: unknown) {
+    super(SERVICE_UNAVAILABLE, `the cluster's store is unavailable${cause === undefined ? '' : ` (${describeCause(cause)})`}`, { cause });
   }
 }
 

@@ -12,9 +12,10 @@
  * entry without `kind` is a post (as entries were written before kinds).
  *
  * Replay and /history want posts only, so `recent` pages back past the other kinds until it has
- * enough. Trimming keeps at least `keep` posts however many other entries come between: every
- * `keep` posts, a script finds the `keep`-th newest post and trims the entries before it
- * (`XTRIM MINID ~`, Redis's cheap approximate trim, which keeps more rather than less). Group
+ * enough. Trimming keeps at least `retain` posts (10,000 by default, never fewer than `keep`)
+ * however many other entries come between: the script marks every `retain / 100`-th post and
+ * trims the entries before the oldest of ~100 marks (`XTRIM MINID ~`, Redis's cheap approximate
+ * trim, which keeps more rather than less) — O(1) per post, and far behind any node's tail. Group
  * commit is ioredis's auto pipelining: the appends of one event-loop turn go out in one write.
  */
 import { Redis } from 'ioredis';
@@ -27,6 +28,11 @@ export interface RedisHistoryStoreOptions {
   redis: Redis;
   /** The fewest messages each room keeps (the longest replay or /history). */
   keep: number;
+  /**
+   * The fewest posts each room's stream keeps (at least `keep`; default DEFAULT_RETAINED_POSTS):
+   * a node's tail that lags behind by fewer entries than this finds none of them trimmed away.
+   */
+  retain?: number;
   /** Prefix of every key. Default "statechat:". */
   prefix?: string;
   /** How Redis is named in errors (the URL without a password). */
@@ -45,8 +51,15 @@ export interface RoomLog extends HistoryStore {
   lastEntryId(room: string): Promise<string>;
 }
 
+/**
+ * Posts a room's stream keeps by default: far more than a replay reads, so that trimming never
+ * takes what a node's tail has not read yet — a tail lagging 10,000 posts behind is a node that
+ * has stalled for seconds (and whose lease lapses: its users are signed out, its rooms read anew).
+ */
+export const DEFAULT_RETAINED_POSTS = 10_000;
+
 export function openRedisHistoryStore(opts: RedisHistoryStoreOptions): RoomLog {
-  return new RedisHistoryStore(opts.redis, Math.max(1, opts.keep), opts.prefix ?? 'statechat:', opts.where);
+  return new RedisHistoryStore(opts.redis, Math.max(1, opts.keep, opts.retain ?? DEFAULT_RETAINED_POSTS), opts.prefix ?? 'statechat:', opts.where);
 }
 
 /** The key of a room's stream. */
@@ -115,38 +128,23 @@ export function messageOfEntry(room: string, fields: readonly string[]): ChatMes
 }
 
 /**
- * XADD of an entry, and for a post the trim: KEYS[1] the stream, KEYS[2] the hash counting each
- * room's posts since its last trim; ARGV[1] keep, ARGV[2] the room, then the entry's fields
- * (ARGV[3] 'kind', ARGV[4] its kind). Every `keep` posts, the entries before the `keep`-th newest
- * post go (MINID ~: whole stream nodes only, so at least those). Returns the entry's ID.
+ * Appends an entry, and trims the stream in O(1): KEYS[1] the stream, KEYS[2] a hash of each
+ * room's posts since its last mark, KEYS[3] the room's marks (the IDs of every `every`-th post,
+ * newest first); ARGV[1] how many marks to keep, ARGV[2] the room, ARGV[3] `every`, then the
+ * entry's fields (ARGV[4] 'kind', ARGV[5] its kind). Once there is a mark more than kept, the
+ * entries before the oldest mark go (`XTRIM MINID ~`, which keeps more rather than less): the
+ * stream keeps at least marks × every posts, however many other entries come between.
  */
 const APPEND = `
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
-if ARGV[4] ~= 'post' then return id end
-local keep = tonumber(ARGV[1])
-if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) < keep then return id end
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+if ARGV[5] ~= 'post' then return id end
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) < tonumber(ARGV[3]) then return id end
 redis.call('HSET', KEYS[2], ARGV[2], 0)
-local posts = 0
-local before = '+'
-while true do
-  local page = redis.call('XREVRANGE', KEYS[1], before, '-', 'COUNT', 512)
-  if #page == 0 then return id end
-  for _, entry in ipairs(page) do
-    local fields = entry[2]
-    local kind = 'post'
-    for i = 1, #fields, 2 do
-      if fields[i] == 'kind' then kind = fields[i + 1] end
-    end
-    if kind == 'post' then
-      posts = posts + 1
-      if posts == keep then
-        redis.call('XTRIM', KEYS[1], 'MINID', '~', entry[1])
-        return id
-      end
-    end
-  end
-  before = '(' .. page[#page][1]
+redis.call('LPUSH', KEYS[3], id)
+if redis.call('LLEN', KEYS[3]) > tonumber(ARGV[1]) then
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', redis.call('RPOP', KEYS[3]))
 end
+return id
 `;
 
 class RedisHistoryStore implements RoomLog {
@@ -155,7 +153,8 @@ class RedisHistoryStore implements RoomLog {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keep: number,
+    /** The fewest posts a room's stream keeps (`retain`, at least `keep`). */
+    private readonly retain: number,
     private readonly prefix: string,
     private readonly where: string,
   ) {}
@@ -168,7 +167,22 @@ class RedisHistoryStore implements RoomLog {
   appendEntry(room: string, entry: RoomLogEntry): Promise<string> {
     if (this.closed) return Promise.reject(new StorageError(this.where, new Error('the history store is closed')));
     const key = roomKey(room);
-    const adding = (this.redis.eval(APPEND, 2, roomStreamKey(this.prefix, key), `${this.prefix}posts-since-trim`, String(this.keep), key, ...fieldsOfEntry(entry)) as Promise<string>).then(
+    // A mark every `every` posts, at most ~100 marks a room: the list stays short however much is retained.
+    const every = Math.ceil(this.retain / 100);
+    const marks = Math.ceil(this.retain / every);
+    const adding = (
+      this.redis.eval(
+        APPEND,
+        3,
+        roomStreamKey(this.prefix, key),
+        `${this.prefix}posts-since-trim`,
+        `${this.prefix}trim-marks:${key}`,
+        String(marks),
+        key,
+        String(every),
+        ...fieldsOfEntry(entry),
+      ) as Promise<string>
+    ).then(
       (id) => id,
       (err: unknown) => {
         throw new StorageError(this.where, err);

@@ -55,6 +55,13 @@ redis.call('HSET', KEYS[1], ARGV[4], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[5]
 return 'claimed'
 `;
 
+/** The node holding a login with a live lease, or nil. */
+const NODE_OF = `${OWNER_IS_LIVE}
+local owner = redis.call('HGET', KEYS[1], ARGV[2])
+if owner and live(ARGV[1], owner) then return string.match(owner, '^(%S+) ') end
+return false
+`;
+
 const RELEASE = `
 local owner = redis.call('HGET', KEYS[1], ARGV[1])
 if owner and string.sub(owner, 1, string.len(ARGV[2])) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) return 1 end
@@ -147,6 +154,13 @@ export class ClusterPresence {
     return (await this.run(() =>
       redis.eval(CLAIM, 1, `${this.prefix}online`, this.prefix, nodeId, this.epoch, keyring.loginKey(login), keyring.encrypt(login)),
     )) as ClaimResult;
+  }
+
+  /** The id of the node the login is signed in on, anywhere in the cluster (this node's too), or undefined. */
+  async nodeOf(login: string): Promise<string | undefined> {
+    const { redis, keyring } = this.opts;
+    const node = await this.run(() => redis.eval(NODE_OF, 1, `${this.prefix}online`, this.prefix, keyring.loginKey(login)));
+    return typeof node === 'string' ? node : undefined;
   }
 
   /** Gives the login up, if this node (this epoch) holds it. */

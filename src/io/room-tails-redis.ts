@@ -37,6 +37,8 @@ export interface RoomTailsOptions {
 export class RoomTails {
   /** Room → the ID of the last entry given for it. */
   private readonly positions = new Map<string, string>();
+  /** Room → its stream's key (a room's stream, or another stream followed by a name: `followStream`). */
+  private readonly keys = new Map<string, string>();
   private readonly prefix: string;
   private readerId: number | undefined;
   private running = true;
@@ -66,11 +68,18 @@ export class RoomTails {
 
   /** Reads `room` from the entry after `afterId` ("0-0": from its start; "$" is not allowed: give the ID). */
   follow(room: string, afterId: string): void {
-    this.positions.set(room, afterId);
+    this.followStream(room, roomStreamKey(this.prefix, room), afterId);
+  }
+
+  /** Reads any stream (a node's inbox: node-inbox-redis.ts) as `name`, which its entries are given under. */
+  followStream(name: string, key: string, afterId: string): void {
+    this.positions.set(name, afterId);
+    this.keys.set(name, key);
     this.interrupt();
   }
 
   unfollow(room: string): void {
+    this.keys.delete(room);
     if (this.positions.delete(room)) this.interrupt();
   }
 
@@ -112,7 +121,7 @@ export class RoomTails {
       const rooms = [...this.positions.keys()];
       const asked = rooms.map((r) => this.positions.get(r)!);
       // Stream key → its room's index: a reply names streams by key (one lookup each, not a scan of every room).
-      const indexOfKey = new Map(rooms.map((r, i) => [roomStreamKey(this.prefix, r), i]));
+      const indexOfKey = new Map(rooms.map((r, i) => [this.keys.get(r)!, i]));
       if (rooms.length === 0) {
         // Nothing to read: wait for a follow (or stop) without a busy loop.
         await new Promise<void>((resolve) => (this.wake = resolve));

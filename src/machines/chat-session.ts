@@ -45,6 +45,7 @@ export const chatSessionState = connectionSetup.createStateConfig({
       actions: { type: 'log', params: { entry: 'session.left' } },
     },
     'server.kick': sayThen('closed', text.kicked, 'session.kicked'),
+    'server.signOut': sayThen('closed', text.signedOutByCluster, 'session.signedOut'),
     'chat.private': { actions: { type: 'send', params: ({ event }) => ({ lines: [event.line] }) } },
     'room.closed': {
       guard: { type: 'isInRoom', params: ({ event }) => ({ room: event.room }) },

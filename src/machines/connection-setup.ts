@@ -9,7 +9,7 @@
  */
 import { fromCallback, fromPromise, setup } from 'xstate';
 import { type CommandEvent, isChatMessageLine, isCommandLine, parseCommand } from './commands.js';
-import { LOBBY, loginKey, loginNameProblem, text } from './protocol.js';
+import { isServiceUnavailable, LOBBY, loginKey, loginNameProblem, text } from './protocol.js';
 import type { RoomReply } from './room.js';
 
 /** The most rooms one user may be in at once (#lobby included). */
@@ -76,6 +76,8 @@ export type ConnectionEvent =
   /** From the invoked `loginTimer`: the client took longer than `loginTimeoutMs` to sign in. */
   | { type: 'timer.loginExpired' }
   | { type: 'server.kick' }
+  /** A cluster node's lease lapsed: another node may hold this login by now (docs/cluster.md). */
+  | { type: 'server.signOut' }
   | { type: 'server.shutdown' }
   /** A private message for this user, released by the history writer behind the sender's earlier posts. */
   | { type: 'chat.private'; line: string }
@@ -124,6 +126,7 @@ export type ConnectionLogEntry =
   | 'registration.failed'
   | 'session.left'
   | 'session.kicked'
+  | 'session.signedOut'
   | 'password.changed'
   /** `/passwd` with a wrong current password. */
   | 'password.wrong'
@@ -234,6 +237,8 @@ export const connectionSetup = setup({
     isOwnLogin: ({ context, event }) =>
       event.type === 'client.line' && context.login !== undefined && loginKey(event.text.trim()) === loginKey(context.login),
     hasJoined: (_, params: { result: JoinResult }) => params.result.status === 'joined',
+    /** A failed step's error says the cluster's store did not answer (nothing was decided). */
+    isServiceUnavailable: (_, params: { error: unknown }) => isServiceUnavailable(params.error),
     isChatMessage: ({ event }) => event.type === 'client.line' && isChatMessageLine(event.text),
     // The line pump only batches chat messages; checked again here, since a command must never be broadcast.
     areChatMessages: ({ event }) => event.type === 'client.chatLines' && event.texts.every(isChatMessageLine),
@@ -291,6 +296,13 @@ export function sayThen(target: string, line: string, entry: ConnectionLogEntry)
     ],
   } as const;
 }
+
+/** A sign-in step the cluster's store did not answer: the user is told, and asked for the login again. */
+export const unavailableAskAgain = {
+  guard: { type: 'isServiceUnavailable', params: ({ event }: { event: { error?: unknown } }) => ({ error: event.error }) },
+  target: '#connection.authenticating.awaitingLogin',
+  actions: [{ type: 'send', params: { lines: [text.serviceUnavailable] } }],
+} as const;
 
 /** An invoked service failed: the user hears `line` (never the cause), the actor logs the error. */
 export function serviceFailed(target: string, line: string, entry?: ConnectionLogEntry) {

@@ -19,12 +19,18 @@ export interface ListenerContext extends ListenerInput {
   waiting: number;
   /** The port actually bound (differs from `port` when that is 0). */
   boundPort: number | undefined;
+  /** Why it is paused: the operator's `stop listen`, a cluster's store that does not answer, or both. */
+  pausedByOperator: boolean;
+  heldForStore: boolean;
 }
 
 export type ListenerEvent =
   | { type: 'listener.pause' }
   | { type: 'listener.resume' }
   | { type: 'listener.stop' }
+  /** A cluster node's Redis does not answer: connections wait until `listener.unhold` (and the operator's resume, if paused). */
+  | { type: 'listener.hold' }
+  | { type: 'listener.unhold' }
   | { type: 'connection.accepted'; connectionId: string }
   /** A held connection was closed by its client before it was served. */
   | { type: 'connection.abandoned'; connectionId: string }
@@ -37,6 +43,9 @@ export type ListenerNotice =
   | 'resumed'
   | 'alreadyPaused'
   | 'alreadyAccepting'
+  | 'heldForStore'
+  | 'resumesWhenStoreAnswers'
+  | 'stillPausedByOperator'
   | 'stopped'
   | 'acceptFailed';
 
@@ -67,10 +76,12 @@ export const listenerMachine = setup({
   },
   guards: {
     hasRoomToWait: ({ context }) => context.waiting < context.maxWaiting,
+    isPausedByOperator: ({ context }) => context.pausedByOperator,
+    isHeldForStore: ({ context }) => context.heldForStore,
   },
 }).createMachine({
   id: 'listener',
-  context: ({ input }) => ({ ...input, waiting: 0, boundPort: undefined }),
+  context: ({ input }) => ({ ...input, waiting: 0, boundPort: undefined, pausedByOperator: false, heldForStore: false }),
   initial: 'binding',
   on: {
     'listener.acceptFailed': {
@@ -101,7 +112,11 @@ export const listenerMachine = setup({
         },
         'listener.pause': {
           target: 'paused',
-          actions: { type: 'notify', params: { notice: 'paused' } },
+          actions: [assign({ pausedByOperator: true }), { type: 'notify', params: { notice: 'paused' } }],
+        },
+        'listener.hold': {
+          target: 'paused',
+          actions: [assign({ heldForStore: true }), { type: 'notify', params: { notice: 'heldForStore' } }],
         },
         'listener.resume': {
           actions: { type: 'notify', params: { notice: 'alreadyAccepting' } },
@@ -124,17 +139,31 @@ export const listenerMachine = setup({
         'connection.abandoned': {
           actions: assign({ waiting: ({ context }) => Math.max(0, context.waiting - 1) }),
         },
-        'listener.resume': {
-          target: 'accepting',
-          actions: [
-            'releaseWaiting',
-            assign({ waiting: 0 }),
-            { type: 'notify', params: { notice: 'resumed' } },
-          ],
-        },
-        'listener.pause': {
-          actions: { type: 'notify', params: { notice: 'alreadyPaused' } },
-        },
+        'listener.resume': [
+          {
+            guard: 'isHeldForStore',
+            actions: [assign({ pausedByOperator: false }), { type: 'notify', params: { notice: 'resumesWhenStoreAnswers' } }],
+          },
+          {
+            target: 'accepting',
+            actions: ['releaseWaiting', assign({ waiting: 0, pausedByOperator: false, heldForStore: false }), { type: 'notify', params: { notice: 'resumed' } }],
+          },
+        ],
+        'listener.unhold': [
+          {
+            guard: 'isPausedByOperator',
+            actions: [assign({ heldForStore: false }), { type: 'notify', params: { notice: 'stillPausedByOperator' } }],
+          },
+          {
+            target: 'accepting',
+            actions: ['releaseWaiting', assign({ waiting: 0, pausedByOperator: false, heldForStore: false }), { type: 'notify', params: { notice: 'resumed' } }],
+          },
+        ],
+        'listener.hold': { actions: assign({ heldForStore: true }) },
+        'listener.pause': [
+          { guard: 'isPausedByOperator', actions: { type: 'notify', params: { notice: 'alreadyPaused' } } },
+          { actions: [assign({ pausedByOperator: true }), { type: 'notify', params: { notice: 'paused' } }] },
+        ],
         'listener.stop': 'stopped',
       },
     },

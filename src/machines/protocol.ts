@@ -138,6 +138,9 @@ export const text = {
   registrationFailed: 'Registration failed: the server could not save it. Try again later.',
   serviceFailed: 'Sorry, the server hit an internal error. Disconnecting.',
   messageNotSaved: 'Your message could not be saved, so it was not delivered. Try again later.',
+  /** A cluster node whose Redis does not answer (docs/cluster.md): nothing was decided, the node retries by itself. */
+  serviceUnavailable: 'The chat service is unavailable (its store does not answer); the server is retrying. Try again in a moment.',
+  signedOutByCluster: 'This server lost its place in the chat cluster, so you were signed out. Connect again to sign in (on any server of the cluster).',
   welcomeBack: (login: string) => `Welcome back, ${login}! Type /help for commands.`,
   welcomeNew: (login: string) => `Welcome, ${login}! You are registered. Type /help for commands.`,
   historyHeader: (n: number) => `--- last ${n} ${n === 1 ? 'message' : 'messages'} ---`,
@@ -198,3 +201,13 @@ export const text = {
   shuttingDown: 'The server is shutting down. Bye!',
   serverBusy: 'Server busy, try again later.',
 } as const;
+
+/**
+ * The error code of a step a cluster node could not take because Redis did not answer
+ * (src/actors/cluster-node.ts): the sign-in asks again instead of disconnecting.
+ */
+export const SERVICE_UNAVAILABLE = 'STATECHAT_ERR_UNAVAILABLE';
+
+export function isServiceUnavailable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === SERVICE_UNAVAILABLE;
+}

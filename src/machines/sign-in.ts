@@ -5,13 +5,13 @@
  * never show what is typed (the terminal client hides it, the inspector redacts it).
  */
 import { assign } from 'xstate';
-import { connectionSetup, promptAgain, quitAtPrompt, sayThen, serviceFailed, typedPassword } from './connection-setup.js';
+import { connectionSetup, promptAgain, quitAtPrompt, sayThen, serviceFailed, typedPassword, unavailableAskAgain } from './connection-setup.js';
 import { loginNameProblem, normalizeLogin, text } from './protocol.js';
 
 /** `/quit` (or `/exit`) at any prompt of the sign-in: Bye, not a login or a password. */
 const quit = quitAtPrompt('login.quit');
-/** A service failed before the chat: the apology, and the connection closes. */
-const failed = serviceFailed('#connection.closed', text.serviceFailed);
+/** A service failed before the chat: the apology, and the connection closes — unless the cluster's store was away (ask again). */
+const failed = [unavailableAskAgain, serviceFailed('#connection.closed', text.serviceFailed)];
 
 export const signInState = connectionSetup.createStateConfig({
   initial: 'awaitingLogin',
@@ -194,7 +194,7 @@ export const signInState = connectionSetup.createStateConfig({
                 ],
               },
             ],
-            onError: serviceFailed('#connection.authenticating.awaitingLogin', text.registrationFailed, 'registration.failed'),
+            onError: [unavailableAskAgain, serviceFailed('#connection.authenticating.awaitingLogin', text.registrationFailed, 'registration.failed')],
           },
         },
       },

@@ -24,7 +24,18 @@ export type SupervisorEvent =
   | { type: 'process.signal'; signal: string }
   /** From a connection actor: take this member into this room (made if new). */
   | { type: 'room.join'; room: string; member: RoomMember }
-  | RoomToSupervisor;
+  | RoomToSupervisor
+  | ClusterLinkEvent;
+
+/**
+ * A cluster node's link to Redis (src/actors/cluster-link-actor.ts, told by its notices): while
+ * Redis is away the node holds new connections; once its lease has lapsed, its users are signed
+ * out (another node may hold their logins by now).
+ */
+export type ClusterLinkEvent =
+  | { type: 'cluster.unavailable'; cause: string }
+  | { type: 'cluster.available' }
+  | { type: 'cluster.lapsed'; why: 'fenced' | 'unreachable' };
 
 export interface SupervisorInput {
   /** Echo mode has no users, history or identification file. */
@@ -94,6 +105,13 @@ export const supervisorMachine = setup({
     forgetRoom: (_, _params: { room: string }) => {},
     pauseListener: () => {},
     resumeListener: () => {},
+    /** The cluster's store is away: new connections wait (whatever the operator said), until `releaseListener`. */
+    holdListener: () => {},
+    releaseListener: () => {},
+    /** Every signed-in user is told why and disconnected (the node's lease lapsed). */
+    signOutEveryone: (_, _params: { why: 'fenced' | 'unreachable' }) => {},
+    /** A line for the server's log. */
+    note: (_, _params: { line: string }) => {},
     setLogDisplay: (_, _params: { shown: boolean }) => {},
     clearScreen: () => {},
     reportFailure: (_, _params: { what: string }) => {},
@@ -210,6 +228,19 @@ export const supervisorMachine = setup({
         'process.signal': 'shuttingDown',
         'console.stopListen': { actions: 'pauseListener' },
         'console.startListen': { actions: 'resumeListener' },
+        'cluster.unavailable': {
+          actions: [
+            { type: 'note', params: ({ event }) => ({ line: `cluster: Redis is unavailable (${event.cause}): sign-ins and posts are refused until it answers` }) },
+            'holdListener',
+          ],
+        },
+        'cluster.available': { actions: 'releaseListener' },
+        'cluster.lapsed': {
+          actions: [
+            { type: 'note', params: ({ event }) => ({ line: `cluster: this node's lease lapsed (${event.why === 'fenced' ? 'another node may hold its users now' : 'Redis was away for the lease\'s time'}): every user is signed out` }) },
+            { type: 'signOutEveryone', params: ({ event }) => ({ why: event.why }) },
+          ],
+        },
         'console.help': { actions: 'showHelp' },
         'console.status': { actions: 'showStatus' },
         'console.who': [

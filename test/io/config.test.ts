@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INSPECT_PORT, DEFAULTS, dataFiles, parseServerArgs, type ServerConfig } from '../../src/io/config.js';
+import { DEFAULT_CLUSTER_PREFIX, DEFAULT_CLUSTER_RETAIN, DEFAULT_INSPECT_PORT, DEFAULTS, dataFiles, parseServerArgs, type ServerConfig } from '../../src/io/config.js';
 import { ConfigError } from '../../src/io/errors.js';
 
 const config = (argv: string[], mode: 'chat' | 'echo' = 'chat', env: NodeJS.ProcessEnv = {}): ServerConfig => {
@@ -159,6 +159,42 @@ describe('STATECHAT_KEY', () => {
     expect(config([], 'chat', { STATECHAT_KEY: 'ab'.repeat(32) }).envKey).toBe('ab'.repeat(32));
     expect(config([], 'chat', { STATECHAT_KEY: '' }).envKey).toBeUndefined();
     expect(config([], 'chat', {}).envKey).toBeUndefined();
+  });
+});
+
+describe('--cluster, STATECHAT_REDIS_URL and --node-id', () => {
+  it('run the server on the CSV files without them', () => {
+    expect(config([]).cluster).toBeUndefined();
+  });
+
+  it('make the server a node of a cluster on that Redis, the flag winning over the environment', () => {
+    const cluster = config(['--cluster', 'redis://10.0.0.5:6380/2', '--node-id', 'chat-a'], 'chat', { STATECHAT_REDIS_URL: 'redis://other:1' }).cluster;
+    expect(cluster).toEqual({ url: 'redis://10.0.0.5:6380/2', prefix: DEFAULT_CLUSTER_PREFIX, nodeId: 'chat-a', retain: DEFAULT_CLUSTER_RETAIN });
+    expect(config(['--cluster', 'redis://h:1', '--cluster-retain', '500']).cluster?.retain).toBe(500);
+    expect(config([], 'chat', { STATECHAT_REDIS_URL: 'redis://other:1' }).cluster?.url).toBe('redis://other:1');
+    expect(config([], 'chat', { STATECHAT_REDIS_URL: '' }).cluster).toBeUndefined();
+  });
+
+  it('name the node by its host and process when --node-id is not given: two nodes on one machine differ', () => {
+    const { nodeId } = config(['--cluster', 'redis://127.0.0.1:6379']).cluster!;
+    expect(nodeId).toMatch(new RegExp(`-${process.pid}$`));
+    expect(nodeId).toMatch(/^[A-Za-z0-9._:-]+$/);
+  });
+
+  it.each([
+    [['--cluster', 'http://example.com'], /--cluster: .*is not a redis:\/\/ or rediss:\/\/ URL/],
+    [['--cluster', 'not a url'], /--cluster: .*is not a URL; expected redis:\/\/host:port/],
+    [['--cluster', 'redis://h:1/x'], /the database must be a number/],
+    [['--node-id', 'a'], /--node-id names a node of a cluster: it goes with --cluster/],
+    [['--cluster-retain', '500'], /--cluster-retain is about a cluster's streams: it goes with --cluster/],
+    [['--cluster', 'redis://h:1', '--cluster-retain', '5'], /--cluster-retain must be a number from 100/],
+    [['--cluster', 'redis://h:1', '--node-id', 'two words'], /--node-id must be 1–64 letters/],
+  ])('refuse %j with a clear line', (args, message) => {
+    expect(refusal(args).message).toMatch(message);
+  });
+
+  it('belong to the chat server only', () => {
+    expect(refusal(['--cluster', 'redis://h:1'], 'echo').message).toMatch(/^Unknown option '--cluster'/);
   });
 });
 

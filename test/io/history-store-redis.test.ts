@@ -12,11 +12,12 @@ import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
 const db = useRedis();
 
-function node(keep = 50, url = db.url): RoomLog & { redis: Redis } {
+/** A node's room log that trims down to `retain` posts (by default `keep`: the tightest trimming there is, to test its bound). */
+function node(keep = 50, url = db.url, retain = keep): RoomLog & { redis: Redis } {
   const redis = db.connect({ enableAutoPipelining: true }, url);
   // A lost connection is what one test is about: its commands fail, which is what is checked.
   redis.on('error', () => {});
-  return Object.assign(openRedisHistoryStore({ redis, keep, prefix: db.prefix, where: url }), { redis });
+  return Object.assign(openRedisHistoryStore({ redis, keep, retain, prefix: db.prefix, where: url }), { redis });
 }
 
 const message = (room: string, login: string, text: string): ChatMessage => ({ at: new Date().toISOString(), room, login, text });
@@ -207,6 +208,25 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
       expect((await a.postsBefore('#dev', joined, 10)).map((m) => m.text)).toEqual(['before 1', 'before 2']);
       expect((await a.postsBefore('#dev', joined, 1)).map((m) => m.text)).toEqual(['before 2']);
       expect((await a.recent('#dev', 10)).map((m) => m.text)).toEqual(['before 1', 'before 2', 'after']);
+    });
+
+    it('keeps the posts it is told to retain, far more than replay reads: a tail lagging behind finds nothing gone', async () => {
+      const keep = 10;
+      const retain = 300;
+      const a = node(keep, db.url, retain);
+      const key = roomStreamKey(db.prefix, '#dev');
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => a.append(message('#dev', 'alice', `m${i}`))));
+      const length = await a.redis.xlen(key);
+      expect(length).toBeGreaterThanOrEqual(retain);
+      // Trimmed all the same: about retain posts, in whole stream nodes (100 entries each by Redis's default).
+      expect(length).toBeLessThan(retain + 2 * Math.ceil(retain / 100) + 200);
+      expect((await a.redis.xrange(key, '-', '+')).slice(-retain).map(([, fields]) => fields[fields.indexOf('text') + 1])).toEqual(
+        Array.from({ length: retain }, (_, i) => `m${1000 - retain + i}`),
+      );
+      // Without `retain`, a room keeps DEFAULT_RETAINED_POSTS: none of these 1,000 is trimmed.
+      const b = openRedisHistoryStore({ redis: a.redis, keep, prefix: `${db.prefix}b:`, where: db.url });
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => b.append(message('#dev', 'alice', `m${i}`))));
+      expect(await a.redis.xlen(roomStreamKey(`${db.prefix}b:`, '#dev'))).toBe(1000);
     });
 
     it('trims by posts: never below keep of them however many other entries come between, and not without bound', async () => {

@@ -10,7 +10,7 @@ import {
 import { echoMachine } from '../../src/machines/echo.js';
 import { SECRET_KEYS } from '../../src/inspector/redaction.js';
 import { HELP_LINES, usageFor } from '../../src/machines/commands.js';
-import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, MAX_WAITING_MESSAGES, text } from '../../src/machines/protocol.js';
+import { actionMessageText, type ChatMessage, formatHistoryLine, LOBBY, MAX_WAITING_MESSAGES, SERVICE_UNAVAILABLE, text } from '../../src/machines/protocol.js';
 import {
   type AnyEventOf,
   doneActor,
@@ -598,6 +598,20 @@ describe('connection machine: signing in', () => {
       { type: 'reportFailure' },
       { type: 'closeConnection' },
     ]);
+  });
+
+  // A cluster node whose Redis does not answer (src/actors/cluster-node.ts): nothing was decided.
+  it.each([
+    ['checkingLogin', 'checkLogin'],
+    ['verifyingPassword', 'verifyPassword'],
+    ['joining', 'joinChat'],
+  ] as const)('says the service is unavailable and asks for the login again when %s finds the store away', (state, invokeId) => {
+    const unavailable = Object.assign(new Error('the cluster\'s store is unavailable'), { code: SERVICE_UNAVAILABLE });
+    const [after, actions] = send(at(state), errorActor(invokeId, unavailable));
+
+    expect(after.value).toEqual({ authenticating: 'awaitingLogin' });
+    expect(linesOf(actions)).toEqual([text.serviceUnavailable, text.loginPrompt]);
+    expect(summary(actions).map((a) => a.type)).not.toContain('reportFailure');
   });
 });
 

@@ -196,3 +196,52 @@ describe('listener machine: pausing and resuming', () => {
     expect(after.context.boundPort).toBe(40123);
   });
 });
+
+describe('listener machine: a cluster node whose store does not answer (listener.hold / listener.unhold)', () => {
+  const hold: Event = { type: 'listener.hold' };
+  const unhold: Event = { type: 'listener.unhold' };
+  const notices = (actions: Parameters<typeof summary>[0]) =>
+    summary(actions).flatMap((a) => (a.type === 'notify' ? [(a.params as { notice: string }).notice] : a.type === 'releaseWaiting' ? ['releaseWaiting'] : []));
+
+  it('holds new connections while the store is away, and serves them once it answers', () => {
+    const [held, holding] = send(at('accepting'), hold, accepted('c1'));
+    expect(held.value).toBe('paused');
+    expect(notices(holding)).toEqual(['heldForStore']);
+    expect(summary(holding).map((a) => a.type)).toContain('hold');
+
+    const [after, actions] = send(held, unhold);
+    expect(after.value).toBe('accepting');
+    expect(notices(actions)).toEqual(['releaseWaiting', 'resumed']);
+  });
+
+  it('stays paused when the store answers again if the operator stopped listening meanwhile, until "start listen"', () => {
+    const [bothPaused, pausing] = send(at('accepting'), hold, pause);
+    expect(notices(pausing)).toEqual(['heldForStore', 'paused']);
+
+    const [stillPaused, back] = send(bothPaused, unhold);
+    expect(stillPaused.value).toBe('paused');
+    expect(notices(back)).toEqual(['stillPausedByOperator']);
+
+    const [after, resumed] = send(stillPaused, resume);
+    expect(after.value).toBe('accepting');
+    expect(notices(resumed)).toEqual(['releaseWaiting', 'resumed']);
+  });
+
+  it('does not resume on "start listen" while the store is away: it says it will once the store answers', () => {
+    const [stillHeld, asked] = send(at('paused'), hold, resume);
+    expect(stillHeld.value).toBe('paused');
+    expect(notices(asked)).toEqual(['resumesWhenStoreAnswers']);
+
+    const [after, actions] = send(stillHeld, unhold);
+    expect(after.value).toBe('accepting');
+    expect(notices(actions)).toEqual(['releaseWaiting', 'resumed']);
+  });
+
+  it('answers "already paused" only when the operator paused it: a store hold is not the operator\'s pause', () => {
+    const [held] = send(at('accepting'), hold);
+    const [, first] = send(held, pause);
+    expect(notices(first)).toEqual(['paused']);
+    const [, again] = send(at('paused'), pause);
+    expect(notices(again)).toEqual(['alreadyPaused']);
+  });
+});

@@ -12,7 +12,7 @@
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { DEFAULTS } from '../../src/io/config.js';
 import { type ConnectionInput, connectionMachine, type JoinResult, type LoginCheck, type PrivateOutcome } from '../../src/machines/connection.js';
-import { LOBBY, loginKey, text } from '../../src/machines/protocol.js';
+import { LOBBY, loginKey, SERVICE_UNAVAILABLE, text } from '../../src/machines/protocol.js';
 import { type EmittedAction, eventsFrom, generatePaths, leafIds, linesOf, type ModelPath } from './graph.js';
 
 export const machine = connectionMachine;
@@ -91,6 +91,8 @@ export const CHAT_RUN = ['hello, everyone', 'and a second line'];
 export const NOBODY = 'nobody';
 
 const injected = { message: 'injected fault' };
+/** What a cluster node's store call fails with while Redis does not answer (src/io/errors.ts). */
+export const UNAVAILABLE = { message: 'the cluster\'s store is unavailable', code: SERVICE_UNAVAILABLE };
 
 function checkResult(login: string | undefined): LoginCheck {
   const scenario = scenarioOf(login);
@@ -131,8 +133,16 @@ export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
         const output: JoinResult = scenarioOf(login) === 'dupe' ? { status: 'alreadyOnline' } : { status: 'joined' };
         return [{ type, output }];
       }
-      // Claiming a login among those online is a lookup in memory: nothing to fail, nothing to inject.
+      // Claiming a login fails only on a cluster node whose Redis does not answer (a lookup in memory on one node).
       case 'xstate.error.actor.joinChat':
+        return [{ type, error: UNAVAILABLE }];
+      // The sign-in's store calls: a failure, or (on a cluster node) Redis away.
+      case 'xstate.error.actor.checkLogin':
+      case 'xstate.error.actor.verifyPassword':
+      case 'xstate.error.actor.registerUser':
+        return [{ type, error: injected }, { type, error: UNAVAILABLE }];
+      // Only a cluster node's lease lapsing signs a user out: LEFT_TO_OTHER_TESTS.
+      case 'server.signOut':
         return [];
       // #lobby's answers: the room actor's, so they come only where the session waits for them.
       case 'room.joined':
@@ -232,7 +242,9 @@ export const ACCOUNT_STATES: Record<string, string> = Object.fromEntries(
 );
 
 export const LEFT_TO_OTHER_TESTS: Record<string, string> = {
-  'authenticating.joining --xstate.error.actor.joinChat--> closed': 'claiming a login is a lookup in memory: nothing a path can make fail',
+  'authenticating.joining --xstate.error.actor.joinChat[2/2]--> closed':
+    'claiming a login fails only as "unavailable" (a cluster node\'s Redis away), which asks for the login again',
+  'chatting --server.signOut--> closed': 'a cluster node whose lease lapsed (test/integration/cluster.test.ts)',
   'authenticating.registering.saving --xstate.done.actor.registerUser[2/3]--> authenticating.awaitingLogin':
     'a login that looks like a registered one (test/integration/unicode-logins.test.ts)',
   'chatting --chat.private--> (self)': 'a /msg from another user',

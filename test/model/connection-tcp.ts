@@ -34,6 +34,7 @@ import {
   SCENARIOS,
   scenarioOf,
   SERVER_ANSWERS,
+  UNAVAILABLE,
 } from './connection-model.js';
 import { faults, type Fault } from './faults.js';
 import { describeEvent, linesOf, type ModelPath, replayPure, type ReplayStep } from './graph.js';
@@ -53,6 +54,8 @@ export function isInternal(event: EventObject): boolean {
  */
 export function isDrivableOverTcp(path: ModelPath): boolean {
   const { steps } = replayPure(machine, MODEL_INPUT, path.events);
+  // Redis away needs a cluster node (test/integration/cluster.test.ts): the TCP replay runs on the CSV files.
+  if (path.events.some((e) => (e as { error?: unknown }).error === UNAVAILABLE)) return false;
   return steps.every((s) => isInternal(s.event) || s.before.hasTag('input'));
 }
 

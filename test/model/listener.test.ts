@@ -54,12 +54,22 @@ const TCP_EXCLUDED: Record<string, string> = {
   'listener --listener.acceptFailed--> (self)':
     'accept(2) failing (EMFILE) needs the process out of file descriptors, which would break every test running beside it',
   'binding --listener.stop--> stopped': 'createServer() resolves only once bound, so nothing can stop the listener while it binds',
+  ...Object.fromEntries(
+    [
+      'accepting --listener.hold--> paused',
+      'paused --listener.hold--> (self)',
+      'paused --listener.unhold[1/2]--> (self)',
+      'paused --listener.unhold[2/2]--> accepting',
+      'paused --listener.resume[1/2]--> (self)',
+      'paused --listener.pause[2/2]--> (self)',
+    ].map((name) => [name, 'a cluster node\'s Redis going away and coming back (test/integration/cluster.test.ts, over a real redis-server)']),
+  ),
 };
 
 function isDrivableOverTcp(path: ModelPath): boolean {
   const first = path.events[0]?.type;
   if (first !== 'xstate.done.actor.bind' && first !== 'xstate.error.actor.bind') return false;
-  return !path.events.some((e) => e.type === 'listener.acceptFailed');
+  return !path.events.some((e) => e.type === 'listener.acceptFailed' || e.type === 'listener.hold' || e.type === 'listener.unhold');
 }
 
 const NOTICES: Record<ListenerNotice, RegExp> = {
@@ -70,6 +80,9 @@ const NOTICES: Record<ListenerNotice, RegExp> = {
   alreadyAccepting: /already listening/,
   stopped: /listener stopped/,
   acceptFailed: /accept failed/,
+  heldForStore: /listening paused while the cluster's store/,
+  resumesWhenStoreAnswers: /listening resumes as soon as the cluster's store/,
+  stillPausedByOperator: /listening stays paused until "start listen"/,
 };
 
 describe('listener model: generated paths on the pure machine', () => {

@@ -1,0 +1,77 @@
+/**
+ * What one node of a cluster sends to a user signed in on another (the cluster issue: `/msg` and
+ * the console's `kick` across nodes): one Redis Stream per node, `<prefix>inbox:<node id>`, read
+ * by that node's tail along with its rooms (room-tails-redis.ts), so an entry reaches it once and
+ * in order. Who is on which node is presence's (`ClusterPresence.nodeOf`).
+ *
+ *   kind  "msg" | "kick"
+ *   to    the recipient's login, as an AES-GCM token (crypto.ts)
+ *   msg   for "msg": the message sealed as offline messages are (waiting-message-token.ts)
+ *
+ * A copy of Redis shows neither who wrote what to whom. The stream is trimmed (`MAXLEN ~`): a
+ * node reads its inbox from where it was when it started, so only entries not yet read matter.
+ */
+import type { Redis } from 'ioredis';
+import type { Keyring } from './crypto.js';
+import { asStorageError } from './errors.js';
+import type { WaitingMessage } from './stores.js';
+import { sealWaiting, unsealWaiting } from './waiting-message-token.js';
+
+export type InboxEntry = { kind: 'msg'; to: string; message: WaitingMessage } | { kind: 'kick'; to: string };
+
+/** Entries an inbox keeps at least (far more than a node reads behind). */
+const INBOX_KEEP = 10_000;
+
+export function inboxStreamKey(prefix: string, nodeId: string): string {
+  return `${prefix}inbox:${nodeId}`;
+}
+
+export interface NodeInboxesOptions {
+  redis: Redis;
+  keyring: Keyring;
+  prefix: string;
+  where: string;
+}
+
+export class NodeInboxes {
+  constructor(private readonly opts: NodeInboxesOptions) {}
+
+  /** Appends an entry to `nodeId`'s inbox; resolves once Redis has it. */
+  async send(nodeId: string, entry: InboxEntry): Promise<void> {
+    const { redis, keyring, prefix, where } = this.opts;
+    const fields = ['kind', entry.kind, 'to', keyring.encrypt(entry.to)];
+    if (entry.kind === 'msg') fields.push('msg', sealWaiting(keyring, keyring.loginKey(entry.to), entry.message));
+    await asStorageError(where, () => redis.xadd(inboxStreamKey(prefix, nodeId), 'MAXLEN', '~', String(INBOX_KEEP), '*', ...fields));
+  }
+
+  /** The newest entry's ID of `nodeId`'s inbox ("0-0" when it has none): where its tail starts. */
+  async lastId(nodeId: string): Promise<string> {
+    const { redis, prefix, where } = this.opts;
+    const newest = (await asStorageError(where, () => redis.xrevrange(inboxStreamKey(prefix, nodeId), '+', '-', 'COUNT', 1))) as [string, string[]][];
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  /** An entry read back, or why it is not one (damage: the caller reports it and goes on). */
+  read(fields: readonly string[]): InboxEntry | string {
+    const field = (name: string) => {
+      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+      return undefined;
+    };
+    const { keyring } = this.opts;
+    const kind = field('kind');
+    const toToken = field('to');
+    if (toToken === undefined) return 'it has no recipient';
+    let to: string;
+    try {
+      to = keyring.decrypt(toToken);
+    } catch {
+      return 'its recipient does not decrypt with this key';
+    }
+    if (kind === 'kick') return { kind, to };
+    if (kind !== 'msg') return `its kind is "${kind ?? ''}", not msg or kick`;
+    const sealed = field('msg');
+    if (sealed === undefined) return 'it has no message';
+    const message = unsealWaiting(keyring, sealed, keyring.loginKey(to));
+    return typeof message === 'string' ? message : { kind, to, message };
+  }
+}

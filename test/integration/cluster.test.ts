@@ -1,0 +1,199 @@
+/**
+ * Several servers as one chat (`--cluster`, docs/cluster.md), over real TCP and a real
+ * redis-server: each test starts its nodes on 127.0.0.1 port 0, each with a data dir of its own
+ * and one key, on a key space of its own in the file's Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CLUSTER_RETAIN, type ServerConfig } from '../../src/io/config.js';
+import { openRedisHistoryStore } from '../../src/io/history-store-redis.js';
+import { LOBBY, text } from '../../src/machines/protocol.js';
+import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
+import { signIn, type TestClient, TestClient as Client, type TestServer, useTestServers } from './harness.js';
+
+const db = useRedis();
+const start = useTestServers();
+const PASSWORD = 'secret-password';
+
+/** `count` nodes of one cluster: the same key, the same Redis and prefix, each its own node id. */
+async function cluster(count: number, overrides: Partial<ServerConfig> = {}): Promise<TestServer[]> {
+  const envKey = randomBytes(32).toString('hex');
+  const nodes: TestServer[] = [];
+  for (let i = 1; i <= count; i++) {
+    nodes.push(await start({ envKey, cluster: { url: db.url, prefix: db.prefix, nodeId: `node${i}`, retain: DEFAULT_CLUSTER_RETAIN }, ...overrides }));
+  }
+  return nodes;
+}
+
+/** A chat line as delivered live, without its clock time. */
+const untimed = (line: string) => line.replace(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] /, '');
+
+/** Reads lines until `count` chat lines (`login: text`) have come, and returns those. */
+async function chatLines(client: TestClient, count: number): Promise<string[]> {
+  const lines: string[] = [];
+  while (lines.length < count) {
+    const line = untimed(await client.next(10_000));
+    if (/^[^\s*]+: /.test(line)) lines.push(line);
+  }
+  return lines;
+}
+
+describe.skipIf(!REDIS_INSTALLED)('a cluster of statechat nodes on one Redis', () => {
+  it('delivers every post of every node to every other user exactly once, all in the stream\'s order', async () => {
+    const nodes = await cluster(3);
+    const users: { login: string; client: TestClient }[] = [];
+    for (let i = 0; i < 6; i++) {
+      const login = `user${i}`;
+      users.push({ login, client: await signIn(nodes[i % 3]!.port, login, PASSWORD) });
+    }
+    // Every join notice read: from here on, only the burst.
+    for (const { client } of users) await client.sync();
+
+    const perUser = 40;
+    for (let n = 0; n < perUser; n++) for (const { client, login } of users) client.send(`${login} m${n}`);
+    const sent = users.length * perUser;
+    const received = await Promise.all(users.map(({ client }) => chatLines(client, sent - perUser)));
+
+    // Exactly once: each user got every other user's posts, each of them once.
+    const all = users.flatMap(({ login }) => Array.from({ length: perUser }, (_, n) => `${login}: ${login} m${n}`));
+    users.forEach(({ login }, i) => {
+      expect([...received[i]!].sort()).toEqual(all.filter((line) => !line.startsWith(`${login}: `)).sort());
+    });
+    // In one order: any two users saw the posts neither of them sent in the same order…
+    const notFrom = (lines: string[], ...logins: string[]) => lines.filter((line) => !logins.some((login) => line.startsWith(`${login}: `)));
+    for (let i = 0; i < users.length; i++) {
+      for (let j = i + 1; j < users.length; j++) {
+        const pair = [users[i]!.login, users[j]!.login];
+        expect(notFrom(received[i]!, ...pair)).toEqual(notFrom(received[j]!, ...pair));
+      }
+    }
+    // …each sender's in the order sent, and that order is the stream's (trimmed: its newest part).
+    users.forEach(({ login }, i) => {
+      const other = received[(i + 1) % users.length]!;
+      expect(other.filter((line) => line.startsWith(`${login}: `))).toEqual(all.filter((line) => line.startsWith(`${login}: `)));
+    });
+    const stream = openRedisHistoryStore({ redis: db.connect(), keep: 10_000, prefix: db.prefix, where: db.url });
+    const newest = (await stream.recent(LOBBY, 100)).map((m) => `${m.login}: ${m.text}`);
+    expect(newest).toHaveLength(100);
+    const newestNotOwn = notFrom(newest, users[0]!.login);
+    expect(received[0]!.slice(-newestNotOwn.length)).toEqual(newestNotOwn);
+  });
+
+  it('signs a login in on one node at most, and /who and the console list everyone on every node', async () => {
+    const [a, b] = await cluster(2);
+    const alice = await signIn(a!.port, 'alice', PASSWORD);
+    await signIn(b!.port, 'bob', PASSWORD);
+
+    const again = await Client.connect(b!.port);
+    await again.expect(/^Enter your login:/);
+    again.send('alice');
+    await again.expect(/^password:/i);
+    again.send(PASSWORD);
+    await again.expect(text.alreadyOnline('alice'));
+
+    alice.send('/who');
+    await alice.expect('Online (2): alice, bob');
+    await b!.ask('who', 'Online (2): alice, bob');
+
+    // Signed out on a, alice can sign in on b.
+    alice.send('/quit');
+    await alice.expectClosed();
+    again.send('alice');
+    await again.expect(/^password:/i);
+    again.send(PASSWORD);
+    await again.expect(/^Welcome back, alice/);
+  });
+
+  it('replays a room\'s history on any node, and carries a room\'s lines across nodes', async () => {
+    const [a, b] = await cluster(2);
+    const alice = await signIn(a!.port, 'alice', PASSWORD);
+    alice.send('first from a');
+    const bob = await signIn(b!.port, 'bob', PASSWORD);
+    expect(bob.replay!.messages.map(untimed)).toEqual(['alice: first from a']);
+
+    for (const client of [alice, bob]) {
+      client.send('/join #dev');
+      await client.expect(/^You joined #dev/);
+      await client.expectHistory();
+    }
+    bob.send('hello dev');
+    expect(untimed(await alice.expect(/#dev <bob>|#dev bob/))).toMatch(/#dev.*bob.*hello dev/);
+  });
+
+  it('carries a /msg to a user on another node, leaves it for one who is offline, and kicks across nodes from the console', async () => {
+    const [a, b] = await cluster(2);
+    const alice = await signIn(a!.port, 'alice', PASSWORD);
+    const bob = await signIn(b!.port, 'Bob', PASSWORD);
+    await alice.sync();
+
+    alice.send('/msg bob psst');
+    await alice.expect(text.privateSent('Bob', 'psst'));
+    expect(untimed(await bob.expect(/\(private\) alice: psst$/))).toBe('(private) alice: psst');
+
+    // Bob signs out: the next /msg waits for his next sign-in, on any node.
+    bob.send('/quit');
+    await bob.expectClosed();
+    alice.send('/msg bob later');
+    await alice.expect(text.privateLeft('Bob'));
+    const back = await Client.connect(a!.port);
+    await back.expect(/^Enter your login:/);
+    back.send('bob');
+    await back.expect(/^password:/i);
+    back.send(PASSWORD);
+    await back.expect(/\(private\) alice: later$/);
+
+    const carol = await signIn(b!.port, 'carol', PASSWORD);
+    await a!.ask('kick carol', 'Kicked carol (signed in on node node2).');
+    await carol.expect(text.kicked);
+    await carol.expectClosed();
+    await a!.ask('kick nobody', 'No user named nobody is online.');
+  });
+
+  it('refuses to start a node whose key is not the cluster\'s', async () => {
+    await cluster(1);
+    await expect(start({ envKey: randomBytes(32).toString('hex'), cluster: { url: db.url, prefix: db.prefix, nodeId: 'other', retain: DEFAULT_CLUSTER_RETAIN } })).rejects.toThrow(
+      /does not match the one the cluster .* uses/,
+    );
+  });
+
+  it('refuses to start a node without a key on a cluster that has one, saying how to give it the key', async () => {
+    await cluster(1);
+    await expect(start({ cluster: { url: db.url, prefix: db.prefix, nodeId: 'keyless', retain: DEFAULT_CLUSTER_RETAIN } })).rejects.toThrow(/has a key already, and this node has none/);
+  });
+
+  it('signs its users out when its lease is gone (another node may hold them), and takes them again after', async () => {
+    const [a, b] = await cluster(2);
+    const alice = await signIn(a!.port, 'alice', PASSWORD);
+    // As if node1 had been cut off for longer than its lease: its lease key is gone.
+    await db.connect().del(`${db.prefix}lease:node1`);
+    await alice.expect(text.signedOutByCluster);
+    await alice.expectClosed();
+    await a!.waitForOutput(/lease lapsed/);
+
+    // Her login is free: she can sign in on either node.
+    const there = await signIn(b!.port, 'alice', PASSWORD, true);
+    there.send('/who');
+    await there.expect('Online (1): alice');
+  });
+
+  it('holds new connections and refuses posts while Redis does not answer, and resumes by itself', async () => {
+    const [a] = await cluster(1);
+    const alice = await signIn(a!.port, 'alice', PASSWORD);
+    // At the login prompt before Redis goes away: her sign-in is asked again, not cut off.
+    const carol = await Client.connect(a!.port);
+    await carol.expect(/^Enter your login:/);
+    const pauser = db.connect();
+    // Longer than a renewal may wait (1 s), shorter than the lease's time left after it (2 s).
+    await pauser.client('PAUSE', 2200, 'ALL');
+    await a!.waitForOutput(/Redis is unavailable/);
+    alice.send('while away');
+    await alice.expect(text.serviceUnavailable);
+    carol.send('carol');
+    await carol.expect(text.serviceUnavailable);
+    await carol.expect(text.loginPrompt);
+    await a!.waitForOutput(/Redis is unavailable[^]*listening resumed/);
+    alice.send('after');
+    const bob = await signIn(a!.port, 'bob', PASSWORD);
+    expect(bob.replay!.messages.map(untimed)).toEqual(['alice: after']);
+  });
+});
