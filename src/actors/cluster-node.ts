@@ -78,13 +78,17 @@ export interface ClusterNode {
   readonly topics: TopicStore;
   readonly offline: OfflineMessageStore;
   readonly presence: ClusterPresence;
-  readonly rooms: ClusterRooms;
+  /** Who is in which room, across the cluster. */
+  readonly members: ClusterRooms;
   /** What a Redis crash could lose of what was acknowledged, or undefined (`appendfsync always`). */
   readonly persistenceWarning: string | undefined;
   /** Sends to a user on another node (`nodeOf` says which): a /msg, a kick. */
   sendTo(nodeId: string, entry: InboxEntry): Promise<void>;
   /** The node a login is signed in on (this one's id too), or undefined when nobody holds it. */
   nodeOf(login: string): Promise<string | undefined>;
+  /** A room's members on every node, and every room with members somewhere (for /names, /rooms). */
+  namesIn(room: string): Promise<string[]>;
+  allRooms(): Promise<{ name: string; size: number }[]>;
   /** Where this node's inbox entries go, in order (set by the server once its users can be found). */
   onInbox: (entry: InboxEntry) => void;
   /** A room's order (RoomDeps.order): its stream, read by this node's tail. */
@@ -111,7 +115,7 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
   });
   const warning = await persistenceWarning(redis);
   const presence = await ClusterPresence.join({ redis, keyring, nodeId, prefix, where });
-  const rooms = new ClusterRooms({ redis, keyring, presence, prefix, where });
+  const members = new ClusterRooms({ redis, keyring, presence, prefix, where });
   const orders = new Map<string, ClusterRoomOrder>();
   const inboxes = new NodeInboxes({ redis, keyring, prefix, where });
   const inboxFrom = await inboxes.lastId(nodeId);
@@ -143,13 +147,15 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
     nodeId,
     sendTo: (to, entry) => inboxes.send(to, entry),
     nodeOf: (login) => presence.nodeOf(login),
+    namesIn: (room) => members.names(room),
+    allRooms: () => members.rooms(),
     onInbox: () => {},
     users,
     history,
     topics,
     offline,
     presence,
-    rooms,
+    members,
     persistenceWarning: warning,
     order(sink, room) {
       const order = new ClusterRoomOrder(sink, {

@@ -86,7 +86,7 @@ export class ClusterRoomOrder implements RoomOrder {
         break;
       }
       case 'notice':
-        log.appendEntry(room, { kind: 'notice', at: isoNow(), line: entry.line, node }).catch(failed);
+        log.appendEntry(room, { kind: 'notice', at: isoNow(), line: entry.line, node, ...(entry.topic ? { topic: entry.topic } : {}) }).catch(failed);
         break;
       case 'recall':
         if ((this.inFlight.get(entry.connectionId) ?? 0) === 0) this.sink.take(entry);
@@ -143,7 +143,7 @@ export class ClusterRoomOrder implements RoomOrder {
           break;
         }
         case 'notice':
-          this.sink.take({ kind: 'notice', line: entry.line });
+          this.sink.take(entry.topic ? { kind: 'notice', line: entry.line, topic: entry.topic } : { kind: 'notice', line: entry.line });
           break;
       }
     }

@@ -26,7 +26,7 @@ import {
   type RegistrationOutcome,
   roomsToLeave,
 } from '../machines/connection.js';
-import { formatPrivateLine, LOBBY, loginKey, stripTerminalControls, text } from '../machines/protocol.js';
+import { formatPrivateLine, LOBBY, loginKey, stripTerminalControls, text, type Topic } from '../machines/protocol.js';
 import type { RateLimit } from '../machines/rate-limit.js';
 import type { HistoryWriterEvent, RoomEvent, RoomMember, RoomReply } from '../machines/room.js';
 import type { SupervisorEvent } from '../machines/supervisor.js';
@@ -69,11 +69,15 @@ export interface ConnectionDeps {
   remote?: RemoteUsers;
 }
 
-/** Users of a cluster signed in on other nodes (cluster-node.ts). */
+/** Users of a cluster signed in on other nodes (cluster-node.ts), and who is in which room across the cluster. */
 export interface RemoteUsers {
   readonly nodeId: string;
   nodeOf(login: string): Promise<string | undefined>;
   sendTo(nodeId: string, entry: InboxEntry): Promise<void>;
+  /** A room's members on every node (logins, unsorted). */
+  namesIn(room: string): Promise<string[]>;
+  /** Every room with members on some node, and how many. */
+  allRooms(): Promise<{ name: string; size: number }[]>;
 }
 
 export interface ConnectionHandle {
@@ -288,11 +292,32 @@ class Connection implements RoomMember, OnlineUser {
   }
 
   listRooms(): void {
-    const rooms = this.deps.rooms.all();
-    this.answer([`Rooms (${rooms.length}):`, ...roomLines(rooms)]);
+    const { remote, rooms } = this.deps;
+    if (!remote) {
+      const all = rooms.all();
+      return this.answer([`Rooms (${all.length}):`, ...roomLines(all)]);
+    }
+    clusterRooms(remote, rooms).then(
+      (all) => this.answer([`Rooms (${all.length}):`, ...roomLines(all)]),
+      () => this.link.sendLines([text.serviceUnavailable]),
+    );
   }
 
   listNames(room: string): void {
+    const { remote } = this.deps;
+    if (remote) {
+      remote.namesIn(room).then(
+        (logins) => {
+          if (logins.length === 0) return this.link.sendLines([text.noSuchRoom(room)]);
+          const state = this.deps.rooms.get(room);
+          state?.flushNotices();
+          const listed = logins.sort((a, b) => a.localeCompare(b)).map((login) => state?.listed(login) ?? login);
+          this.link.sendLines([`In ${room} (${listed.length}): ${listed.join(', ')}`]);
+        },
+        () => this.link.sendLines([text.serviceUnavailable]),
+      );
+      return;
+    }
     const state = this.deps.rooms.get(room);
     if (!state) return this.link.sendLines([text.noSuchRoom(room)]);
     state.flushNotices();
@@ -395,6 +420,12 @@ class Connection implements RoomMember, OnlineUser {
       `flooding: ${this.who()}conn=${this.connectionId} kept sending faster than ${config.rateLimitPerSecond} lines a second for ${config.maxFloodMs / 1000} s, disconnected`,
     );
   }
+}
+
+/** A cluster's rooms (members on any node), with the topics this node knows. */
+export async function clusterRooms(remote: RemoteUsers, rooms: RoomDirectory): Promise<{ name: string; size: number; topic: Topic | undefined }[]> {
+  const all = await remote.allRooms();
+  return all.map(({ name, size }) => ({ name, size, topic: rooms.topicOf(name) })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** `/rooms` and the console's `rooms`: one line per room, aligned. */

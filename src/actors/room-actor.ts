@@ -22,7 +22,7 @@ import { type AnyActorRef, assign, fromCallback } from 'xstate';
 import { isoNow } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import type { HistoryStore, TopicStore } from '../io/stores.js';
-import { type ChatMessage, formatChatLine, text, type Topic } from '../machines/protocol.js';
+import { type ChatMessage, formatChatLine, loginKey, text, type Topic } from '../machines/protocol.js';
 import { type RoomMember, type RoomReply, roomMachine } from '../machines/room.js';
 import { encodeLines, LINE_END } from './client-link.js';
 import { listedLogin } from './presence.js';
@@ -49,6 +49,8 @@ export interface RoomDeps {
   onRoomEvent?: (room: string, event: { type: string }) => void;
   /** Where the room's entries are ordered: this node's queue unless given (a cluster's: cluster-room-order.ts). */
   order?: (sink: RoomEntrySink, room: string) => RoomOrder;
+  /** A cluster's list of who is in which room (room-members-redis.ts), kept up to date on each join and leave, for /names and /rooms. */
+  members?: { join(room: string, login: string): Promise<void>; leave(room: string, login: string): Promise<void> };
 }
 
 /** One room's data plane; survives its actor's restart. */
@@ -108,9 +110,17 @@ export class RoomState implements RoomEntrySink {
     return [...this.byId.values()].sort((a, b) => a.login.localeCompare(b.login)).map(listedLogin);
   }
 
+  /** How /names lists a login that is a member here (with its away message), or undefined. */
+  listed(login: string): string | undefined {
+    const key = loginKey(login);
+    for (const member of this.byId.values()) if (loginKey(member.login) === key) return listedLogin(member);
+    return undefined;
+  }
+
   admit(member: RoomMember): void {
     if (this.byId.has(member.connectionId)) return;
     this.byId.set(member.connectionId, member);
+    this.deps.members?.join(this.name, member.login).catch((err: unknown) => this.listFailed(err));
     this.queue.push({ kind: 'join', member });
   }
 
@@ -118,6 +128,7 @@ export class RoomState implements RoomEntrySink {
     const member = this.byId.get(connectionId);
     if (!member) return;
     this.byId.delete(connectionId);
+    this.deps.members?.leave(this.name, member.login).catch((err: unknown) => this.listFailed(err));
     // No line of the room after this: the leaver is out of the fan-out at once.
     const slot = this.slotOf.get(connectionId);
     if (slot !== undefined) {
@@ -152,8 +163,8 @@ export class RoomState implements RoomEntrySink {
     this.queue.settle?.(messages, status);
   }
 
-  notice(line: string): void {
-    this.queue.push({ kind: 'notice', line });
+  notice(line: string, topic?: Topic): void {
+    this.queue.push(topic ? { kind: 'notice', line, topic } : { kind: 'notice', line });
   }
 
   recall(connectionId: string, limit: number): void {
@@ -164,9 +175,15 @@ export class RoomState implements RoomEntrySink {
     this.byId.get(connectionId)?.session.send(reply);
   }
 
+  /** The cluster's list of members could not be updated: /names and /rooms on other nodes are off until the next join or leave. */
+  private listFailed(err: unknown): void {
+    this.deps.log.info(`error: the cluster's list of who is in ${this.name} could not be updated: ${describeCause(err)}`);
+  }
+
   /** The operator closed the room: every member is told and forgotten. */
   closeAll(): void {
     this.flushNotices();
+    for (const member of this.byId.values()) this.deps.members?.leave(this.name, member.login).catch((err: unknown) => this.listFailed(err));
     for (const member of this.byId.values()) member.session.send({ type: 'room.closed', room: this.name } satisfies RoomReply);
     this.byId.clear();
     this.fanOut.length = 0;
@@ -201,6 +218,8 @@ export class RoomState implements RoomEntrySink {
         this.welcome(entry.member);
         break;
       case 'notice':
+        // Set by this node already (saveTopic); another node's change arrives here.
+        if (entry.topic) this.topic = entry.topic;
         this.gather(entry.line, undefined);
         break;
       case 'recall':
@@ -289,6 +308,11 @@ export class RoomDirectory {
     return this.rooms.get(name);
   }
 
+  /** A room's topic as this node knows it (a room that does not run here: as the topic store has it). */
+  topicOf(name: string): Topic | undefined {
+    return this.rooms.get(name)?.topic ?? this.deps.topics?.all().get(name);
+  }
+
   /** A stopped room's state goes (its history stays on disk). */
   forget(name: string): void {
     this.rooms.get(name)?.stop();
@@ -336,7 +360,7 @@ export class RoomDirectory {
             },
           );
         },
-        announce: (args, { line }) => state(args).notice(line),
+        announce: (args, { line, topic }) => state(args).notice(line, topic),
         dismissAll: (args) => state(args).closeAll(),
         countMembers: assign({ members: (args) => state(args).size }),
         tellRestarted: (args) => state(args).restarted(),

@@ -10,7 +10,7 @@
  * post with no local sender, a join with no local member). The room's state takes entries and
  * does not know where they were ordered.
  */
-import type { ChatMessage } from '../machines/protocol.js';
+import type { ChatMessage, Topic } from '../machines/protocol.js';
 import type { RoomMember } from '../machines/room.js';
 
 /** What a room lets out to its members, in the room's order. */
@@ -19,7 +19,8 @@ export type RoomEntry =
   | { kind: 'post'; message: ChatMessage; sender: string }
   /** A join: the member is welcomed (its replay is what came before), the others hear of it. */
   | { kind: 'join'; member: RoomMember }
-  | { kind: 'notice'; line: string }
+  /** A line to every member; `topic`: the room's topic changed to this (a cluster's other nodes learn it so). */
+  | { kind: 'notice'; line: string; topic?: Topic }
   /** `/history`: answered with what the room delivered up to here. */
   | { kind: 'recall'; connectionId: string; limit: number };
 

@@ -175,6 +175,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
         log,
         onRoomEvent: io.onRoomPost && ((room) => io.onRoomPost!(room)),
         order: cluster && ((sink, room) => cluster.order(sink, room)),
+        members: cluster?.members,
       })
     : undefined;
   const throttle = new LoginThrottle({

@@ -12,7 +12,7 @@ import { LOBBY } from '../machines/protocol.js';
 import type { RoomEvent } from '../machines/room.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { afterThisStep } from './after-this-step.js';
-import { type RemoteUsers, roomLines } from './connection-actor.js';
+import { clusterRooms, type RemoteUsers, roomLines } from './connection-actor.js';
 import { historyWriter } from './history-writer.js';
 import type { Listener } from './listener-actor.js';
 import type { Presence } from './presence.js';
@@ -89,8 +89,10 @@ export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMa
         presence.everyone().then(show, (err: unknown) => log.reply([`Who is online is unknown: the cluster's store did not answer (${describeCause(err)}).`]));
       },
       showRooms: () => {
-        const rooms = chat!.rooms.all();
-        log.reply([`Rooms (${rooms.length}):`, ...roomLines(rooms)]);
+        const { remote, rooms } = chat!;
+        const show = (all: readonly { name: string; size: number; topic: { text: string } | undefined }[]) => log.reply([`Rooms (${all.length}):`, ...roomLines(all)]);
+        if (!remote) return show(rooms.all());
+        clusterRooms(remote, rooms).then(show, (err: unknown) => log.reply([`The rooms are unknown: the cluster's store did not answer (${describeCause(err)}).`]));
       },
       kick: (_, { login }) => {
         const user = chat!.presence.find(login);

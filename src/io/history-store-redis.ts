@@ -21,7 +21,7 @@
 import { Redis } from 'ioredis';
 import { roomKey } from '../machines/protocol.js';
 import { StorageError } from './errors.js';
-import type { ChatMessage, HistoryStore } from './stores.js';
+import type { ChatMessage, HistoryStore, Topic } from './stores.js';
 
 export interface RedisHistoryStoreOptions {
   /** A connected client (the caller owns it: `close` does not quit it). */
@@ -77,7 +77,8 @@ export interface EntryOrigin {
 export type RoomLogEntry =
   | ({ kind: 'post'; message: ChatMessage } & Partial<EntryOrigin>)
   | ({ kind: 'join'; at: string; login: string } & EntryOrigin)
-  | ({ kind: 'notice'; at: string; line: string } & EntryOrigin);
+  /** `topic`: the room's new topic, when the notice announces one (other nodes' rooms take it). */
+  | ({ kind: 'notice'; at: string; line: string; topic?: Topic } & EntryOrigin);
 
 /** An entry's fields as XADD takes them. */
 export function fieldsOfEntry(entry: RoomLogEntry): string[] {
@@ -88,7 +89,7 @@ export function fieldsOfEntry(entry: RoomLogEntry): string[] {
     case 'join':
       return ['kind', 'join', 'at', entry.at, 'login', entry.login, ...origin];
     case 'notice':
-      return ['kind', 'notice', 'at', entry.at, 'line', entry.line, ...origin];
+      return ['kind', 'notice', 'at', entry.at, 'line', entry.line, ...origin, ...(entry.topic ? ['topic', JSON.stringify(entry.topic)] : [])];
   }
 }
 
@@ -117,7 +118,22 @@ export function entryOfFields(room: string, fields: readonly string[]): RoomLogE
     return login === undefined ? 'a join without login' : { kind, at, login, node, ...(conn === undefined ? {} : { conn }) };
   }
   const line = value('line');
-  return line === undefined ? 'a notice without line' : { kind, at, line, node, ...(conn === undefined ? {} : { conn }) };
+  if (line === undefined) return 'a notice without line';
+  const topic = topicOf(value('topic'));
+  if (topic === null) return 'a notice whose topic is not one';
+  return { kind, at, line, node, ...(conn === undefined ? {} : { conn }), ...(topic ? { topic } : {}) };
+}
+
+/** A notice's `topic` field: undefined when there is none, null when it is not a topic (damage). */
+function topicOf(json: string | undefined): Topic | undefined | null {
+  if (json === undefined) return undefined;
+  try {
+    const topic = JSON.parse(json) as Partial<Topic> | null;
+    if (topic && typeof topic.text === 'string' && typeof topic.by === 'string' && typeof topic.at === 'string') return { text: topic.text, by: topic.by, at: topic.at };
+  } catch {
+    // not JSON: damage, as below
+  }
+  return null;
 }
 
 /** A stream entry's fields → the chat message it holds; why not, for anything but a well-formed post. */

@@ -135,8 +135,8 @@ export const roomMachine = setup({
     recall: (_, _params: { connectionId: string; limit: number }) => {},
     /** Writes a new topic to disk; the actor answers `room.topicSaved` or `room.topicFailed`. */
     saveTopic: (_, _params: { connectionId: string; text: string }) => {},
-    /** A notice to every member, behind what is already on its way. */
-    announce: (_, _params: { line: string }) => {},
+    /** A notice to every member, behind what is already on its way (with the room's new topic, when it is about one). */
+    announce: (_, _params: { line: string; topic?: Topic }) => {},
     /** Tells every member the room closed, and forgets them. */
     dismissAll: () => {},
     /** Copies the member count into context after each change (the actor provides the count). */
@@ -220,6 +220,7 @@ export const roomMachine = setup({
                 line: event.topic.text === ''
                   ? `* ${event.topic.by} cleared the topic of ${context.name}`
                   : `* ${event.topic.by} set the topic of ${context.name}: ${event.topic.text}`,
+                topic: event.topic,
               }),
             },
           ],

@@ -149,6 +149,42 @@ describe.skipIf(!REDIS_INSTALLED)('a cluster of statechat nodes on one Redis', (
     await a!.ask('kick nobody', 'No user named nobody is online.');
   });
 
+  it('lists a room\'s members and the rooms across nodes, and a topic set on one node is the room\'s on every node', async () => {
+    const [a, b] = await cluster(2);
+    const alice = await signIn(a!.port, 'alice', PASSWORD);
+    const bob = await signIn(b!.port, 'bob', PASSWORD);
+    for (const client of [alice, bob]) {
+      client.send('/join #dev');
+      await client.expect(/^You joined #dev/);
+      await client.expectHistory();
+    }
+    bob.send('/away lunch');
+    await bob.expect(/away/i);
+    alice.send('/names #dev');
+    await alice.expect('In #dev (2): alice, bob');
+    bob.send('/names #dev');
+    await bob.expect('In #dev (2): alice, bob (away: lunch)');
+    alice.send('/rooms');
+    await alice.expect('Rooms (2):');
+    expect(await alice.next()).toMatch(/^ {2}#dev +2 members$/);
+    expect(await alice.next()).toMatch(/^ {2}#lobby +2 members$/);
+    await b!.ask('rooms', /#lobby +2 members/);
+
+    alice.send('/topic release on friday');
+    await bob.expect(/set the topic of #dev: release on friday/);
+    bob.send('/topic');
+    await bob.expect(text.topicIs('#dev', 'release on friday', 'alice'));
+    // Who joins on either node is told the topic.
+    const carol = await signIn(b!.port, 'carol', PASSWORD);
+    carol.send('/join #dev');
+    await carol.expect(/release on friday/);
+
+    bob.send('/part');
+    await bob.expect(/left #dev|You left/);
+    alice.send('/names #dev');
+    await alice.expect(/^In #dev \(2\): alice, carol$/);
+  });
+
   it('refuses to start a node whose key is not the cluster\'s', async () => {
     await cluster(1);
     await expect(start({ envKey: randomBytes(32).toString('hex'), cluster: { url: db.url, prefix: db.prefix, nodeId: 'other', retain: DEFAULT_CLUSTER_RETAIN } })).rejects.toThrow(

@@ -180,11 +180,20 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
       expect(entryOfFields('#dev', ['at', 't', 'login', 'l', 'text', 'x'])).toEqual({ kind: 'post', message: { at: 't', room: '#dev', login: 'l', text: 'x' } });
     });
 
+    it('carries a new topic with the notice that announces it, so that other nodes\' rooms take it', () => {
+      const topic = { text: 'release on friday', by: 'alice', at: '2026-12-08T10:00:00.000Z' };
+      const announced: RoomLogEntry = { kind: 'notice', at: 't', line: '* alice set the topic', node: 'n1', topic };
+      expect(entryOfFields('#dev', fieldsOfEntry(announced))).toEqual(announced);
+      expect(entryOfFields('#dev', fieldsOfEntry({ kind: 'notice', at: 't', line: '* bob left', node: 'n1' }))).not.toHaveProperty('topic');
+    });
+
     it('says what is wrong with an entry it cannot read', () => {
       expect(entryOfFields('#dev', ['kind', 'vote', 'at', 't', 'node', 'n'])).toBe('an entry of an unknown kind (vote)');
       expect(entryOfFields('#dev', ['kind', 'join', 'at', 't', 'login', 'l'])).toBe('a join without node');
       expect(entryOfFields('#dev', ['kind', 'join', 'at', 't', 'node', 'n'])).toBe('a join without login');
       expect(entryOfFields('#dev', ['kind', 'notice', 'at', 't', 'node', 'n'])).toBe('a notice without line');
+      expect(entryOfFields('#dev', ['kind', 'notice', 'at', 't', 'line', 'x', 'node', 'n', 'topic', '{"text":1}'])).toBe('a notice whose topic is not one');
+      expect(entryOfFields('#dev', ['kind', 'notice', 'at', 't', 'line', 'x', 'node', 'n', 'topic', 'not json'])).toBe('a notice whose topic is not one');
       expect(messageOfEntry('#dev', fieldsOfEntry(join('bob')))).toBe('a join, not a post');
     });
 

@@ -123,7 +123,8 @@ describe('room machine', () => {
 
     expect(summary(actions).filter((a) => a.type !== 'register')).toEqual([
       { type: 'saveTopic', params: { connectionId: 'c1', text: 'releases' } },
-      { type: 'announce', params: { line: '* alice set the topic of #dev: releases' } },
+      // The topic rides with its announcement: a cluster's other nodes learn it from the room's stream.
+      { type: 'announce', params: { line: '* alice set the topic of #dev: releases', topic: { text: 'releases', by: 'alice', at: message.at } } },
       {
         type: 'reply',
         params: { connectionId: 'c1', reply: { type: 'room.topicRefused', room: '#dev', reason: `A topic is at most ${TOPIC_MAX_CHARS} characters.` } },
