@@ -35,6 +35,19 @@ export interface ClusterRoomOrderDeps {
 
 type Recall = Extract<RoomEntry, { kind: 'recall' }>;
 
+/** Tells this process's posts apart from an earlier life's of the same node (their pids restart at 1). */
+const PROCESS_NONCE = Math.random().toString(36).slice(2, 8);
+
+/** Stream IDs ("<ms>-<seq>") in the stream's order. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
+}
+
+/** How long to wait before asking Redis again for the stream's end, after a post's append failed. */
+const RESOLVE_RETRY_MS = 500;
+
 export class ClusterRoomOrder implements RoomOrder {
   /** The ID the room was read up to when the state was seeded (`seed`); its tail goes on from there. */
   private seededThrough = '0-0';
@@ -45,6 +58,23 @@ export class ClusterRoomOrder implements RoomOrder {
   private readonly inFlight = new Map<string, number>();
   /** Recalls waiting for their asker's posts, by asker. */
   private readonly recalls = new Map<string, Recall[]>();
+  private nextPost = 0;
+  /**
+   * Posts whose append failed, by pid → sender. A failed XADD may still have landed (Redis wrote
+   * it, then its answer was lost with the connection): such a post is not refused until the tail
+   * has read through the stream's end as it was once Redis answered again — if it comes back by
+   * then it landed (and is delivered as any other); if not, it did not, and its sender is told.
+   */
+  private readonly uncertain = new Map<string, string>();
+  /** Groups of uncertain posts and the stream's end the tail must reach before they are refused. */
+  private waves: { pids: string[]; through: string | undefined }[] = [];
+  private resolving = false;
+  /** Posts whose append has not answered yet, and those of them the tail has brought back already. */
+  private readonly appending = new Set<string>();
+  private readonly landed = new Set<string>();
+  /** The ID of the last entry the tail brought back. */
+  private lastReceived = '0-0';
+  private stopped = false;
 
   constructor(
     private readonly sink: RoomEntrySink,
@@ -55,20 +85,31 @@ export class ClusterRoomOrder implements RoomOrder {
   async seed(keep: number): Promise<ChatMessage[]> {
     const { log, room } = this.deps;
     this.seededThrough = await log.lastEntryId(room);
+    this.lastReceived = this.seededThrough;
     return log.postsThrough(room, this.seededThrough, keep);
   }
 
   post(messages: readonly ChatMessage[], sender: string): void {
     const { log, room, node } = this.deps;
     this.inFlight.set(sender, (this.inFlight.get(sender) ?? 0) + messages.length);
-    const appends = messages.map((message) => log.appendEntry(room, { kind: 'post', message, node, conn: sender }));
-    // The sender hears once per batch how many were refused, as this node's queue tells it.
+    const pids = messages.map(() => `${PROCESS_NONCE}.${++this.nextPost}`);
+    for (const pid of pids) this.appending.add(pid);
+    const appends = messages.map((message, i) => log.appendEntry(room, { kind: 'post', message, node, conn: sender, pid: pids[i]! }));
     void Promise.allSettled(appends).then((results) => {
-      const failed = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      for (const pid of pids) this.appending.delete(pid);
+      results.forEach((result, i) => result.status === 'fulfilled' && this.landed.delete(pids[i]!));
+      const failed = results.flatMap((result, i) => (result.status === 'rejected' ? [{ pid: pids[i]!, reason: result.reason as unknown }] : []));
       if (failed.length === 0) return;
-      this.deps.report(`error: ${failed.length} of ${messages.length} posts to ${room} could not be appended: ${describeCause(failed[0]!.reason)}`);
-      this.sink.refused(sender, failed.length);
-      for (let i = 0; i < failed.length; i++) this.back(sender);
+      this.deps.report(`error: ${failed.length} of ${messages.length} posts to ${room} could not be appended (each is refused unless the stream shows it landed): ${describeCause(failed[0]!.reason)}`);
+      const wave: string[] = [];
+      for (const { pid } of failed) {
+        // Back already (it landed, and the tail was quicker than the error).
+        if (this.landed.delete(pid)) continue;
+        this.uncertain.set(pid, sender);
+        wave.push(pid);
+      }
+      if (wave.length > 0) this.waves.push({ pids: wave, through: undefined });
+      void this.resolve();
     });
   }
 
@@ -103,13 +144,59 @@ export class ClusterRoomOrder implements RoomOrder {
 
   /** The room was closed: what waits is forgotten, but the tail goes on (the room's state lives on, and new joins come back through it). */
   clear(): void {
+    this.uncertain.clear();
+    this.waves = [];
+    this.landed.clear();
     this.joining.clear();
     this.inFlight.clear();
     this.recalls.clear();
   }
 
+  /** Learns the stream's end for each wave of uncertain posts (retrying while Redis is away), then settles what the tail has passed. */
+  private async resolve(): Promise<void> {
+    if (this.resolving) return;
+    this.resolving = true;
+    try {
+      for (;;) {
+        const wave = this.waves.find((w) => w.through === undefined);
+        if (!wave || this.stopped) return;
+        try {
+          // Read after the failure: anything that landed is at or before this end.
+          wave.through = await this.deps.log.lastEntryId(this.deps.room);
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, RESOLVE_RETRY_MS).unref());
+          continue;
+        }
+        this.settleWaves();
+      }
+    } finally {
+      this.resolving = false;
+    }
+  }
+
+  /** Refuses the uncertain posts of every wave whose stream end the tail has reached without them coming back. */
+  private settleWaves(): void {
+    while (this.waves.length > 0) {
+      const wave = this.waves[0]!;
+      if (wave.through === undefined || compareStreamIds(this.lastReceived, wave.through) < 0) return;
+      this.waves.shift();
+      const refused = new Map<string, number>();
+      for (const pid of wave.pids) {
+        const sender = this.uncertain.get(pid);
+        if (sender === undefined) continue; // it came back: it landed
+        this.uncertain.delete(pid);
+        refused.set(sender, (refused.get(sender) ?? 0) + 1);
+      }
+      for (const [sender, count] of refused) {
+        this.sink.refused(sender, count);
+        for (let i = 0; i < count; i++) this.back(sender);
+      }
+    }
+  }
+
   /** The room's state is gone (its actor stopped): the tail leaves the room. */
   stop(): void {
+    this.stopped = true;
     this.opened = false;
     this.deps.unfollow();
     this.clear();
@@ -119,6 +206,7 @@ export class ClusterRoomOrder implements RoomOrder {
   receive(entries: readonly StreamEntry[]): void {
     const { room, node } = this.deps;
     for (const { id, fields } of entries) {
+      this.lastReceived = id;
       const entry = entryOfFields(room, fields);
       if (typeof entry === 'string') {
         this.deps.report(`error: entry ${id} of ${room} is left out: ${entry}`);
@@ -128,6 +216,9 @@ export class ClusterRoomOrder implements RoomOrder {
       switch (entry.kind) {
         case 'post': {
           const sender = ours && entry.conn !== undefined ? entry.conn : '';
+          // A post whose append "failed" landed after all: delivered as any other, never refused (and
+          // one back before its append answered is remembered, in case that answer is a failure).
+          if (ours && entry.pid !== undefined && !this.uncertain.delete(entry.pid) && this.appending.has(entry.pid)) this.landed.add(entry.pid);
           this.sink.take({ kind: 'post', message: entry.message, sender });
           if (sender !== '') this.back(sender);
           break;
@@ -147,6 +238,7 @@ export class ClusterRoomOrder implements RoomOrder {
           break;
       }
     }
+    this.settleWaves();
   }
 
   /** One of `sender`'s posts is back (or failed): its recalls go once none is left on the way. */

@@ -183,7 +183,8 @@ class Connection implements RoomMember, OnlineUser {
   }
 
   post(room: string, texts: readonly string[]): void {
-    if (this.deps.storeAvailable?.() === false) return this.link.sendLines([text.serviceUnavailable]);
+    // One line per message refused, as for messages that could not be stored (room.postFailed).
+    if (this.deps.storeAvailable?.() === false) return this.link.sendLines(Array<string>(texts.length).fill(text.serviceUnavailable));
     // A room closed a moment ago: its room.closed is on its way; nothing was stored.
     if (!this.toRoom(room, { type: 'room.post', connectionId: this.connectionId, texts })) this.link.sendLines([text.messageNotSaved]);
   }

@@ -73,9 +73,9 @@ export interface EntryOrigin {
   conn?: string;
 }
 
-/** What a room's log holds (see the top of this file). */
+/** What a room's log holds (see the top of this file). `pid`: the post's id on its node, to know it again if the XADD's answer was lost. */
 export type RoomLogEntry =
-  | ({ kind: 'post'; message: ChatMessage } & Partial<EntryOrigin>)
+  | ({ kind: 'post'; message: ChatMessage; pid?: string } & Partial<EntryOrigin>)
   | ({ kind: 'join'; at: string; login: string } & EntryOrigin)
   /** `topic`: the room's new topic, when the notice announces one (other nodes' rooms take it). */
   | ({ kind: 'notice'; at: string; line: string; topic?: Topic } & EntryOrigin);
@@ -85,7 +85,7 @@ export function fieldsOfEntry(entry: RoomLogEntry): string[] {
   const origin = entry.node === undefined ? [] : entry.conn === undefined ? ['node', entry.node] : ['node', entry.node, 'conn', entry.conn];
   switch (entry.kind) {
     case 'post':
-      return ['kind', 'post', 'at', entry.message.at, 'login', entry.message.login, 'text', entry.message.text, ...origin];
+      return ['kind', 'post', 'at', entry.message.at, 'login', entry.message.login, 'text', entry.message.text, ...origin, ...(entry.pid === undefined ? [] : ['pid', entry.pid])];
     case 'join':
       return ['kind', 'join', 'at', entry.at, 'login', entry.login, ...origin];
     case 'notice':
@@ -109,7 +109,8 @@ export function entryOfFields(room: string, fields: readonly string[]): RoomLogE
     const login = value('login');
     const text = value('text');
     if (login === undefined || text === undefined) return 'a post without login or text';
-    return { kind, message: { at, room: roomKey(room), login, text }, ...origin };
+    const pid = value('pid');
+    return { kind, message: { at, room: roomKey(room), login, text }, ...origin, ...(pid === undefined ? {} : { pid }) };
   }
   if (kind !== 'join' && kind !== 'notice') return `an entry of an unknown kind (${kind})`;
   if (node === undefined) return `a ${kind} without node`;

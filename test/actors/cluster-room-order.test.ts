@@ -13,7 +13,7 @@ import { RoomTails } from '../../src/io/room-tails-redis.js';
 import type { ChatMessage } from '../../src/machines/protocol.js';
 import type { RoomMember } from '../../src/machines/room.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
-import { collected } from '../support/waiting.js';
+import { collected, eventually } from '../support/waiting.js';
 
 const db = useRedis();
 const running: RoomTails[] = [];
@@ -113,16 +113,38 @@ describe.skipIf(!REDIS_INSTALLED)('the room order of a cluster', () => {
     expect(a.taken).toEqual(['recall c2', 'post p1 from c1', 'post p2 from c1', 'recall c1']);
   });
 
-  it('refuses to its sender a post Redis did not take, and says why in the log', async () => {
+  it('refuses to its sender a post Redis did not take — once Redis answers again and the tail has read past where it would be', async () => {
     const gone = await db.startAnother();
     const a = await node('a', gone.url);
     await a.open();
-    await gone.stop();
+    await gone.crash();
     a.order.post([message('x', 'lost'), message('x', 'lost too')], 'c1');
     a.order.push({ kind: 'recall', connectionId: 'c1', limit: 5 });
+    await eventually(() => a.problems.length > 0, 'the failed appends to be reported');
+    // While Redis is away, nobody can tell whether the appends landed: nothing is refused yet.
+    expect(a.taken).toEqual([]);
+    await gone.restart();
     await a.until(2);
     // One refusal for the batch, with its count; the recall that waited for the posts goes then.
     expect(a.taken).toEqual(['refused c1 2', 'recall c1']);
     expect(a.problems.join('\n')).toMatch(/2 of 2 posts to #dev could not be appended/);
+  });
+
+  it('delivers, never refuses, a post whose append failed but which landed (its answer lost with the connection)', async () => {
+    const { a, b } = await twoNodes();
+    // As if Redis had written the entry and then lost the connection before answering: the
+    // append rejects, but the entry (with its pid) is in the stream.
+    const log = a.log as typeof a.log & { appendEntry: typeof a.log.appendEntry };
+    const append = log.appendEntry.bind(log);
+    log.appendEntry = async (room, entry) => {
+      await append(room, entry);
+      throw new Error('connection lost before the answer');
+    };
+    a.order.post([message('x', 'landed')], 'c1');
+    a.order.push({ kind: 'recall', connectionId: 'c1', limit: 5 });
+    await a.until(2);
+    await b.until(1);
+    expect(a.taken).toEqual(['post landed from c1', 'recall c1']);
+    expect(b.taken).toEqual(['post landed from -']);
   });
 });

@@ -82,7 +82,7 @@ describe('room machine: the topic', () => {
   it('announces a cleared topic as cleared', () => {
     const [, actions] = own(new Set(['c1']), [{ type: 'room.topicSaved', topic: { text: '', by: 'alice', at: '2026-12-06T12:00:00.000Z' } }]);
 
-    expect(actions).toEqual([{ type: 'announce', params: { line: '* alice cleared the topic of #dev' } }]);
+    expect(actions).toEqual([{ type: 'announce', params: { line: '* alice cleared the topic of #dev', topic: { text: '', by: 'alice', at: '2026-12-06T12:00:00.000Z' } } }]);
   });
 });
 

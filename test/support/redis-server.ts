@@ -20,6 +20,10 @@ export interface RedisServer {
   dir: string;
   /** Stops the server (SIGTERM, waited for) and removes its dir. Idempotent. */
   stop(): Promise<void>;
+  /** kill -9: the server dies at once, its dir (the append-only file) stays for `restart`. */
+  crash(): Promise<void>;
+  /** Starts it again on the same port and dir, after `crash` (it reads its append-only file back). */
+  restart(): Promise<void>;
 }
 
 const START_MS = 10_000;
@@ -51,19 +55,21 @@ export async function startRedisServer(): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'statechat-redis-'));
     const port = await freePort();
-    const child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    let child: ChildProcess;
     try {
-      await ready(child);
+      child = await spawnRedis(port, dir);
     } catch (err) {
-      child.kill('SIGKILL');
       await fs.rm(dir, { recursive: true, force: true });
       if (attempt < 3 && /Address already in use/.test(String(err))) continue;
       throw err;
     }
+    const ended = async (signal: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill(signal);
+        await exited;
+      }
+    };
     let stopped: Promise<void> | undefined;
     return {
       url: `redis://127.0.0.1:${port}`,
@@ -71,15 +77,31 @@ export async function startRedisServer(): Promise<RedisServer> {
       dir,
       stop: () =>
         (stopped ??= (async () => {
-          if (child.exitCode === null && child.signalCode === null) {
-            const exited = once(child, 'exit');
-            child.kill('SIGTERM');
-            await exited;
-          }
+          await ended('SIGTERM');
           await fs.rm(dir, { recursive: true, force: true });
         })()),
+      crash: () => ended('SIGKILL'),
+      async restart() {
+        child = await spawnRedis(port, dir);
+      },
     };
   }
+}
+
+/** redis-server on `port` with its files in `dir`: append-only, fsync'ed on every write (acknowledged = on disk). */
+async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    await ready(child);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child;
 }
 
 /** Resolves once the server says it accepts connections; rejects with what it printed if it exits first. */
