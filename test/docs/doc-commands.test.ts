@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliProcess, REPO } from '../support/cli-process.js';
+import { REDIS_INSTALLED } from '../support/redis-server.js';
 import { copyRepository } from '../support/repo-copy.js';
 import { text } from '../../src/machines/protocol.js';
 
@@ -63,6 +64,15 @@ const RUN_HERE = {
   clientTls: 'npm run client -- --tls --ca data/tls-cert.pem',
   startInspect: 'npm start -- --inspect',
   diagrams: 'npm run diagrams',
+  // docs/cluster.md: three nodes and a Redis on one machine.
+  redisDir: 'mkdir -p data-redis',
+  redis: 'redis-server --port 6380 --dir data-redis --appendonly yes --appendfsync always',
+  clusterKey: 'openssl rand -hex 32 > cluster.key',
+  clusterKeyMode: 'chmod 600 cluster.key',
+  nodeA: 'STATECHAT_KEY=$(cat cluster.key) npm start -- --cluster redis://127.0.0.1:6380 --node-id a --port 9090 --data-dir data-a',
+  nodeB: 'STATECHAT_KEY=$(cat cluster.key) npm start -- --cluster redis://127.0.0.1:6380 --node-id b --port 9092 --data-dir data-b',
+  nodeC: 'STATECHAT_KEY=$(cat cluster.key) npm start -- --cluster redis://127.0.0.1:6380 --node-id c --port 9093 --data-dir data-c',
+  ncNodeB: 'nc 127.0.0.1 9092',
 } as const;
 const HERE = new Set<string>(Object.values(RUN_HERE));
 
@@ -160,6 +170,29 @@ describe('the commands the docs show', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<html/i);
     await shutDown(server);
+  });
+
+  // Where redis-server is not installed this is skipped with the warning of test/support/redis-server.ts; .ci/run installs it.
+  it.skipIf(!REDIS_INSTALLED)('the cluster recipe: a Redis, one key, three nodes on it, nc reaching the second', { timeout: 90_000 }, async () => {
+    for (const port of [6380, 9092, 9093]) expect(await portIsFree(port), `port ${port} is in use: the cluster recipe runs on its documented ports`).toBe(true);
+    const done = async (command: string) => {
+      const step = run(command);
+      expect((await step.exited).code, `${command}: ${step.stderr}`).toBe(0);
+    };
+    await done(RUN_HERE.redisDir);
+    const redis = run(RUN_HERE.redis);
+    await redis.waitForStdout(/Ready to accept connections/);
+    await done(RUN_HERE.clusterKey);
+    await done(RUN_HERE.clusterKeyMode);
+    const a = await startServer(RUN_HERE.nodeA);
+    const b = run(RUN_HERE.nodeB);
+    await b.waitForStdout(/server listening on 127\.0\.0\.1:9092/);
+    const c = run(RUN_HERE.nodeC);
+    await c.waitForStdout(/server listening on 127\.0\.0\.1:9093/);
+    expect(b.stdout).toMatch(/cluster: node b joined the cluster at redis:\/\/127\.0\.0\.1:6380/);
+    await expectLoginPrompt(RUN_HERE.ncNodeB);
+    for (const node of [a, b, c]) await shutDown(node);
+    await redis.kill('SIGTERM');
   });
 
   it('npm run diagrams finds the generated docs up to date', { timeout: 60_000 }, async () => {
