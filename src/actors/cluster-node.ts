@@ -20,7 +20,7 @@ import { connectRedis, persistenceWarning, redisUrlForLog } from '../io/redis-co
 import { ClusterRooms } from '../io/room-members-redis.js';
 import { RoomTails } from '../io/room-tails-redis.js';
 import type { OfflineMessageStore, TopicStore, UserStore } from '../io/stores.js';
-import { openRedisTopicStore } from '../io/topic-store-redis.js';
+import { openRedisTopicStore, readRedisTopic } from '../io/topic-store-redis.js';
 import { openRedisUserStore } from '../io/user-store-redis.js';
 import type { ScryptParams } from '../io/crypto.js';
 import { ClusterRoomOrder } from './cluster-room-order.js';
@@ -168,6 +168,8 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
           if (orders.get(room) === order) orders.delete(room);
         },
         report,
+        members,
+        topic: (name) => readRedisTopic({ redis, prefix, where }, name),
       });
       orders.set(room, order);
       return order;

@@ -17,7 +17,7 @@ import { isoNow } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import { entryOfFields, type RoomLog } from '../io/history-store-redis.js';
 import type { StreamEntry } from '../io/room-tails-redis.js';
-import { type ChatMessage, text } from '../machines/protocol.js';
+import { type ChatMessage, text, type Topic } from '../machines/protocol.js';
 import type { RoomMember } from '../machines/room.js';
 import type { RoomEntry, RoomEntrySink, RoomOrder } from './room-queue.js';
 
@@ -31,9 +31,20 @@ export interface ClusterRoomOrderDeps {
   unfollow(): void;
   /** An entry could not be appended, or one came back unreadable: said once, in the server's log. */
   report(problem: string): void;
+  /** Who is in the room across the cluster (room-members-redis.ts): a join is listed there before its entry is appended, and counted. */
+  members?: { join(room: string, login: string): Promise<void>; names(room: string): Promise<string[]> };
+  /** The room's topic as Redis has it now (read when the room starts). */
+  topic?(room: string): Promise<Topic | undefined>;
 }
 
 type Recall = Extract<RoomEntry, { kind: 'recall' }>;
+
+/** A member of this node whose join entry is on its way: `members`, the room's count across the cluster for its welcome, once `counted`. */
+interface JoinWaiting {
+  member: RoomMember;
+  members: number | undefined;
+  counted: Promise<void> | undefined;
+}
 
 /** Tells this process's posts apart from an earlier life's of the same node (their pids restart at 1). */
 const PROCESS_NONCE = Math.random().toString(36).slice(2, 8);
@@ -52,8 +63,10 @@ export class ClusterRoomOrder implements RoomOrder {
   /** The ID the room was read up to when the state was seeded (`seed`); its tail goes on from there. */
   private seededThrough = '0-0';
   private opened = false;
-  /** This node's members waiting for their join entry to come back, by connection id. */
-  private readonly joining = new Map<string, RoomMember>();
+  /** This node's members waiting for their join entry to come back, by connection id (with the room's count across the cluster). */
+  private readonly joining = new Map<string, JoinWaiting>();
+  /** Entries let out only once a join's count has come (see `receive`). */
+  private held: StreamEntry[] | undefined;
   /** This node's posts not yet back from the tail, by sender (recalls wait for them). */
   private readonly inFlight = new Map<string, number>();
   /** Recalls waiting for their asker's posts, by asker. */
@@ -86,6 +99,8 @@ export class ClusterRoomOrder implements RoomOrder {
     const { log, room } = this.deps;
     this.seededThrough = await log.lastEntryId(room);
     this.lastReceived = this.seededThrough;
+    // Read after the stream's end: a change since comes through the tail as well (setting it again).
+    if (this.deps.topic) this.sink.learnTopic?.(await this.deps.topic(room));
     return log.postsThrough(room, this.seededThrough, keep);
   }
 
@@ -119,7 +134,16 @@ export class ClusterRoomOrder implements RoomOrder {
     switch (entry.kind) {
       case 'join': {
         const { member } = entry;
-        this.joining.set(member.connectionId, member);
+        const waiting: JoinWaiting = { member, members: undefined, counted: undefined };
+        this.joining.set(member.connectionId, waiting);
+        const { members } = this.deps;
+        if (members) {
+          // Listed, then counted, then appended — all sent now, in this order on one connection, so
+          // the join keeps its place among this node's appends and whoever reads it finds it listed.
+          const listFailed = (err: unknown) => this.deps.report(`error: the cluster's list of who is in ${room} could not be updated: ${describeCause(err)}`);
+          members.join(room, member.login).catch(listFailed);
+          waiting.counted = members.names(room).then((names) => void (waiting.members = names.length), listFailed);
+        }
         log.appendEntry(room, { kind: 'join', at: isoNow(), login: member.login, node, conn: member.connectionId }).catch((err: unknown) => {
           this.joining.delete(member.connectionId);
           failed(err);
@@ -205,9 +229,25 @@ export class ClusterRoomOrder implements RoomOrder {
   /** New entries of the room from the node's tail, in the stream's order. */
   receive(entries: readonly StreamEntry[]): void {
     const { room, node } = this.deps;
-    for (const { id, fields } of entries) {
-      this.lastReceived = id;
+    // Behind a join whose count has not come yet: everything after it waits with it, in order.
+    if (this.held) {
+      this.held.push(...entries);
+      return;
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const { id, fields } = entries[i]!;
       const entry = entryOfFields(room, fields);
+      const early = typeof entry !== 'string' && entry.kind === 'join' && entry.node === node && entry.conn !== undefined ? this.joining.get(entry.conn) : undefined;
+      if (early?.counted && early.members === undefined) {
+        const held = (this.held = entries.slice(i));
+        void early.counted.finally(() => {
+          this.held = undefined;
+          this.receive(held);
+        });
+        early.counted = undefined;
+        return this.settleWaves();
+      }
+      this.lastReceived = id;
       if (typeof entry === 'string') {
         this.deps.report(`error: entry ${id} of ${room} is left out: ${entry}`);
         continue;
@@ -224,10 +264,11 @@ export class ClusterRoomOrder implements RoomOrder {
           break;
         }
         case 'join': {
-          const member = ours && entry.conn !== undefined ? this.joining.get(entry.conn) : undefined;
-          if (member) {
+          const waiting = ours && entry.conn !== undefined ? this.joining.get(entry.conn) : undefined;
+          if (waiting) {
+            const { member, members } = waiting;
             this.joining.delete(member.connectionId);
-            this.sink.take({ kind: 'join', member });
+            this.sink.take(members === undefined ? { kind: 'join', member } : { kind: 'join', member, members });
           } else if (!ours) {
             this.sink.take({ kind: 'notice', line: text.joined(entry.login, room) });
           }

@@ -120,7 +120,6 @@ export class RoomState implements RoomEntrySink {
   admit(member: RoomMember): void {
     if (this.byId.has(member.connectionId)) return;
     this.byId.set(member.connectionId, member);
-    this.deps.members?.join(this.name, member.login).catch((err: unknown) => this.listFailed(err));
     this.queue.push({ kind: 'join', member });
   }
 
@@ -215,7 +214,7 @@ export class RoomState implements RoomEntrySink {
         this.deliver(entry.message, entry.sender);
         break;
       case 'join':
-        this.welcome(entry.member);
+        this.welcome(entry.member, entry.members);
         break;
       case 'notice':
         // Set by this node already (saveTopic); another node's change arrives here.
@@ -229,20 +228,24 @@ export class RoomState implements RoomEntrySink {
     }
   }
 
+  learnTopic(topic: Topic | undefined): void {
+    this.topic = topic;
+  }
+
   /** Tells a sender how many of its messages could not be stored (RoomEntrySink). */
   refused(sender: string, count: number): void {
     this.reply(sender, { type: 'room.postFailed', room: this.name, count });
   }
 
   /** From its welcome on, a member gets the room's lines: the replay is exactly what came before. */
-  private welcome(member: RoomMember): void {
+  private welcome(member: RoomMember, members = this.byId.size): void {
     if (this.byId.get(member.connectionId) !== member) return; // left before it was welcomed
     member.session.send({
       type: 'room.joined',
       room: this.name,
       recent: member.replay > 0 ? this.recent.slice(-member.replay) : [],
       topic: this.topic,
-      members: this.byId.size,
+      members,
     } satisfies RoomReply);
     this.slotOf.set(member.connectionId, this.fanOut.length);
     this.fanOut.push(member);

@@ -18,7 +18,8 @@ export type RoomEntry =
   /** A stored chat message: to every member but its sender (a connection id). */
   | { kind: 'post'; message: ChatMessage; sender: string }
   /** A join: the member is welcomed (its replay is what came before), the others hear of it. */
-  | { kind: 'join'; member: RoomMember }
+  /** `members`: how many the room has with this one (a cluster's count, across nodes; else the room's own). */
+  | { kind: 'join'; member: RoomMember; members?: number }
   /** A line to every member; `topic`: the room's topic changed to this (a cluster's other nodes learn it so). */
   | { kind: 'notice'; line: string; topic?: Topic }
   /** `/history`: answered with what the room delivered up to here. */
@@ -29,6 +30,8 @@ export interface RoomEntrySink {
   take(entry: RoomEntry): void;
   /** `count` messages of `sender` could not be stored, so were not delivered. */
   refused(sender: string, count: number): void;
+  /** The room's topic as the shared store has it when the room starts (a cluster's: another node may have set it since this one started). */
+  learnTopic?(topic: Topic | undefined): void;
 }
 
 /**

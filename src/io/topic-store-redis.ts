@@ -36,6 +36,22 @@ export async function openRedisTopicStore(opts: RedisTopicStoreOptions): Promise
   return new RedisTopicStore(opts.redis, key, opts.where, topics);
 }
 
+/**
+ * A room's topic as Redis has it now (undefined: none; a damaged one is left out, as at open): a
+ * room that starts on a node after another node set its topic reads it here, not from `all()`.
+ */
+export async function readRedisTopic(opts: Pick<RedisTopicStoreOptions, 'redis' | 'prefix' | 'where'>, room: string): Promise<Topic | undefined> {
+  let json: string | null;
+  try {
+    json = await opts.redis.hget(`${opts.prefix ?? 'statechat:'}topics`, roomKey(room));
+  } catch (err) {
+    throw new StorageError(opts.where, err);
+  }
+  if (json === null) return undefined;
+  const topic = parseTopic(json);
+  return typeof topic === 'string' ? undefined : topic;
+}
+
 function parseTopic(json: string): Topic | string {
   let value: Partial<Topic>;
   try {

@@ -25,8 +25,11 @@
  * A failure shows the steps taken so far, the client, and what it expected and got; fast-check
  * shrinks the sequence.
  */
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_CLUSTER_RETAIN } from '../../src/io/config.js';
+import { REDIS_INSTALLED, type RedisForTests, useRedis } from '../support/redis-server.js';
 import { startTestServer, TestClient, type TestServer } from '../integration/harness.js';
 import { body, type Delivery, LOBBY, LOGINS, matchInterleaving, normalize, PASSWORD, RoomsModel, SELF, type Step, type Who } from './rooms-reference.js';
 
@@ -118,9 +121,41 @@ async function nextLine(client: TestClient): Promise<string | undefined> {
   }
 }
 
-/** Runs the steps on a fresh server; resolves with the outcomes (cases of the spec) they took. */
-async function runScenario(clients: number, steps: readonly RunStep[]): Promise<Set<string>> {
-  const server: TestServer = await startTestServer({ historyReplay: REPLAY, minPasswordLength: MIN_PASSWORD });
+/** Where a scenario runs: the port each login connects to, and how it all stops. */
+interface Deployment {
+  portOf(login: string): number;
+  stop(): Promise<void>;
+}
+
+const SERVER_CONFIG = { historyReplay: REPLAY, minPasswordLength: MIN_PASSWORD };
+
+async function oneServer(): Promise<Deployment> {
+  const server: TestServer = await startTestServer(SERVER_CONFIG);
+  return { portOf: () => server.port, stop: () => server.stop() };
+}
+
+/** Three nodes of a cluster on a fresh key space of the file's Redis; the logins spread over them in turn. */
+function threeNodes(db: RedisForTests): () => Promise<Deployment> {
+  let run = 0;
+  return async () => {
+    const envKey = randomBytes(32).toString('hex');
+    const prefix = `${db.prefix}run${++run}:`;
+    const nodes: TestServer[] = [];
+    for (let i = 1; i <= 3; i++) {
+      nodes.push(await startTestServer({ ...SERVER_CONFIG, envKey, cluster: { url: db.url, prefix, nodeId: `node${i}`, retain: DEFAULT_CLUSTER_RETAIN } }));
+    }
+    return {
+      portOf: (login) => nodes[LOGINS.indexOf(login as (typeof LOGINS)[number]) % nodes.length]!.port,
+      stop: async () => {
+        await Promise.all(nodes.map((node) => node.stop()));
+      },
+    };
+  };
+}
+
+/** Runs the steps on a fresh server (or cluster); resolves with the outcomes (cases of the spec) they took. */
+async function runScenario(clients: number, steps: readonly RunStep[], deploy: () => Promise<Deployment> = oneServer): Promise<Set<string>> {
+  const server = await deploy();
   const model = new RoomsModel(REPLAY);
   const sockets = new Map<string, TestClient>();
   const transcript: string[] = [];
@@ -163,7 +198,7 @@ async function runScenario(clients: number, steps: readonly RunStep[]): Promise<
     const { actor } = prediction;
     if (actor === '') return;
     if (s.kind === 'register') {
-      const client = await TestClient.connect(server.port);
+      const client = await TestClient.connect(server.portOf(actor));
       sockets.set(actor, client);
       const prompt = async (line: string, expected: string) => {
         const got = await nextLine(client);
@@ -277,7 +312,7 @@ async function runScenario(clients: number, steps: readonly RunStep[]): Promise<
 
     if (mover?.kind === 'register') {
       // The prompts first, one at a time; the repeated password is the burst's line.
-      const client = await TestClient.connect(server.port);
+      const client = await TestClient.connect(server.portOf(mover.login));
       sockets.set(mover.login, client);
       for (const [prompt, answer] of [[/^Enter your login:$/, mover.login], [/^Choose a password /, PASSWORD]] as const) {
         try {
@@ -512,6 +547,47 @@ describe('rooms over TCP against a reference model', () => {
       `rooms oracle: ${NUM_RUNS} runs, ${stepsRun} steps, ${Date.now() - started} ms; ` +
         `cases taken (runs): ${[...outcomes].sort().map(([o, n]) => `${o} ${n}`).join(', ')}` +
         (missed.length > 0 ? `; not taken by chance this time: ${missed.join(', ')}` : ''),
+    );
+  });
+});
+
+const db = useRedis();
+
+/**
+ * Left out on a cluster, and why: a /part typed while others post in the room. The leaver stops
+ * getting the room's lines at once (and is told "You left" at once), but the "left" notice takes
+ * its place in the room's stream only when its XADD lands — after posts other nodes appended
+ * meanwhile, which everyone else then sees before it and the leaver never sees. A known difference
+ * from one server (docs/cluster.md, "Left out"); the bursts keep their posts, only the part goes.
+ */
+function withoutPartsInBursts(steps: readonly RunStep[]): RunStep[] {
+  return steps.map((s) => (s.kind === 'burst' && s.mover?.how === 'part' ? { ...s, mover: null } : s));
+}
+
+/** Fewer runs than on one server: each starts three nodes. */
+const CLUSTER_RUNS = Number(process.env.ROOMS_ORACLE_CLUSTER_RUNS ?? 6);
+
+// Skipped only where redis-server is not installed (see REDIS_INSTALLED); never in CI.
+describe.skipIf(!REDIS_INSTALLED)('rooms over TCP on a 3-node cluster, against the same model', () => {
+  it('takes every case of the spec on the hand-written tour, its users spread over the nodes', { timeout: 60_000 }, async () => {
+    const outcomes = await runScenario(3, withoutPartsInBursts(TOUR), threeNodes(db));
+    expect(OUTCOMES.filter((o) => !outcomes.has(o))).toEqual([]);
+    expect([...outcomes].filter((o) => o.startsWith('burst:join-'))).toHaveLength(1);
+    expect([...outcomes].filter((o) => o.startsWith('burst:register-'))).toHaveLength(1);
+  });
+
+  it(`agrees with the spec on ${CLUSTER_RUNS} generated step sequences across 2-5 clients on three nodes`, { timeout: Math.max(45_000, CLUSTER_RUNS * 5_000) + 30_000 }, async () => {
+    const deploy = threeNodes(db);
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ clients, steps }) => {
+        await runScenario(clients, withoutPartsInBursts(steps), deploy);
+      }),
+      {
+        numRuns: CLUSTER_RUNS,
+        interruptAfterTimeLimit: Math.max(45_000, CLUSTER_RUNS * 5_000),
+        markInterruptAsFailure: true,
+        seed: process.env.ROOMS_ORACLE_SEED === undefined ? undefined : Number(process.env.ROOMS_ORACLE_SEED),
+      },
     );
   });
 });
