@@ -460,25 +460,33 @@ async function openClusterStores(config: ServerConfig, clusterConfig: ClusterCon
     });
     scryptPool.warmUp();
     const recovered: string[] = [];
-    const stores: ChatStores = {
-      keyring,
-      users: undefined!,
-      history: undefined!,
-      topics: undefined!,
-      offline: undefined!,
-      recovered,
-      insecureKeyNote: insecureKeyNoteOf(insecureMode),
-      report: (line) => recovered.push(line),
-    };
+    // Until the log is open (createServer sets `report` then), problems wait with the start-up notes.
+    let report = (line: string) => recovered.push(line);
     const node = await openClusterNode(connections, {
       keyring,
       scrypt: config.scrypt,
       keep: Math.max(config.historyReplay, MAX_HISTORY_REQUEST),
       maxWaitingPerUser: MAX_WAITING_MESSAGES,
-      report: (line) => stores.report(line),
+      report: (line) => report(line),
     });
     if (node.persistenceWarning) recovered.push(node.persistenceWarning);
-    return Object.assign(stores, { cluster: node, users: node.users, history: node.history, topics: node.topics, offline: node.offline });
+    const { users, history, topics, offline } = node;
+    return {
+      keyring,
+      cluster: node,
+      users,
+      history,
+      topics,
+      offline,
+      recovered,
+      insecureKeyNote: insecureKeyNoteOf(insecureMode),
+      get report() {
+        return report;
+      },
+      set report(to) {
+        report = to;
+      },
+    };
   } catch (err) {
     connections.close();
     throw err;
