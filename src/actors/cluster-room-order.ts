@@ -15,7 +15,7 @@
  */
 import { isoNow } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
-import { entryOfFields, type RoomLog } from '../io/history-store-redis.js';
+import { entryOfFields, type RoomLog, seqOfFields } from '../io/history-store-redis.js';
 import type { StreamEntry } from '../io/room-tails-redis.js';
 import { type ChatMessage, text, type Topic } from '../machines/protocol.js';
 import type { RoomMember } from '../machines/room.js';
@@ -85,8 +85,9 @@ export class ClusterRoomOrder implements RoomOrder {
   /** Posts whose append has not answered yet, and those of them the tail has brought back already. */
   private readonly appending = new Set<string>();
   private readonly landed = new Set<string>();
-  /** The ID of the last entry the tail brought back. */
+  /** The ID of the last entry the tail brought back, and its number in the room. */
   private lastReceived = '0-0';
+  private lastSeq: number | undefined;
   private stopped = false;
 
   constructor(
@@ -97,8 +98,10 @@ export class ClusterRoomOrder implements RoomOrder {
   /** The room's last `keep` posts, and the place its tail will start from once `open`ed. */
   async seed(keep: number): Promise<ChatMessage[]> {
     const { log, room } = this.deps;
-    this.seededThrough = await log.lastEntryId(room);
-    this.lastReceived = this.seededThrough;
+    const last = await log.lastEntry(room);
+    this.seededThrough = last.id;
+    this.lastReceived = last.id;
+    this.lastSeq = last.seq;
     // Read after the stream's end: a change since comes through the tail as well (setting it again).
     if (this.deps.topic) this.sink.learnTopic?.(await this.deps.topic(room));
     return log.postsThrough(room, this.seededThrough, keep);
@@ -248,6 +251,7 @@ export class ClusterRoomOrder implements RoomOrder {
         return this.settleWaves();
       }
       this.lastReceived = id;
+      this.checkSeq(fields);
       if (typeof entry === 'string') {
         this.deps.report(`error: entry ${id} of ${room} is left out: ${entry}`);
         continue;
@@ -280,6 +284,20 @@ export class ClusterRoomOrder implements RoomOrder {
       }
     }
     this.settleWaves();
+  }
+
+  /**
+   * Entries the tail never saw — trimmed before it read them: this node fell further behind than
+   * the stream keeps (`--cluster-retain`) — are said, to the log and to the room's members here.
+   */
+  private checkSeq(fields: readonly string[]): void {
+    const seq = seqOfFields(fields);
+    if (seq === undefined) return;
+    const missed = this.lastSeq === undefined ? 0 : seq - this.lastSeq - 1;
+    this.lastSeq = seq;
+    if (missed <= 0) return;
+    this.deps.report(`error: this node missed ${missed} entries of ${this.deps.room}: trimmed from its stream before the node read them (it fell behind by more than --cluster-retain posts)`);
+    this.sink.take({ kind: 'notice', line: text.missedLines(this.deps.room, missed) });
   }
 
   /** One of `sender`'s posts is back (or failed): its recalls go once none is left on the way. */

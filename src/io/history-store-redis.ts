@@ -49,6 +49,8 @@ export interface RoomLog extends HistoryStore {
   postsThrough(room: string, id: string, limit: number): Promise<ChatMessage[]>;
   /** The ID of the room's newest entry; "0-0" for a room with none. */
   lastEntryId(room: string): Promise<string>;
+  /** The same, with that entry's number in the room (`seq`; 0 for none, undefined for an entry written before numbers). */
+  lastEntry(room: string): Promise<{ id: string; seq: number | undefined }>;
 }
 
 /**
@@ -137,6 +139,20 @@ function topicOf(json: string | undefined): Topic | undefined | null {
   return null;
 }
 
+/**
+ * An entry's number in its room (1, 2, 3…, given by the append script): a reader that finds one
+ * missing knows entries were trimmed before it read them. Undefined for entries from before numbers.
+ */
+export function seqOfFields(fields: readonly string[]): number | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'seq') {
+      const seq = Number(fields[i + 1]);
+      return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
+    }
+  }
+  return undefined;
+}
+
 /** A stream entry's fields → the chat message it holds; why not, for anything but a well-formed post. */
 export function messageOfEntry(room: string, fields: readonly string[]): ChatMessage | string {
   const entry = entryOfFields(room, fields);
@@ -153,7 +169,10 @@ export function messageOfEntry(room: string, fields: readonly string[]): ChatMes
  * stream keeps at least marks × every posts, however many other entries come between.
  */
 const APPEND = `
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+local fields = { unpack(ARGV, 4) }
+table.insert(fields, 'seq')
+table.insert(fields, redis.call('HINCRBY', KEYS[4], ARGV[2], 1))
+local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
 if ARGV[5] ~= 'post' then return id end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) < tonumber(ARGV[3]) then return id end
 redis.call('HSET', KEYS[2], ARGV[2], 0)
@@ -190,10 +209,11 @@ class RedisHistoryStore implements RoomLog {
     const adding = (
       this.redis.eval(
         APPEND,
-        3,
+        4,
         roomStreamKey(this.prefix, key),
         `${this.prefix}posts-since-trim`,
         `${this.prefix}trim-marks:${key}`,
+        `${this.prefix}room-seq`,
         String(marks),
         key,
         String(every),
@@ -228,9 +248,13 @@ class RedisHistoryStore implements RoomLog {
   }
 
   async lastEntryId(room: string): Promise<string> {
+    return (await this.lastEntry(room)).id;
+  }
+
+  async lastEntry(room: string): Promise<{ id: string; seq: number | undefined }> {
     try {
       const [newest] = await this.redis.xrevrange(roomStreamKey(this.prefix, room), '+', '-', 'COUNT', 1);
-      return newest?.[0] ?? '0-0';
+      return newest ? { id: newest[0], seq: seqOfFields(newest[1]) } : { id: '0-0', seq: 0 };
     } catch (err) {
       throw new StorageError(this.where, err);
     }

@@ -140,6 +140,8 @@ export const text = {
   messageNotSaved: 'Your message could not be saved, so it was not delivered. Try again later.',
   /** A cluster node whose Redis does not answer (docs/cluster.md): nothing was decided, the node retries by itself. */
   serviceUnavailable: 'The chat service is unavailable (its store does not answer); the server is retrying. Try again in a moment.',
+  /** A cluster node that fell too far behind a room's stream (docs/cluster.md). */
+  missedLines: (room: string, n: number) => `* ${n} ${n === 1 ? 'line' : 'lines'} of ${room} could not be shown here: this server fell behind`,
   signedOutByCluster: 'This server lost its place in the chat cluster, so you were signed out. Connect again to sign in (on any server of the cluster).',
   welcomeBack: (login: string) => `Welcome back, ${login}! Type /help for commands.`,
   welcomeNew: (login: string) => `Welcome, ${login}! You are registered. Type /help for commands.`,

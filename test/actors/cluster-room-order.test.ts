@@ -101,6 +101,20 @@ describe.skipIf(!REDIS_INSTALLED)('the room order of a cluster', () => {
     expect(b.taken).toEqual(['post before from -', 'notice * bob joined #dev', 'notice * carol left #dev']);
   });
 
+  it('says how many entries it never saw when its stream was trimmed past where its tail had read', async () => {
+    const a = await node('a');
+    await a.order.seed(100);
+    // Another node's appends, trimmed down to 100 posts while a's tail has not started yet.
+    const other = openRedisHistoryStore({ redis: db.connect(), keep: 100, retain: 100, prefix: db.prefix, where: db.url });
+    await Promise.all(Array.from({ length: 400 }, (_, i) => other.append(message('x', `m${i}`))));
+    const kept = await db.connect().xlen(`${db.prefix}room:#dev`);
+    a.order.open();
+    await a.until(kept + 1);
+    expect(a.taken[0]).toBe(`notice * ${400 - kept} lines of #dev could not be shown here: this server fell behind`);
+    expect(a.taken.slice(1)).toEqual(Array.from({ length: kept }, (_, i) => `post m${400 - kept + i} from -`));
+    expect(a.problems.join('\n')).toMatch(new RegExp(`missed ${400 - kept} entries of #dev`));
+  });
+
   it('answers a recall once the asker\'s own posts are back', async () => {
     const a = await node('a');
     await a.open();

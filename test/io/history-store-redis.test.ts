@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/io/errors.js';
-import { entryOfFields, fieldsOfEntry, messageOfEntry, openRedisHistoryStore, type RoomLog, roomStreamKey, type RoomLogEntry } from '../../src/io/history-store-redis.js';
+import { entryOfFields, fieldsOfEntry, messageOfEntry, openRedisHistoryStore, type RoomLog, roomStreamKey, type RoomLogEntry, seqOfFields } from '../../src/io/history-store-redis.js';
 import type { ChatMessage } from '../../src/io/stores.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 
@@ -174,7 +174,13 @@ describe.skipIf(!REDIS_INSTALLED)('Redis history store', () => {
 
       expect(entries.map(([id]) => id)).toEqual(ids);
       expect(entries.map(([, fields]) => entryOfFields('#dev', fields))).toEqual([post, join('bob'), notice('* carol left')].map((e, i) => (i === 0 ? e : { ...e, at: expect.any(String) })));
-      expect(entries[0]![1]).toEqual(fieldsOfEntry(post));
+      // As written, numbered by the append script: 1, 2, 3 in the room (#Dev is #dev).
+      expect(entries[0]![1]).toEqual([...fieldsOfEntry(post), 'seq', '1']);
+      expect(entries.map(([, fields]) => seqOfFields(fields))).toEqual([1, 2, 3]);
+      expect(await a.lastEntry('#dev')).toEqual({ id: ids[2], seq: 3 });
+      expect(await a.lastEntry('#empty')).toEqual({ id: '0-0', seq: 0 });
+      expect(seqOfFields(['kind', 'post'])).toBeUndefined();
+      expect(seqOfFields(['seq', 'x'])).toBeUndefined();
       // A post of the node's own (no connection), and one from before kinds: posts both.
       expect(entryOfFields('#dev', ['kind', 'post', 'at', 't', 'login', 'l', 'text', 'x', 'node', 'n3'])).toEqual({ kind: 'post', message: { at: 't', room: '#dev', login: 'l', text: 'x' }, node: 'n3' });
       expect(entryOfFields('#dev', ['at', 't', 'login', 'l', 'text', 'x'])).toEqual({ kind: 'post', message: { at: 't', room: '#dev', login: 'l', text: 'x' } });
