@@ -65,6 +65,8 @@ export class ClusterRoomOrder implements RoomOrder {
   private opened = false;
   /** This node's members waiting for their join entry to come back, by connection id (with the room's count across the cluster). */
   private readonly joining = new Map<string, JoinWaiting>();
+  /** This node's members whose leave notice is on its way to the stream, by connection id. */
+  private readonly leaving = new Map<string, RoomMember>();
   /** Entries let out only once a join's count has come (see `receive`). */
   private held: StreamEntry[] | undefined;
   /** This node's posts not yet back from the tail, by sender (recalls wait for them). */
@@ -156,6 +158,17 @@ export class ClusterRoomOrder implements RoomOrder {
       case 'notice':
         log.appendEntry(room, { kind: 'notice', at: isoNow(), line: entry.line, node, ...(entry.topic ? { topic: entry.topic } : {}) }).catch(failed);
         break;
+      case 'leave': {
+        // Its notice, with the leaver's connection: the leave takes effect here when it is back.
+        const { member } = entry;
+        this.leaving.set(member.connectionId, member);
+        log.appendEntry(room, { kind: 'notice', at: isoNow(), line: text.left(member.login, room), node, conn: member.connectionId }).catch((err: unknown) => {
+          failed(err);
+          // Not in the stream: it takes effect here all the same (the other nodes do not hear of it).
+          if (this.leaving.delete(member.connectionId)) this.sink.take(entry);
+        });
+        break;
+      }
       case 'recall':
         if ((this.inFlight.get(entry.connectionId) ?? 0) === 0) this.sink.take(entry);
         else this.recalls.set(entry.connectionId, [...(this.recalls.get(entry.connectionId) ?? []), entry]);
@@ -172,6 +185,7 @@ export class ClusterRoomOrder implements RoomOrder {
   /** The room was closed: what waits is forgotten, but the tail goes on (the room's state lives on, and new joins come back through it). */
   clear(): void {
     this.uncertain.clear();
+    this.leaving.clear();
     this.waves = [];
     this.landed.clear();
     this.joining.clear();
@@ -278,9 +292,14 @@ export class ClusterRoomOrder implements RoomOrder {
           }
           break;
         }
-        case 'notice':
-          this.sink.take(entry.topic ? { kind: 'notice', line: entry.line, topic: entry.topic } : { kind: 'notice', line: entry.line });
+        case 'notice': {
+          const leaver = ours && entry.conn !== undefined ? this.leaving.get(entry.conn) : undefined;
+          if (leaver) {
+            this.leaving.delete(leaver.connectionId);
+            this.sink.take({ kind: 'leave', member: leaver });
+          } else this.sink.take(entry.topic ? { kind: 'notice', line: entry.line, topic: entry.topic } : { kind: 'notice', line: entry.line });
           break;
+        }
       }
     }
     this.settleWaves();

@@ -67,6 +67,8 @@ export class RoomState implements RoomEntrySink {
    */
   private readonly fanOut: RoomMember[] = [];
   private readonly slotOf = new Map<string, number>();
+  /** Members whose leave is on its way through the room's order (see `dismiss`). */
+  private readonly leavers = new Map<string, RoomMember>();
   /** The room's order: what it takes from there, it delivers. */
   private readonly queue: RoomOrder;
   private notices: { line: string; except: string | undefined }[] = [];
@@ -128,17 +130,28 @@ export class RoomState implements RoomEntrySink {
     if (!member) return;
     this.byId.delete(connectionId);
     this.deps.members?.leave(this.name, member.login).catch((err: unknown) => this.listFailed(err));
-    // No line of the room after this: the leaver is out of the fan-out at once.
-    const slot = this.slotOf.get(connectionId);
-    if (slot !== undefined) {
+    // Out of the fan-out where the leave falls in the room's order (`release`): every line before it
+    // reaches the leaver, none after — on a cluster, that is where its notice lands in the stream.
+    if (this.slotOf.has(connectionId)) {
+      this.leavers.set(connectionId, member);
+      this.queue.push({ kind: 'leave', member });
+    } else tell(member, { type: 'room.left', room: this.name });
+  }
+
+  /** The leave's place in the room's order: the leaver is out of the fan-out and told; the others hear it. */
+  private release(member: RoomMember): void {
+    if (this.leavers.get(member.connectionId) === member) this.leavers.delete(member.connectionId);
+    const slot = this.slotOf.get(member.connectionId);
+    if (slot !== undefined && this.fanOut[slot] === member) {
       const last = this.fanOut.pop()!;
       if (last !== member) {
         this.fanOut[slot] = last;
         this.slotOf.set(last.connectionId, slot);
       }
-      this.slotOf.delete(connectionId);
-      this.queue.push({ kind: 'notice', line: text.left(member.login, this.name) });
+      this.slotOf.delete(member.connectionId);
     }
+    tell(member, { type: 'room.left', room: this.name });
+    this.gather(text.left(member.login, this.name), undefined);
   }
 
   /** Hands the messages to the room's order; each is delivered once it is stored. */
@@ -184,6 +197,9 @@ export class RoomState implements RoomEntrySink {
     this.flushNotices();
     for (const member of this.byId.values()) this.deps.members?.leave(this.name, member.login).catch((err: unknown) => this.listFailed(err));
     for (const member of this.byId.values()) member.session.send({ type: 'room.closed', room: this.name } satisfies RoomReply);
+    // Their leave will not come out of the order now: it took effect.
+    for (const member of this.leavers.values()) tell(member, { type: 'room.left', room: this.name });
+    this.leavers.clear();
     this.byId.clear();
     this.fanOut.length = 0;
     this.slotOf.clear();
@@ -215,6 +231,9 @@ export class RoomState implements RoomEntrySink {
         break;
       case 'join':
         this.welcome(entry.member, entry.members);
+        break;
+      case 'leave':
+        this.release(entry.member);
         break;
       case 'notice':
         // Set by this node already (saveTopic); another node's change arrives here.
@@ -292,6 +311,11 @@ export class RoomState implements RoomEntrySink {
       else if (from < bytes.length) member.link.deliver(bytes.subarray(from));
     }
   }
+}
+
+/** A reply to a member still connected (one that left the chat is not told). */
+function tell(member: RoomMember, reply: RoomReply): void {
+  if (member.session.getSnapshot().status === 'active') member.session.send(reply);
 }
 
 /** Every room's state by room key, for the room actors, the supervisor's console and /rooms. */

@@ -22,6 +22,8 @@ export type RoomEntry =
   | { kind: 'join'; member: RoomMember; members?: number }
   /** A line to every member; `topic`: the room's topic changed to this (a cluster's other nodes learn it so). */
   | { kind: 'notice'; line: string; topic?: Topic }
+  /** A member's leave takes effect: out of the fan-out (it had every line before this), told `room.left`; the others hear it. */
+  | { kind: 'leave'; member: RoomMember }
   /** `/history`: answered with what the room delivered up to here. */
   | { kind: 'recall'; connectionId: string; limit: number };
 

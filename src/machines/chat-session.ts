@@ -151,16 +151,10 @@ export const chatSessionState = connectionSetup.createStateConfig({
           },
           {
             guard: { type: 'isInRoom', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) },
+            target: 'leavingRoom',
             actions: [
               { type: 'leaveRoom', params: ({ context, event }) => ({ room: event.room ?? context.currentRoom }) },
-              {
-                type: 'send',
-                params: ({ context, event }) => {
-                  const room = event.room ?? context.currentRoom;
-                  return { lines: [text.leftRoom(room, withoutRoom(context, room).currentRoom!)] };
-                },
-              },
-              assign(({ context, event }) => withoutRoom(context, event.room ?? context.currentRoom)),
+              assign(({ context, event }) => ({ ...withoutRoom(context, event.room ?? context.currentRoom), leaving: event.room ?? context.currentRoom })),
             ],
           },
           {
@@ -182,6 +176,25 @@ export const chatSessionState = connectionSetup.createStateConfig({
             type: 'recall',
             params: ({ context, event }) => ({ room: context.currentRoom, limit: event.limit ?? historyRequestDefault(context) }),
           },
+        },
+      },
+    },
+    /**
+     * `/part`: "You left" once the room says the leave has taken effect — on a cluster, when its
+     * notice is back from the room's stream — so the lines before it come first and none after.
+     */
+    leavingRoom: {
+      on: {
+        'room.left': {
+          guard: { type: 'isLeaving', params: ({ event }) => ({ room: event.room }) },
+          target: 'idle',
+          actions: [{ type: 'send', params: ({ context, event }) => ({ lines: [text.leftRoom(event.room, context.currentRoom)] }) }, assign({ leaving: undefined })],
+        },
+        // Closed by the operator meanwhile: left all the same.
+        'room.closed': {
+          guard: { type: 'isLeaving', params: ({ event }) => ({ room: event.room }) },
+          target: 'idle',
+          actions: [{ type: 'send', params: ({ context, event }) => ({ lines: [text.leftRoom(event.room, context.currentRoom)] }) }, assign({ leaving: undefined })],
         },
       },
     },

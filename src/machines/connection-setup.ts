@@ -53,6 +53,8 @@ export interface ConnectionContext extends ConnectionInput {
   currentRoom: string;
   /** The room asked for and not answered yet: leaving the chat leaves it too (the join may be taken). */
   joining: string | undefined;
+  /** The room a /part left, until the room says it has taken effect (`room.left`). */
+  leaving: string | undefined;
   /** When this client's lines first had to wait for the rate limit, since it last slowed down. */
   floodingSince: number | undefined;
 }
@@ -246,6 +248,7 @@ export const connectionSetup = setup({
     /** At a sign-in prompt, the chat's `/quit` (or an alias of it) still means leave. */
     isQuit: ({ event }) => event.type === 'client.line' && isCommandLine(event.text) && parseCommand(event.text).type === 'command.quit',
     isInRoom: ({ context }, params: { room: string }) => context.rooms.includes(params.room),
+    isLeaving: ({ context }, params: { room: string }) => context.leaving === params.room,
     isInTooManyRooms: ({ context }) => context.rooms.length >= MAX_ROOMS_PER_USER,
     isLobby: (_, params: { room: string }) => params.room === LOBBY,
     /** The first wait of a flood (the client is told once per flood). */

@@ -31,6 +31,7 @@ export const connectionMachine = connectionSetup.createMachine({
     rooms: [],
     currentRoom: LOBBY,
     joining: undefined,
+    leaving: undefined,
     floodingSince: undefined,
   }),
   initial: 'authenticating',

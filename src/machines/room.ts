@@ -60,7 +60,9 @@ export type RoomReply =
   /** The room stopped being one this member is in: closed by the operator. */
   | { type: 'room.closed'; room: string }
   /** The room's actor crashed and was restarted; the member is still in it. */
-  | { type: 'room.restarted'; room: string };
+  | { type: 'room.restarted'; room: string }
+  /** A /part has taken effect: the member got every line the room had for it before its "left" notice, and gets none after. */
+  | { type: 'room.left'; room: string };
 
 /**
  * What the history writer (src/actors/history-writer.ts) is asked: to append a room's messages

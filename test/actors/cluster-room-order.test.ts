@@ -40,7 +40,7 @@ async function node(name: string, url = db.url) {
   });
   running.push(tails);
   const describe = (entry: RoomEntry) =>
-    entry.kind === 'post' ? `post ${entry.message.text} from ${entry.sender || '-'}` : entry.kind === 'join' ? `welcome ${entry.member.login}` : entry.kind === 'notice' ? `notice ${entry.line}` : `recall ${entry.connectionId}`;
+    entry.kind === 'post' ? `post ${entry.message.text} from ${entry.sender || '-'}` : entry.kind === 'join' ? `welcome ${entry.member.login}` : entry.kind === 'notice' ? `notice ${entry.line}` : entry.kind === 'leave' ? `leave ${entry.member.login}` : `recall ${entry.connectionId}`;
   order = new ClusterRoomOrder(
     { take: (entry) => taken.push(describe(entry)), refused: (sender, count) => taken.push(`refused ${sender} ${count}`) },
     { room: '#dev', node: name, log, follow: (after) => tails.follow('#dev', after), unfollow: () => tails.unfollow('#dev'), report: (p) => problems.push(p) },

@@ -138,6 +138,11 @@ const states = {
     value: { chatting: 'joiningRoom' },
     id: 'connection.chatting.joiningRoom',
   },
+  leavingRoom: {
+    path: [...SIGNED_IN, line('/join #dev'), { type: 'room.joined', room: '#dev', recent: [], topic: undefined, members: 1 }, line('/part')],
+    value: { chatting: 'leavingRoom' },
+    id: 'connection.chatting.leavingRoom',
+  },
   recalling: {
     path: [...SIGNED_IN, line('/history 5')],
     value: { chatting: 'recalling' },
@@ -203,7 +208,7 @@ const accountStates: StateName[] = [
   'confirmingLogin',
   'deletingAccount',
 ];
-const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'recalling', 'sendingPrivate', ...accountStates];
+const chatStates: StateName[] = ['entering', 'chatting', 'joiningRoom', 'leavingRoom', 'recalling', 'sendingPrivate', ...accountStates];
 const authenticatingStates = stateNames.filter((s) => !chatStates.includes(s));
 const CHATTING = states.chatting.value;
 
@@ -1047,23 +1052,37 @@ describe('connection machine: rooms', () => {
     expect(summary(actions).some((a) => a.type === 'requestJoin')).toBe(false);
   });
 
-  it('leaves the current room on /part and talks in #lobby again', () => {
+  it('leaves the current room on /part, says so once the room has let it go, and talks in #lobby again', () => {
     const [chatting] = drive(connectionMachine, input, IN_DEV);
 
-    const [after, actions] = send(chatting, line('/part'));
+    const [leaving, actions] = send(chatting, line('/part'));
+    expect(leaving.value).toEqual({ chatting: 'leavingRoom' });
+    expect(leaving.context.rooms).toEqual([LOBBY]);
+    expect(leaving.context.currentRoom).toBe(LOBBY);
+    // "You left" waits for the room: the lines it had for us before the leave come first.
+    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([{ type: 'leaveRoom', params: { room: '#dev' } }]);
+    expect(leaving.hasTag('input')).toBe(false);
 
-    expect(after.context.rooms).toEqual([LOBBY]);
-    expect(after.context.currentRoom).toBe(LOBBY);
-    expect(summary(actions).filter((a) => !a.type.startsWith('xstate.'))).toEqual([
-      { type: 'leaveRoom', params: { room: '#dev' } },
-      { type: 'send', params: { lines: [text.leftRoom('#dev', LOBBY)] } },
-    ]);
+    const [after, told] = send(leaving, { type: 'room.left', room: '#dev' });
+    expect(after.value).toEqual({ chatting: 'idle' });
+    expect(after.context.leaving).toBeUndefined();
+    expect(linesOf(told)).toEqual([text.leftRoom('#dev', LOBBY)]);
+  });
+
+  it('takes a close of the room it is leaving as the leave (its room.left will not come)', () => {
+    const [leaving] = send(drive(connectionMachine, input, IN_DEV)[0], line('/part'));
+    const [after, actions] = send(leaving, { type: 'room.closed', room: '#dev' });
+    expect(after.value).toEqual({ chatting: 'idle' });
+    expect(linesOf(actions)).toEqual([text.leftRoom('#dev', LOBBY)]);
+    // Another room's answer is not this leave's.
+    const [still] = send(leaving, { type: 'room.left', room: '#ops' });
+    expect(still.value).toEqual({ chatting: 'leavingRoom' });
   });
 
   it('leaves another room by name and keeps talking where it was', () => {
     const [chatting] = drive(connectionMachine, input, [...IN_DEV, line('/join #ops'), roomJoined([], '#ops')]);
 
-    const [after, actions] = send(chatting, line('/part #dev'));
+    const [after, actions] = send(chatting, line('/part #dev'), { type: 'room.left', room: '#dev' });
 
     expect(after.context.rooms).toEqual([LOBBY, '#ops']);
     expect(after.context.currentRoom).toBe('#ops');

@@ -152,6 +152,9 @@ export function connectionEvents(snapshot: AnyMachineSnapshot): EventObject[] {
         return [];
       case 'room.recalled':
         return snapshot.matches({ chatting: 'recalling' }) ? [{ type, room: LOBBY, messages: [] }] : [];
+      // A /part's room says it has taken effect.
+      case 'room.left':
+        return snapshot.matches({ chatting: 'leavingRoom' }) ? [{ type, room: snapshot.context.leaving }] : [];
       // NOBODY is never registered (the other outcomes: test/integration/offline-messages.test.ts).
       case 'xstate.done.actor.sendPrivate':
         return [{ type, output: { status: 'unknown', to: NOBODY } satisfies PrivateOutcome }];
@@ -202,6 +205,7 @@ export const PROMPTS: Record<string, RegExp> = {
 /** States in which the server is working (a service runs, a room is asked) and says nothing until it answers. */
 export const SERVICE_STATES = new Set([
   'connection.chatting.joiningRoom',
+  'connection.chatting.leavingRoom',
   'connection.authenticating.checkingLogin',
   'connection.authenticating.verifyingPassword',
   'connection.authenticating.registering.saving',
@@ -212,7 +216,7 @@ export const SERVICE_STATES = new Set([
 ]);
 
 /** A room's answers the server sends itself, like a service's completion. */
-export const SERVER_ANSWERS = new Set(['room.joined', 'room.recalled']);
+export const SERVER_ANSWERS = new Set(['room.joined', 'room.recalled', 'room.left']);
 
 /**
  * Transitions this model leaves to other tests. Of the chat session, to the rooms' own tests: the pure ones in
@@ -252,6 +256,7 @@ export const LEFT_TO_OTHER_TESTS: Record<string, string> = {
   'chatting --room.restarted--> (self)': 'a room actor that crashed (test/integration/rooms.test.ts)',
   'chatting --room.postFailed--> (self)': 'a history write the disk refused (test/hostile/disk.test.ts)',
   'chatting --room.refused--> (self)': 'a refusal outside a join (a room left meanwhile)',
+  'chatting.leavingRoom --room.closed--> chatting.idle': "the operator's close of a room while a /part of it is on its way (test/integration/rooms.test.ts)",
   'chatting --room.topicRefused--> (self)': 'a topic the room refused (rooms tests)',
   'chatting.entering --room.refused--> closed': '#lobby never refuses a member: the pure tests cover the apology',
   'chatting.idle --command.away--> (self)': "marks the user away, which /who of every later path would show (test/integration/away.test.ts)",
