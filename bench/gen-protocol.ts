@@ -18,6 +18,8 @@ export interface ClientSpec {
    * signed in, before it counts as ready. Sender s is in room s % rooms (see `rooms` of init).
    */
   room?: number;
+  /** The port this client connects to (S7: the node it is dealt to); absent, the init's. */
+  port?: number;
 }
 
 /** The room a case's `room` index names: `#room0`, `#room1`, … */

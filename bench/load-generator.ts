@@ -293,7 +293,7 @@ function connectOne(spec: ClientSpec, late: boolean): Promise<number> {
   return new Promise((resolve, reject) => {
     const sources = cfg.sourceAddresses;
     const localAddress = sources.length > 0 ? sources[nextSource++ % sources.length] : undefined;
-    const socket = net.connect({ host: cfg.host, port: cfg.port, localAddress, noDelay: true });
+    const socket = net.connect({ host: cfg.host, port: spec.port ?? cfg.port, localAddress, noDelay: true });
     const conn = new Conn(socket, spec);
     conn.stamps[stage('connect')] = started;
     conn.last = new Int32Array(cfg.senders).fill(late ? UNSET : -1);

@@ -1,10 +1,10 @@
 /**
  * `npm run bench` — statechat against a bare node:net baseline, side by side in one run (issue 5).
  *
- *   npm run bench                  every scenario (S1–S6), 3 rounds (about 12 minutes on 2 cores)
+ *   npm run bench                  every scenario (S1–S7; S7 needs redis-server), 3 rounds (about 14 minutes on 2 cores)
  *   npm run bench -- --quick       smoke run (under two minutes): smaller sizes, 1 round
  *   npm run bench -- s6 hop        the scenarios or cases named (as --only s6,hop): S6, rooms, and the actor-hop micro-benchmark
- *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5,s6,hop (or a case: s1.100)  --check  --markdown  --no-write
+ *   options: --rounds N  --generators N  --window N  --only s1,s2,s3,s4,s5,s6,s7,hop (or a case: s1.100)  --check  --markdown  --no-write
  *            --busy-core   an experiment, not a result: a busy loop at the lowest CPU priority runs
  *                          beside every case (S4's hashing thread without the hashing; see docs/performance.md)
  *
@@ -27,6 +27,7 @@ import { type BarGroup, defaultFormat, type Panel, renderChart } from './chart.j
 import { clientsFile, historyFile } from './fixtures.js';
 import type { ServerKind } from './gen-protocol.js';
 import { REPO, splitCores } from './processes.js';
+import { clusterCase } from './cluster.js';
 import { type CaseResult, chatCase, hasRateLimit, massCase, RATE_LIMIT_OFF, type Settings, SETUP_SCRYPT_N, startupCase, stormCase } from './scenarios.js';
 import { machineDescription } from './sysstat.js';
 
@@ -49,7 +50,7 @@ const { values: args, positionals } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'Usage: npm run bench -- [s1 s6 hop …] [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5,s6,hop] [--check] [--markdown] [--no-write] [--busy-core] [--share-cores]\n',
+    'Usage: npm run bench -- [s1 s6 hop …] [--quick] [--rounds N] [--generators N] [--window N] [--only s1,s2,s3,s4,s5,s6,s7,hop] [--check] [--markdown] [--no-write] [--busy-core] [--share-cores]\n',
   );
   process.exit(0);
 }
@@ -57,7 +58,7 @@ if (args.help) {
 const quick = args.quick!;
 const rounds = Math.max(1, Number(args.rounds ?? (quick ? 1 : 3)));
 const named = [...(args.only ? [args.only] : []), ...positionals].join(',');
-const only = new Set((named || 's1,s2,s3,s4,s5,s6').split(',').map((s) => s.trim()).filter(Boolean));
+const only = new Set((named || 's1,s2,s3,s4,s5,s6,s7').split(',').map((s) => s.trim()).filter(Boolean));
 const KINDS: ServerKind[] = ['ours', 'baseline'];
 
 /**
@@ -92,6 +93,7 @@ const presets: Settings = quick
       mass: { clients: 1000, scryptN: 16, broadcasts: 5 },
       storm: { clients: 300, senders: 10, rate: 200, logins: 20, scryptN: 16384, beforeS: 2, afterS: 1, cores: stormCores },
       startup: { users: 10_000, historyLines: 100_000 },
+      cluster: { clients: 300, senders: 9, rate: 200, warmupS: 1, measureS: 2 },
     }
   : {
       generators: Number(args.generators ?? 2),
@@ -107,6 +109,8 @@ const presets: Settings = quick
       mass: { clients: 10_000, scryptN: 16, broadcasts: 5 },
       storm: { clients: 1000, senders: 10, rate: 200, logins: 200, scryptN: 16384, beforeS: 4, afterS: 2, cores: stormCores },
       startup: { users: 100_000, historyLines: 1_000_000 },
+      // S7: the cluster issue's 3 nodes × 333 clients in one room, beside one node with the same 999.
+      cluster: { clients: 999, senders: 9, rate: 200, warmupS: 3, measureS: 5 },
     };
 const settings: Settings = {
   ...presets,
@@ -127,7 +131,7 @@ interface CaseDef {
 }
 
 const n = (value: number) => value.toLocaleString('en-US');
-const { chat, fixedRate, mass, storm, startup } = settings;
+const { chat, fixedRate, mass, storm, startup, cluster } = settings;
 const roomed = settings.rooms;
 const roomedClients = roomed.rooms * roomed.perRoom;
 
@@ -167,6 +171,27 @@ const allCases: CaseDef[] = [
         measureS: roomed.measureS,
         label: `${roomed.rooms} rooms`,
       }),
+  },
+  {
+    id: 's7.rate',
+    scenario: 's7',
+    title: `7a. one room over 3 cluster nodes at ${cluster.rate} msg/s, ${n(cluster.clients)} clients (the other column: one node)`,
+    run: (kind) =>
+      clusterCase(kind, settings, {
+        clients: cluster.clients,
+        senders: cluster.senders,
+        rate: cluster.rate / cluster.senders,
+        warmupS: cluster.warmupS,
+        measureS: cluster.measureS,
+        label: `cluster ${cluster.rate} msg/s`,
+      }),
+  },
+  {
+    id: 's7.full',
+    scenario: 's7',
+    title: `7b. one room over 3 cluster nodes at full speed, ${n(cluster.clients)} clients (the other column: one node)`,
+    run: (kind) =>
+      clusterCase(kind, settings, { clients: cluster.clients, senders: cluster.senders, warmupS: cluster.warmupS, measureS: cluster.measureS, label: 'cluster full speed' }),
   },
   { id: 's3', scenario: 's3', title: `3. ${n(mass.clients)} concurrent signed-in clients`, run: (kind) => massCase(kind, settings) },
   {
@@ -238,6 +263,28 @@ const allFigureDefs: FigureDef[] = [
   { caseId: 's6', key: 'serverCpuUsPerDelivery', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: server CPU per delivery`, unit: 'µs' },
   { caseId: 's6', key: 'deliveriesPerWrite', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: deliveries per server write call`, unit: '' },
   { caseId: 's6', key: 'serverRssMB', label: `S6 ${roomed.rooms} rooms × ${n(roomed.perRoom)}: server RSS`, unit: 'MB' },
+  // S7: the "baseline" column is one statechat node with the same clients (bench/cluster.ts).
+  { caseId: 's7.rate', key: 'p50Ms', label: `S7 3 nodes, ${cluster.rate} msg/s: latency p50 (vs 1 node)`, unit: 'ms' },
+  {
+    caseId: 's7.rate',
+    key: 'p99Ms',
+    label: `S7 3 nodes, ${cluster.rate} msg/s: latency p99 (vs 1 node)`,
+    unit: 'ms',
+    target: { of: 'ours', op: '<=', value: 25, text: '≤ 25 ms' },
+  },
+  { caseId: 's7.rate', key: 'serverCpuUsPerDelivery', label: `S7 3 nodes, ${cluster.rate} msg/s: CPU per delivery, nodes + Redis (vs 1 node)`, unit: 'µs' },
+  {
+    caseId: 's7.full',
+    key: 'messagesPerS',
+    label: 'S7 3 nodes, full speed: messages/s through the room (vs 1 node)',
+    unit: '/s',
+    target: { of: 'ours', op: '>=', value: 5000, text: '≥ 5,000/s' },
+  },
+  { caseId: 's7.full', key: 'deliveriesPerS', label: 'S7 3 nodes, full speed: deliveries/s (vs 1 node)', unit: '/s' },
+  { caseId: 's7.full', key: 'p99Ms', label: 'S7 3 nodes, full speed: latency p99 (vs 1 node)', unit: 'ms' },
+  { caseId: 's7.full', key: 'serverCpuCores', label: 'S7 3 nodes, full speed: CPU of nodes + Redis (vs 1 node)', unit: 'cores' },
+  { caseId: 's7.full', key: 'redisCpuCores', label: 'S7 3 nodes, full speed: of which Redis', unit: 'cores', baselineKey: null },
+  { caseId: 's7.full', key: 'serverCpuUsPerDelivery', label: 'S7 3 nodes, full speed: CPU per delivery (vs 1 node)', unit: 'µs' },
   { caseId: 's2', key: 'p50Ms', label: `S2 ${fixedRate.rate} msg/s: latency p50`, unit: 'ms' },
   { caseId: 's2', key: 'p99Ms', label: `S2 ${fixedRate.rate} msg/s: latency p99`, unit: 'ms', target: { of: 'ratio', op: '<=', value: 1.2, text: '≤ 1.2×' } },
   { caseId: 's2', key: 'maxMs', label: `S2 ${fixedRate.rate} msg/s: latency max`, unit: 'ms' },

@@ -39,6 +39,8 @@ export interface Settings {
     cores: CoreSplit | undefined;
   };
   startup: { users: number; historyLines: number };
+  /** S7: one room over 3 cluster nodes (bench/cluster.ts), at `rate` messages/s and at full speed. */
+  cluster: { clients: number; senders: number; rate: number; warmupS: number; measureS: number };
 }
 
 export interface CaseResult {
