@@ -10,6 +10,7 @@
  * cluster-wide, and the node's link (cluster-link-actor.ts) pauses it while Redis is away.
  */
 import type { Redis } from 'ioredis';
+import { describeCause } from '../io/errors.js';
 import type { ClusterConfig } from '../io/config.js';
 import type { Keyring } from '../io/crypto.js';
 import { openRedisHistoryStore, type RoomLog } from '../io/history-store-redis.js';
@@ -89,8 +90,8 @@ export interface ClusterNode {
   /** A room's members on every node, and every room with members somewhere (for /names, /rooms). */
   namesIn(room: string): Promise<string[]>;
   allRooms(): Promise<{ name: string; size: number }[]>;
-  /** Where this node's inbox entries go, in order (set by the server once its users can be found). */
-  onInbox: (entry: InboxEntry) => void;
+  /** Starts reading this node's inbox (once the server can find its users): each entry goes to `handler`, in order. */
+  readInbox(handler: (entry: InboxEntry) => void): void;
   /** A room's order (RoomDeps.order): its stream, read by this node's tail. */
   order(sink: RoomEntrySink, room: string): RoomOrder;
   /** Stops the tail, gives up the lease (this node's users are free at once) and disconnects. */
@@ -118,7 +119,7 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
   const members = new ClusterRooms({ redis, keyring, presence, prefix, where });
   const orders = new Map<string, ClusterRoomOrder>();
   const inboxes = new NodeInboxes({ redis, keyring, prefix, where });
-  const inboxFrom = await inboxes.lastId(nodeId);
+  const inboxFrom = await inboxes.readFrom(nodeId);
   let tailFailing = false;
   const tails = await RoomTails.start({
     reader,
@@ -131,8 +132,10 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
       for (const { id, fields } of entries) {
         const entry = inboxes.read(fields);
         if (typeof entry === 'string') report(`error: entry ${id} of this node's inbox is left out: ${entry}`);
-        else node.onInbox(entry);
+        else inboxHandler(entry);
       }
+      const last = entries[entries.length - 1];
+      if (last) inboxes.handled(nodeId, last.id).catch((err: unknown) => report(`error: where this node's inbox was read to could not be kept (a restart handles those entries again): ${describeCause(err)}`));
     },
     // Said once per outage: the tail retries by itself, and the link says when Redis is back.
     onError: (error) => {
@@ -140,8 +143,7 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
       tailFailing = true;
     },
   });
-  // What other nodes sent before this start was for this node's earlier life: its users are gone.
-  tails.followStream(INBOX, inboxStreamKey(prefix, nodeId), inboxFrom);
+  let inboxHandler: (entry: InboxEntry) => void = () => {};
   const node: ClusterNode = {
     where,
     nodeId,
@@ -149,7 +151,11 @@ export async function openClusterNode(connections: ClusterConnections, opts: Clu
     nodeOf: (login) => presence.nodeOf(login),
     namesIn: (room) => members.names(room),
     allRooms: () => members.rooms(),
-    onInbox: () => {},
+    readInbox(handler) {
+      inboxHandler = handler;
+      // From where this node (by its id) last read: what came while it was away is handled now.
+      tails.followStream(INBOX, inboxStreamKey(prefix, nodeId), inboxFrom);
+    },
     users,
     history,
     topics,

@@ -225,7 +225,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   };
   if (cluster) {
     // What another node sends to a user of this one: a /msg delivered (or left, if they have gone meanwhile), a kick.
-    cluster.onInbox = (entry) => {
+    cluster.readInbox((entry) => {
       const user = presence.find(entry.to);
       if (entry.kind === 'kick') {
         if (user) user.session.send({ type: 'server.kick' } satisfies ConnectionEvent);
@@ -233,8 +233,11 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
       }
       const { message } = entry;
       if (user) return user.link.deliver(encodeLines([formatPrivateLine(message.at, message.from, message.text)]));
-      stores!.offline.leave(entry.to, message).catch((err: unknown) => log.info(`error: a private message for a user gone meanwhile could not be left: ${describeCause(err)}`));
-    };
+      stores!.offline.leave(entry.to, message).then(
+        (left) => left === 'full' && log.info('error: a private message for a user gone meanwhile was dropped: as many as may wait for them already do'),
+        (err: unknown) => log.info(`error: a private message for a user gone meanwhile could not be left: ${describeCause(err)}`),
+      );
+    });
   }
   const echoDeps = { maxLineBytes: config.maxLineBytes, log, root: connectionsRoot, onEnded, inspectActor: io.inspectActor };
 

@@ -8,8 +8,9 @@
  *   to    the recipient's login, as an AES-GCM token (crypto.ts)
  *   msg   for "msg": the message sealed as offline messages are (waiting-message-token.ts)
  *
- * A copy of Redis shows neither who wrote what to whom. The stream is trimmed (`MAXLEN ~`): a
- * node reads its inbox from where it was when it started, so only entries not yet read matter.
+ * A copy of Redis shows neither who wrote what to whom. The stream is trimmed (`MAXLEN ~`); a node
+ * keeps where it has read to (`inbox-read:<node id>`), so that one restarted under the same id
+ * handles what came meanwhile — at least once: a crash between handling and remembering repeats it.
  */
 import type { Redis } from 'ioredis';
 import type { Keyring } from './crypto.js';
@@ -44,11 +45,20 @@ export class NodeInboxes {
     await asStorageError(where, () => redis.xadd(inboxStreamKey(prefix, nodeId), 'MAXLEN', '~', String(INBOX_KEEP), '*', ...fields));
   }
 
-  /** The newest entry's ID of `nodeId`'s inbox ("0-0" when it has none): where its tail starts. */
-  async lastId(nodeId: string): Promise<string> {
+  /**
+   * Where `nodeId`'s tail starts its inbox: after the last entry the node handled ("0-0": from the
+   * start). A node restarted with the same id takes what was sent while it was away — its users
+   * are gone, so a /msg is left for their next sign-in, not lost.
+   */
+  async readFrom(nodeId: string): Promise<string> {
     const { redis, prefix, where } = this.opts;
-    const newest = (await asStorageError(where, () => redis.xrevrange(inboxStreamKey(prefix, nodeId), '+', '-', 'COUNT', 1))) as [string, string[]][];
-    return newest[0]?.[0] ?? '0-0';
+    return (await asStorageError(where, () => redis.get(`${prefix}inbox-read:${nodeId}`))) ?? '0-0';
+  }
+
+  /** Remembers the last entry `nodeId` handled (see `readFrom`). */
+  async handled(nodeId: string, id: string): Promise<void> {
+    const { redis, prefix, where } = this.opts;
+    await asStorageError(where, () => redis.set(`${prefix}inbox-read:${nodeId}`, id));
   }
 
   /** An entry read back, or why it is not one (damage: the caller reports it and goes on). */

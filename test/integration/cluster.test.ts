@@ -6,7 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CLUSTER_RETAIN, type ServerConfig } from '../../src/io/config.js';
+import { keyringFromKey } from '../../src/io/crypto.js';
 import { openRedisHistoryStore } from '../../src/io/history-store-redis.js';
+import { NodeInboxes } from '../../src/io/node-inbox-redis.js';
 import { LOBBY, text } from '../../src/machines/protocol.js';
 import { REDIS_INSTALLED, useRedis } from '../support/redis-server.js';
 import { signIn, type TestClient, TestClient as Client, type TestServer, useTestServers } from './harness.js';
@@ -23,6 +25,17 @@ async function cluster(count: number, overrides: Partial<ServerConfig> = {}): Pr
     nodes.push(await start({ envKey, cluster: { url: db.url, prefix: db.prefix, nodeId: `node${i}`, retain: DEFAULT_CLUSTER_RETAIN }, ...overrides }));
   }
   return nodes;
+}
+
+/** Signs in as an existing login, with the welcome and the waiting messages still to read. */
+async function signInOnce(port: number, login: string): Promise<TestClient> {
+  const client = await Client.connect(port);
+  await client.expect(/^Enter your login:/);
+  client.send(login);
+  await client.expect(/^password:/i);
+  client.send(PASSWORD);
+  await client.expect(/^Welcome back/);
+  return client;
 }
 
 /** A chat line as delivered live, without its clock time. */
@@ -183,6 +196,38 @@ describe.skipIf(!REDIS_INSTALLED)('a cluster of statechat nodes on one Redis', (
     await bob.expect(/left #dev|You left/);
     alice.send('/names #dev');
     await alice.expect(/^In #dev \(2\): alice, carol$/);
+  });
+
+  it('handles, on a restart under the same id, what was sent to its inbox while it was away: a /msg is left for the next sign-in, once', async () => {
+    const envKey = randomBytes(32).toString('hex');
+    const nodeConfig = (nodeId: string): Partial<ServerConfig> => ({ envKey, cluster: { url: db.url, prefix: db.prefix, nodeId, retain: DEFAULT_CLUSTER_RETAIN } });
+    const a = await start(nodeConfig('node1'));
+    const b = await start(nodeConfig('node2'));
+    const bob = await signIn(a.port, 'bob', PASSWORD);
+    bob.send('/quit');
+    await bob.expectClosed();
+    await a.stop();
+    // As another node does for a user it found on node1 a moment before node1 went away.
+    const keyring = keyringFromKey(Buffer.from(envKey, 'hex'));
+    await new NodeInboxes({ redis: db.connect(), keyring, prefix: db.prefix, where: db.url }).send('node1', {
+      kind: 'msg',
+      to: 'bob',
+      message: { from: 'carol', at: new Date().toISOString(), text: 'while you were away' },
+    });
+
+    const again = await start(nodeConfig('node1'));
+    await again.waitForOutput(/cluster: node node1 joined/);
+    const back = await signInOnce(b.port, 'bob');
+    await back.expect(/\(private\) carol: while you were away$/);
+    back.send('/quit');
+    await back.expectClosed();
+
+    // Handled once: a second restart does not leave it again.
+    await again.stop();
+    const third = await start(nodeConfig('node1'));
+    await third.waitForOutput(/cluster: node node1 joined/);
+    const later = await signInOnce(b.port, 'bob');
+    expect((await later.sync()).filter((line) => line.includes('(private)'))).toEqual([]);
   });
 
   it('refuses to start a node whose key is not the cluster\'s', async () => {
