@@ -40,6 +40,13 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+/** Adds a waiting message's token as offline.csv stores it (for `statechat migrate`); false when the recipient's list is full. */
+export async function importWaitingToken(opts: Pick<RedisOfflineStoreOptions, 'redis' | 'prefix' | 'where' | 'maxPerUser'>, toKey: string, token: string): Promise<boolean> {
+  const prefix = opts.prefix ?? 'statechat:';
+  const stored = await asStorageError(opts.where, () => opts.redis.eval(LEAVE, 2, `${prefix}offline:${toKey}`, `${prefix}offline`, String(opts.maxPerUser), token));
+  return stored === 1;
+}
+
 export function openRedisOfflineStore(opts: RedisOfflineStoreOptions): OfflineMessageStore {
   return new RedisOfflineStore(opts);
 }

@@ -69,6 +69,23 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+/** A clients.csv record as stored (the login and address tokens, the scrypt hash), for `statechat migrate`. */
+export interface StoredUserRecord {
+  loginKey: string;
+  login: string;
+  address: string;
+  password: string;
+  registeredAt: string;
+  skeleton: string;
+}
+
+/** Adds a record as it is stored elsewhere (nothing decrypted or hashed again), by the registration's own script. */
+export async function importUserRecord(redis: Redis, prefix: string, where: string, r: StoredUserRecord): Promise<RegistrationResult> {
+  return (await asStorageError(where, () =>
+    redis.eval(REGISTER, 3, `${prefix}user:${r.loginKey}`, `${prefix}skeleton:${r.skeleton}`, `${prefix}users`, r.loginKey, r.login, r.address, r.password, r.registeredAt, r.skeleton),
+  )) as RegistrationResult;
+}
+
 /**
  * Checks (or, on a Redis no node has used yet, sets) the key check, then answers. A node whose key
  * differs is refused with KeyMismatchError: it could read none of the records.
