@@ -21,6 +21,7 @@
 import { Redis } from 'ioredis';
 import { roomKey } from '../machines/protocol.js';
 import { StorageError } from './errors.js';
+import { parseTopic } from './topic-store-redis.js';
 import type { ChatMessage, HistoryStore, Topic } from './stores.js';
 
 export interface RedisHistoryStoreOptions {
@@ -97,10 +98,7 @@ export function fieldsOfEntry(entry: RoomLogEntry): string[] {
 
 /** A stream entry's fields as Redis returns them ([name, value, name, value…]) → the entry, or why not. */
 export function entryOfFields(room: string, fields: readonly string[]): RoomLogEntry | string {
-  const value = (name: string) => {
-    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-    return undefined;
-  };
+  const value = (name: string) => fieldOf(fields, name);
   const kind = value('kind') ?? 'post';
   const at = value('at');
   const node = value('node');
@@ -130,13 +128,14 @@ export function entryOfFields(room: string, fields: readonly string[]): RoomLogE
 /** A notice's `topic` field: undefined when there is none, null when it is not a topic (damage). */
 function topicOf(json: string | undefined): Topic | undefined | null {
   if (json === undefined) return undefined;
-  try {
-    const topic = JSON.parse(json) as Partial<Topic> | null;
-    if (topic && typeof topic.text === 'string' && typeof topic.by === 'string' && typeof topic.at === 'string') return { text: topic.text, by: topic.by, at: topic.at };
-  } catch {
-    // not JSON: damage, as below
-  }
-  return null;
+  const topic = parseTopic(json);
+  return typeof topic === 'string' ? null : topic;
+}
+
+/** A field of a stream entry ([name, value, name, value…] as Redis returns them), or undefined. */
+export function fieldOf(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
 
 /**
@@ -144,13 +143,8 @@ function topicOf(json: string | undefined): Topic | undefined | null {
  * missing knows entries were trimmed before it read them. Undefined for entries from before numbers.
  */
 export function seqOfFields(fields: readonly string[]): number | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'seq') {
-      const seq = Number(fields[i + 1]);
-      return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
-    }
-  }
-  return undefined;
+  const seq = Number(fieldOf(fields, 'seq'));
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
 }
 
 /** A stream entry's fields → the chat message it holds; why not, for anything but a well-formed post. */

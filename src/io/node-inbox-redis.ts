@@ -15,6 +15,7 @@
 import type { Redis } from 'ioredis';
 import type { Keyring } from './crypto.js';
 import { asStorageError } from './errors.js';
+import { fieldOf } from './history-store-redis.js';
 import type { WaitingMessage } from './stores.js';
 import { sealWaiting, unsealWaiting } from './waiting-message-token.js';
 
@@ -63,10 +64,7 @@ export class NodeInboxes {
 
   /** An entry read back, or why it is not one (damage: the caller reports it and goes on). */
   read(fields: readonly string[]): InboxEntry | string {
-    const field = (name: string) => {
-      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-      return undefined;
-    };
+    const field = (name: string) => fieldOf(fields, name);
     const { keyring } = this.opts;
     const kind = field('kind');
     const toToken = field('to');

@@ -52,7 +52,8 @@ export async function readRedisTopic(opts: Pick<RedisTopicStoreOptions, 'redis' 
   return typeof topic === 'string' ? undefined : topic;
 }
 
-function parseTopic(json: string): Topic | string {
+/** A topic as stored (JSON: text, by, at), or why it is not one. Also what a topic notice in a room's stream carries. */
+export function parseTopic(json: string): Topic | string {
   let value: Partial<Topic>;
   try {
     value = JSON.parse(json) as Partial<Topic>;
