@@ -35,7 +35,7 @@ import type { ClientLink } from './client-link.js';
 import { afterThisStep } from './after-this-step.js';
 import { type LinePump, pumpLines } from './line-pump.js';
 import type { LoginThrottle } from './login-throttle.js';
-import type { OnlineUser, Presence } from './presence.js';
+import { listedLogins, type OnlineUser, type Presence } from './presence.js';
 import type { RoomDirectory } from './room-actor.js';
 import type { ServerLog } from './server-log.js';
 
@@ -312,7 +312,7 @@ class Connection implements RoomMember, OnlineUser {
           if (logins.length === 0) return this.link.sendLines([text.noSuchRoom(room)]);
           const state = this.deps.rooms.get(room);
           state?.flushNotices();
-          const listed = logins.sort((a, b) => a.localeCompare(b)).map((login) => state?.listed(login) ?? login);
+          const listed = listedLogins(logins, state?.members() ?? []);
           this.link.sendLines([`In ${room} (${listed.length}): ${listed.join(', ')}`]);
         },
         () => this.link.sendLines([text.serviceUnavailable]),

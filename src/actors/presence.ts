@@ -27,6 +27,18 @@ export function listedLogin(user: { readonly login: string; readonly away?: stri
  * Who is online across a cluster (presence-redis.ts's ClusterPresence): a login is claimed there
  * too, so it is online on one node at most; this node's own map stays the one that delivers.
  */
+/**
+ * A cluster's logins as /who and /names list them: sorted, those of this node's `users` with their
+ * away message (other nodes' away messages are not known here).
+ */
+export function listedLogins(logins: readonly string[], users: Iterable<{ readonly login: string; readonly away?: string | undefined }>): string[] {
+  const here = new Map([...users].map((user) => [loginKey(user.login), user]));
+  return [...logins].sort((a, b) => a.localeCompare(b)).map((login) => {
+    const user = here.get(loginKey(login));
+    return user ? listedLogin(user) : login;
+  });
+}
+
 export interface SharedPresence {
   claim(login: string): Promise<'claimed' | 'online elsewhere' | 'fenced'>;
   release(login: string): Promise<boolean>;
@@ -69,14 +81,7 @@ export class Presence {
   /** Every login online (in the whole cluster, on a cluster node), sorted, as /who lists them. */
   async everyone(): Promise<string[]> {
     if (!this.shared) return this.logins();
-    const here = new Map([...this.byKey.values()].map((user) => [loginKey(user.login), user]));
-    const all = await this.shared.logins();
-    return all
-      .sort((a, b) => a.localeCompare(b))
-      .map((login) => {
-        const local = here.get(loginKey(login));
-        return local ? listedLogin(local) : login;
-      });
+    return listedLogins(await this.shared.logins(), this.byKey.values());
   }
 
   /** False when the login is online already. */

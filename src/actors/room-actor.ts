@@ -22,7 +22,7 @@ import { type AnyActorRef, assign, fromCallback } from 'xstate';
 import { isoNow } from '../io/clock.js';
 import { describeCause } from '../io/errors.js';
 import type { HistoryStore, TopicStore } from '../io/stores.js';
-import { type ChatMessage, formatChatLine, loginKey, text, type Topic } from '../machines/protocol.js';
+import { type ChatMessage, formatChatLine, text, type Topic } from '../machines/protocol.js';
 import { type RoomMember, type RoomReply, roomMachine } from '../machines/room.js';
 import { encodeLines, LINE_END } from './client-link.js';
 import { listedLogin } from './presence.js';
@@ -112,11 +112,9 @@ export class RoomState implements RoomEntrySink {
     return [...this.byId.values()].sort((a, b) => a.login.localeCompare(b.login)).map(listedLogin);
   }
 
-  /** How /names lists a login that is a member here (with its away message), or undefined. */
-  listed(login: string): string | undefined {
-    const key = loginKey(login);
-    for (const member of this.byId.values()) if (loginKey(member.login) === key) return listedLogin(member);
-    return undefined;
+  /** This node's members, for a cluster's /names (presence.ts's listedLogins). */
+  members(): Iterable<RoomMember> {
+    return this.byId.values();
   }
 
   admit(member: RoomMember): void {
