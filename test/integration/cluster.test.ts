@@ -267,12 +267,16 @@ describe.skipIf(!REDIS_INSTALLED)('a cluster of statechat nodes on one Redis', (
     // Longer than a renewal may wait (1 s), shorter than the lease's time left after it (2 s).
     await pauser.client('PAUSE', 2200, 'ALL');
     await a!.waitForOutput(/Redis is unavailable/);
+    // A new connection now is held, not served: no greeting until Redis answers again.
+    const dave = await Client.connect(a!.port);
+    await a!.waitForOutput(/Redis is unavailable[^]*connection held conn=c\d+ from=127\.0\.0\.1 \(listening paused/);
     alice.send('while away');
     await alice.expect(text.serviceUnavailable);
     carol.send('carol');
     await carol.expect(text.serviceUnavailable);
     await carol.expect(text.loginPrompt);
     await a!.waitForOutput(/Redis is unavailable[^]*listening resumed/);
+    await dave.expect(/^Enter your login:/);
     alice.send('after');
     const bob = await signIn(a!.port, 'bob', PASSWORD);
     expect(bob.replay!.messages.map(untimed)).toEqual(['alice: after']);
