@@ -163,8 +163,6 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
   if (cluster) log.info(`cluster: node ${cluster.nodeId} joined the cluster at ${cluster.where}`);
 
   const presence = new Presence(cluster?.presence, (err) => log.info(`error: a sign-out could not be told to the cluster (the claim lapses with this node's lease): ${describeCause(err)}`));
-  /** Whether the cluster's Redis answers, as the node's link last said (always, without a cluster). */
-  let storeAvailable = true;
   const rooms = stores
     ? new RoomDirectory({
         history: stores.history,
@@ -220,7 +218,8 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     onEnded,
     inspectActor: io.inspectActor,
     timers: io.timers,
-    storeAvailable: cluster && (() => storeAvailable),
+    // The link's own state says it (unavailable, or lapsed and taking a new epoch: no sign-in, no post).
+    storeAvailable: cluster && (() => link?.getSnapshot().matches('available') !== false),
     remote: cluster,
   };
   if (cluster) {
@@ -315,11 +314,7 @@ export async function createServer(config: ServerConfig, io: ServerIo): Promise<
     ? startClusterLink({
         presence: cluster.presence,
         inspectActor: io.inspectActor,
-        onNotice: (notice) => {
-          if (notice.kind === 'unavailable') storeAvailable = false;
-          else if (notice.kind === 'available' || notice.kind === 'rejoined') storeAvailable = true;
-          supervisor.send(linkEvent(notice));
-        },
+        onNotice: (notice) => supervisor.send(linkEvent(notice)),
       })
     : undefined;
 
