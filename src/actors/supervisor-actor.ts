@@ -78,7 +78,7 @@ export function supervisorWithEffects(deps: SupervisorDeps): typeof supervisorMa
           `listener: ${listening} on ${config.host}:${listener.port}${listening === 'paused' ? ` (${listener.waiting} waiting)` : ''}`,
           `connections: ${deps.connectionCount()}`,
         ];
-        if (chat) lines.push(`users online: ${chat.presence.size}`, `rooms: ${chat.rooms.all().length}`, `registered users: ${chat.users.count()}`);
+        if (chat) lines.push(`users online${chat.remote ? ' on this node' : ''}: ${chat.presence.size}`, `rooms${chat.remote ? ' running on this node' : ''}: ${chat.rooms.all().length}`, `registered users: ${chat.users.count()}`);
         lines.push(`log display: ${log.isShown ? 'on' : 'off'}`);
         log.reply(lines);
       },

@@ -107,6 +107,8 @@ describe.skipIf(!REDIS_INSTALLED)('a cluster of statechat nodes on one Redis', (
     alice.send('/who');
     await alice.expect('Online (2): alice, bob');
     await b!.ask('who', 'Online (2): alice, bob');
+    // status counts what this node holds, and says so.
+    await b!.ask('status', 'users online on this node: 1');
 
     // Signed out on a, alice can sign in on b.
     alice.send('/quit');
